@@ -1,0 +1,1 @@
+"""Pydantic models of the scenario file (the contract users write against)."""

@@ -1,0 +1,208 @@
+"""Time distributions used for service, database and network times.
+
+In a scenario a distribution is either a bare duration or a mapping keyed on ``dist``::
+
+    service_time: 2ms                                  # exponential with mean 2 ms
+    service_time: {dist: constant, value: 5ms}
+    service_time: {dist: exponential, mean: 2ms}
+    service_time: {dist: lognormal, mean: 3ms, p99: 30ms}
+    service_time: {dist: uniform, low: 1ms, high: 4ms}
+    service_time: {dist: empirical, samples: [1ms, 2ms, 9ms]}
+    latency:      {dist: pareto, scale: 2ms, alpha: 2.5}  # heavy tail, minimum = scale
+
+Which family a *bare* duration means depends on the field (work that queues is exponential,
+network hops and injected delays are constant); :func:`bare_exponential` and
+:func:`bare_constant` build the field types. A distribution turns into a zero-argument sampler
+bound to one random stream with :meth:`sampler`, so the hot path makes one Python call per draw.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from sim.config.types import NonNegativeDuration, PositiveDuration, StrictModel
+from sim.rng import Stream
+from sim.units import UnitError, parse_duration
+
+__all__ = [
+    "Constant",
+    "Distribution",
+    "Empirical",
+    "Exponential",
+    "ExponentialTime",
+    "Lognormal",
+    "Pareto",
+    "Sampler",
+    "TimeDistribution",
+    "Uniform",
+    "ConstantTime",
+]
+
+Sampler = Callable[[], float]
+
+_Z99 = 2.3263478740408408  # standard normal quantile at 0.99
+
+
+class Constant(StrictModel):
+    """Always the same value."""
+
+    dist: Literal["constant"] = "constant"
+    value: NonNegativeDuration
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    def sampler(self, stream: Stream) -> Sampler:
+        value = self.value
+        return lambda: value
+
+
+class Exponential(StrictModel):
+    """Memoryless, with the given mean (an M in queueing notation)."""
+
+    dist: Literal["exponential"] = "exponential"
+    mean: NonNegativeDuration
+
+    def sampler(self, stream: Stream) -> Sampler:
+        mean = self.mean
+        draw = stream.exponential
+        return lambda: mean * draw()
+
+
+class Lognormal(StrictModel):
+    """Right-skewed, given by its mean and its 99th percentile (p99 between 1x and ~15x the mean)."""
+
+    dist: Literal["lognormal"] = "lognormal"
+    mean: PositiveDuration
+    p99: PositiveDuration
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> Lognormal:
+        ratio = self.p99 / self.mean
+        if not 1.0 < ratio <= math.exp(_Z99 * _Z99 / 2):
+            raise ValueError(
+                "p99 must be above the mean and at most about 14.9 times it for a lognormal "
+                f"(got p99/mean = {ratio:.3g})"
+            )
+        return self
+
+    @property
+    def sigma(self) -> float:
+        gap = math.log(self.p99 / self.mean)
+        return _Z99 - math.sqrt(_Z99 * _Z99 - 2.0 * gap)
+
+    @property
+    def mu(self) -> float:
+        return math.log(self.mean) - self.sigma**2 / 2.0
+
+    def sampler(self, stream: Stream) -> Sampler:
+        mu, sigma = self.mu, self.sigma
+        draw, exp = stream.normal, math.exp
+        return lambda: exp(mu + sigma * draw())
+
+
+class Uniform(StrictModel):
+    """Every value between ``low`` and ``high`` equally likely."""
+
+    dist: Literal["uniform"] = "uniform"
+    low: NonNegativeDuration
+    high: NonNegativeDuration
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Uniform:
+        if self.high < self.low:
+            raise ValueError(f"high must not be below low (got low={self.low}, high={self.high})")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2.0
+
+    def sampler(self, stream: Stream) -> Sampler:
+        low, width = self.low, self.high - self.low
+        draw = stream.uniform
+        return lambda: low + width * draw()
+
+
+class Empirical(StrictModel):
+    """Resampled from measured values, each equally likely."""
+
+    dist: Literal["empirical"] = "empirical"
+    samples: list[NonNegativeDuration] = Field(min_length=1)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.samples) / len(self.samples)
+
+    def sampler(self, stream: Stream) -> Sampler:
+        values = tuple(self.samples)
+        count = len(values)
+        draw = stream.uniform
+        return lambda: values[min(int(draw() * count), count - 1)]
+
+
+class Pareto(StrictModel):
+    """Heavy-tailed (Pareto type I): never below ``scale``; smaller ``alpha`` = heavier tail."""
+
+    dist: Literal["pareto"] = "pareto"
+    scale: PositiveDuration
+    alpha: float = Field(gt=1.0, description="tail index; must exceed 1 so the mean is finite")
+
+    @property
+    def mean(self) -> float:
+        return self.alpha * self.scale / (self.alpha - 1.0)
+
+    def sampler(self, stream: Stream) -> Sampler:
+        scale, inverse = self.scale, 1.0 / self.alpha
+        draw = stream.uniform
+        return lambda: scale * (1.0 - draw()) ** -inverse
+
+
+Distribution = Annotated[
+    Constant | Exponential | Lognormal | Uniform | Empirical | Pareto,
+    Field(discriminator="dist"),
+]
+
+
+def _bare(family: str) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if isinstance(value, dict):
+            return value
+        try:
+            seconds = parse_duration(value)
+        except UnitError as error:
+            raise ValueError(f"{error}, or a mapping with 'dist'") from None
+        if seconds == 0:
+            return {"dist": "constant", "value": 0.0}
+        if family == "exponential":
+            return {"dist": "exponential", "mean": seconds}
+        return {"dist": "constant", "value": seconds}
+
+    return convert
+
+
+ExponentialTime = Annotated[Distribution, BeforeValidator(_bare("exponential"))]
+"""A distribution where a bare duration means an exponential with that mean."""
+
+ConstantTime = Annotated[Distribution, BeforeValidator(_bare("constant"))]
+"""A distribution where a bare duration means exactly that duration."""
+
+TimeDistribution = Distribution
+
+
+def is_zero(distribution: Constant | Exponential | Lognormal | Uniform | Empirical | Pareto) -> bool:
+    """True when every draw is zero, so a hop or a step can be skipped entirely."""
+    if isinstance(distribution, Constant):
+        return distribution.value == 0
+    if isinstance(distribution, Exponential):
+        return distribution.mean == 0
+    if isinstance(distribution, Uniform):
+        return distribution.high == 0
+    if isinstance(distribution, Empirical):
+        return all(sample == 0 for sample in distribution.samples)
+    return False

@@ -1,0 +1,1 @@
+"""Measurement: record facts during a run, aggregate once at the end."""

@@ -1,0 +1,85 @@
+"""Columnar recording of facts during a run.
+
+Components append plain rows to named tables; each column is an ``array.array`` (numbers) or a
+list (anything else), so an append costs a few list operations and no allocation of a row
+object. Frames are built once, at the end of the run, by :meth:`Recorder.frames`.
+
+A table is declared once with its column names and type codes (``"d"`` float, ``"q"`` integer,
+``"O"`` any Python object) and is then appended to through :meth:`Table.append` or, on hot paths,
+through the bound ``append`` methods of its columns (``table.columns``).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Recorder", "Table"]
+
+_NUMERIC = {"d", "q"}
+
+
+class Table:
+    """One table of facts, stored column by column."""
+
+    __slots__ = ("_appenders", "codes", "columns", "name")
+
+    def __init__(self, name: str, columns: Mapping[str, str]) -> None:
+        for column, code in columns.items():
+            if code not in _NUMERIC | {"O"}:
+                raise ValueError(f"column {column!r}: type code must be d, q or O (got {code!r})")
+        self.name = name
+        self.codes = dict(columns)
+        self.columns: dict[str, Any] = {
+            column: array(code) if code in _NUMERIC else [] for column, code in columns.items()
+        }
+        self._appenders = tuple(col.append for col in self.columns.values())
+
+    def append(self, *values: Any) -> None:
+        """Append one row; values in column order."""
+        for add, value in zip(self._appenders, values, strict=True):
+            add(value)
+
+    def __len__(self) -> int:
+        first = next(iter(self.columns.values()), None)
+        return 0 if first is None else len(first)
+
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (numeric columns without copying through Python objects)."""
+        data: dict[str, Any] = {}
+        for column, values in self.columns.items():
+            if self.codes[column] == "d":
+                data[column] = np.frombuffer(values, dtype=np.float64).copy() if len(values) else np.zeros(0)
+            elif self.codes[column] == "q":
+                data[column] = (
+                    np.frombuffer(values, dtype=np.int64).copy() if len(values) else np.zeros(0, np.int64)
+                )
+            else:
+                data[column] = list(values)
+        return pd.DataFrame(data)
+
+
+class Recorder:
+    """The set of tables of one run."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, Table] = {}
+
+    def table(self, name: str, columns: Mapping[str, str]) -> Table:
+        """Declare a table (or get the one already declared with the same columns)."""
+        found = self.tables.get(name)
+        if found is not None:
+            if found.codes != dict(columns):
+                raise ValueError(f"table {name!r} already declared with other columns")
+            return found
+        table = Table(name, columns)
+        self.tables[name] = table
+        return table
+
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every table as a DataFrame, by name."""
+        return {name: table.frame() for name, table in self.tables.items()}
