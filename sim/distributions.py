@@ -30,6 +30,7 @@ from sim.units import UnitError, parse_duration
 
 __all__ = [
     "Constant",
+    "ConstantTime",
     "Distribution",
     "Empirical",
     "Exponential",
@@ -39,7 +40,6 @@ __all__ = [
     "Sampler",
     "TimeDistribution",
     "Uniform",
-    "ConstantTime",
 ]
 
 Sampler = Callable[[], float]
@@ -195,7 +195,9 @@ ConstantTime = Annotated[Distribution, BeforeValidator(_bare("constant"))]
 TimeDistribution = Distribution
 
 
-def is_zero(distribution: Constant | Exponential | Lognormal | Uniform | Empirical | Pareto) -> bool:
+def is_zero(
+    distribution: Constant | Exponential | Lognormal | Uniform | Empirical | Pareto,
+) -> bool:
     """True when every draw is zero, so a hop or a step can be skipped entirely."""
     if isinstance(distribution, Constant):
         return distribution.value == 0

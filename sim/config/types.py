@@ -85,9 +85,7 @@ _PERCENT_SCHEMA = WithJsonSchema(
 )
 
 Duration = Annotated[float, BeforeValidator(_duration), _DURATION_SCHEMA]
-NonNegativeDuration = Annotated[
-    float, BeforeValidator(_duration), Field(ge=0), _DURATION_SCHEMA
-]
+NonNegativeDuration = Annotated[float, BeforeValidator(_duration), Field(ge=0), _DURATION_SCHEMA]
 PositiveDuration = Annotated[float, BeforeValidator(_duration), Field(gt=0), _DURATION_SCHEMA]
 Rate = Annotated[float, BeforeValidator(_rate), Field(ge=0), _RATE_SCHEMA]
 PositiveRate = Annotated[float, BeforeValidator(_rate), Field(gt=0), _RATE_SCHEMA]

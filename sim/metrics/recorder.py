@@ -53,10 +53,14 @@ class Table:
         data: dict[str, Any] = {}
         for column, values in self.columns.items():
             if self.codes[column] == "d":
-                data[column] = np.frombuffer(values, dtype=np.float64).copy() if len(values) else np.zeros(0)
+                data[column] = (
+                    np.frombuffer(values, dtype=np.float64).copy() if len(values) else np.zeros(0)
+                )
             elif self.codes[column] == "q":
                 data[column] = (
-                    np.frombuffer(values, dtype=np.int64).copy() if len(values) else np.zeros(0, np.int64)
+                    np.frombuffer(values, dtype=np.int64).copy()
+                    if len(values)
+                    else np.zeros(0, np.int64)
                 )
             else:
                 data[column] = list(values)

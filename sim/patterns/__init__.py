@@ -1,0 +1,14 @@
+"""Pattern models, one module each, registered by their scenario ``kind``."""
+
+from __future__ import annotations
+
+from sim.patterns.base import PatternModel
+from sim.patterns.shared_db import SharedDbModel
+from sim.patterns.sync_http import SyncHttpModel
+
+__all__ = ["REGISTRY", "PatternModel"]
+
+REGISTRY: dict[str, type[PatternModel]] = {
+    model.kind: model for model in (SharedDbModel, SyncHttpModel)
+}
+"""Pattern model classes by ``kind``."""

@@ -1,0 +1,194 @@
+"""A database: a connection pool with a wait timeout, query times, row locks and the rows.
+
+A query first waits for a connection (FIFO; a waiter gives up after ``connection_timeout``, as
+HikariCP's ``connectionTimeout`` does [HIKARI]), then a write waits for the row lock of its key
+(PostgreSQL's default ``lock_timeout=0``: no limit [PG-CFG]) while holding its connection, then
+holds both for one draw of ``write_time`` (``read_time`` for a read). At the end of a write
+the new version of the row commits; reads return the version committed when they finish
+(MVCC: readers take no locks and never wait for writers).
+
+Rows are key -> version. A write either assigns the next version of the key (the owner's
+commit) or stores a version it was given (a copy applying a change it received). Every write
+that commits calls its continuation at the commit instant, so callers record commit times
+exactly.
+
+Faults: ``crash`` (down; queries in flight and waiters fail; the rows survive, as on disk),
+``latency`` (added to every query's time) and ``error`` (a query fails fast with a probability).
+
+Left out: the query planner and caches, disk, deadlocks (each transaction locks one key), the
+server's ``max_connections`` when several pools share a database (here the pool is the
+database's capacity), isolation anomalies other than reading the last committed version.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from sim.config.model import DatabaseProfile
+from sim.context import SimContext
+from sim.distributions import Sampler, is_zero
+from sim.infra.common import ERROR, OK, Done, combined
+
+__all__ = ["Database"]
+
+
+class _Query:
+    __slots__ = ("done", "epoch", "key", "settled", "version", "write")
+
+    def __init__(self, key: int, write: bool, version: int | None, done: Done) -> None:
+        self.key = key
+        self.write = write
+        self.version = version
+        self.done = done
+        self.epoch = 0
+        self.settled = False
+
+
+class Database:
+    """One database with its pool, locks and rows."""
+
+    def __init__(self, ctx: SimContext, name: str, profile: DatabaseProfile) -> None:
+        self.ctx = ctx
+        self.name = name
+        self.profile = profile
+        self.rows: dict[int, int] = {}
+        self.free = profile.pool
+        self._waiting: deque[_Query] = deque()
+        self._locks: dict[int, deque[_Query]] = {}
+        self._active: set[_Query] = set()
+        self._read_time: Sampler = profile.read_time.sampler(ctx.stream(f"db:{name}:read"))
+        self._write_time: Sampler = profile.write_time.sampler(ctx.stream(f"db:{name}:write"))
+        self._reads_free = is_zero(profile.read_time)
+        self._fault_draw = ctx.stream(f"fault:db:{name}").uniform
+        self.up = True
+        self.epoch = 0
+        self.extra_delays: list[Sampler] = []
+        self.error_probabilities: list[float] = []
+        self.busy_time = 0.0
+        """Connection-seconds spent on queries (for utilisation)."""
+
+    # -- public calls ------------------------------------------------------------------------
+    def read(self, key: int, done: Done) -> None:
+        """Read a row; ``done(OK, version)`` with 0 for a row never written."""
+        self._submit(_Query(key, False, None, done))
+
+    def write(self, key: int, done: Done, version: int | None = None) -> None:
+        """Write a row; ``done(OK, version)`` at the commit instant.
+
+        Without ``version`` the next version of the key is assigned at commit (an owner's
+        write); with it, that version is stored (a copy applying a received change).
+        """
+        self._submit(_Query(key, True, version, done))
+
+    def version(self, key: int) -> int:
+        """The committed version of a row (0 if never written)."""
+        return self.rows.get(key, 0)
+
+    # -- pool --------------------------------------------------------------------------------
+    def _submit(self, query: _Query) -> None:
+        if not self.up:
+            self._fail(query, "refused")
+            return
+        if self.error_probabilities and self._fault_draw() < combined(self.error_probabilities):
+            self._fail(query, "injected")
+            return
+        query.epoch = self.epoch
+        if self.free > 0:
+            self.free -= 1
+            self._connected(query)
+            return
+        self._waiting.append(query)
+        timer = self.ctx.env.timeout(self.profile.connection_timeout)
+        timer.callbacks.append(lambda _e: self._wait_expired(query))
+
+    def _wait_expired(self, query: _Query) -> None:
+        if query.settled or query.epoch != self.epoch:
+            return
+        try:
+            self._waiting.remove(query)
+        except ValueError:
+            return  # already holds a connection
+        self._fail(query, "pool timeout")
+
+    def _release_connection(self) -> None:
+        while self._waiting:
+            query = self._waiting.popleft()
+            if not query.settled:
+                self._connected(query)
+                return
+        self.free += 1
+
+    # -- locks and execution -----------------------------------------------------------------
+    def _connected(self, query: _Query) -> None:
+        self._active.add(query)
+        if not query.write:
+            self._execute(query, 0.0 if self._reads_free else self._read_time())
+            return
+        holders = self._locks.get(query.key)
+        if holders is None:
+            self._locks[query.key] = deque()
+            self._execute(query, self._write_time())
+        else:
+            holders.append(query)
+
+    def _execute(self, query: _Query, duration: float) -> None:
+        for extra in self.extra_delays:
+            duration += extra()
+        self.busy_time += duration
+        if duration <= 0.0:
+            self._complete(query)
+        else:
+            self.ctx.env.timeout(duration).callbacks.append(lambda _e: self._complete(query))
+
+    def _complete(self, query: _Query) -> None:
+        if query.settled or query.epoch != self.epoch:
+            return
+        query.settled = True
+        self._active.discard(query)
+        if query.write:
+            key = query.key
+            version = self.rows.get(key, 0) + 1 if query.version is None else query.version
+            self.rows[key] = version
+            self._unlock(key)
+        else:
+            version = self.rows.get(query.key, 0)
+        self._release_connection()
+        query.done(OK, version)
+
+    def _unlock(self, key: int) -> None:
+        waiters = self._locks.get(key)
+        if waiters is None:
+            return
+        while waiters:
+            query = waiters.popleft()
+            if not query.settled:
+                self._execute(query, self._write_time())
+                return
+        del self._locks[key]
+
+    def _fail(self, query: _Query, reason: str) -> None:
+        query.settled = True
+        query.done(ERROR, reason)
+
+    # -- faults ------------------------------------------------------------------------------
+    def crash(self) -> None:
+        """Go down: queries in flight and waiting fail now; committed rows survive."""
+        self.up = False
+        self.epoch += 1
+        victims = [*self._active, *self._waiting]
+        self._active.clear()
+        self._waiting.clear()
+        self._locks.clear()
+        self.free = self.profile.pool
+        for query in victims:
+            if not query.settled:
+                self._fail(query, "crashed")
+
+    def restart(self) -> None:
+        """Come back up, empty pool queues, rows as committed."""
+        self.up = True
+
+    @property
+    def in_use(self) -> int:
+        """Connections in use (a probe)."""
+        return self.profile.pool - self.free

@@ -1,0 +1,50 @@
+"""Network hops between the client, services and databases.
+
+Each hop waits one draw of the one-way latency distribution plus any ``latency`` faults active
+on that link (``link:A->B``). A zero latency with no fault costs nothing: the continuation runs
+at once. Node names are service names, ``client`` and ``db:NAME``.
+
+Left out: bandwidth and message size, packet loss and TCP retransmission, connection set-up,
+partitions (a later fault), and any ordering guarantee between two hops on one link (each hop
+is delayed independently, so two messages can overtake each other when latency varies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sim.context import SimContext
+from sim.distributions import Distribution, Sampler, is_zero
+from sim.infra.common import later
+
+__all__ = ["Network"]
+
+
+class Network:
+    """Delays messages between named nodes."""
+
+    def __init__(self, ctx: SimContext, latency: Distribution) -> None:
+        self.ctx = ctx
+        self._zero = is_zero(latency)
+        self._latency: Sampler = latency.sampler(ctx.stream("network"))
+        self._extra: dict[tuple[str, str], list[Sampler]] = {}
+
+    def send(self, source: str, destination: str, deliver: Callable[[], None]) -> None:
+        """Deliver a message from ``source`` to ``destination`` after one hop."""
+        delay = 0.0 if self._zero else self._latency()
+        if self._extra:
+            for extra in self._extra.get((source, destination), ()):
+                delay += extra()
+        later(self.ctx.env, delay, deliver)
+
+    def add_delay(self, source: str, destination: str, extra: Sampler) -> None:
+        """Start adding ``extra()`` to every hop from ``source`` to ``destination``."""
+        self._extra.setdefault((source, destination), []).append(extra)
+
+    def remove_delay(self, source: str, destination: str, extra: Sampler) -> None:
+        """Stop adding a delay started by :meth:`add_delay`."""
+        delays = self._extra.get((source, destination), [])
+        if extra in delays:
+            delays.remove(extra)
+        if not delays:
+            self._extra.pop((source, destination), None)

@@ -1,0 +1,166 @@
+"""Consistency: the owner's committed history against what every copy applied, and when.
+
+During a run a pattern records two facts through :class:`ConsistencyLog`:
+
+* ``commit(key, version)`` — the owner committed ``version`` of ``key`` (versions of a key are
+  1, 2, 3, ... in commit order);
+* ``apply(replica, key, version)`` — a copy now holds ``version`` of ``key`` (whatever it held
+  before). A copy that is the owner's own row (a shared database) applies at the commit.
+
+After the run, pure functions derive:
+
+* **propagation delay** of each (committed version, replica): from the commit to the first
+  moment the copy holds that version *or a newer one*; NaN when it never does;
+* **stale reads**: a read that returned an older version than the owner had committed when the
+  read began;
+* **divergent keys**: keys for which some copy's final version differs from the owner's final
+  version at the end of the drain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.metrics.recorder import Recorder
+
+__all__ = [
+    "ConsistencyLog",
+    "divergent_keys",
+    "propagation",
+    "stale_read_flags",
+]
+
+
+class ConsistencyLog:
+    """Appends commits and applies to the run's recorder."""
+
+    def __init__(self, recorder: Recorder, replicas: list[str]) -> None:
+        self.replicas = list(replicas)
+        commits = recorder.table("commits", {"key": "q", "version": "q", "time": "d"})
+        applies = recorder.table(
+            "applies", {"replica": "q", "key": "q", "version": "q", "time": "d"}
+        )
+        self._commit_cols = (
+            commits.columns["key"].append,
+            commits.columns["version"].append,
+            commits.columns["time"].append,
+        )
+        self._apply_cols = (
+            applies.columns["replica"].append,
+            applies.columns["key"].append,
+            applies.columns["version"].append,
+            applies.columns["time"].append,
+        )
+
+    def commit(self, key: int, version: int, time: float) -> None:
+        """The owner committed ``version`` of ``key`` at ``time``."""
+        add_key, add_version, add_time = self._commit_cols
+        add_key(key)
+        add_version(version)
+        add_time(time)
+
+    def apply(self, replica: int, key: int, version: int, time: float) -> None:
+        """Copy number ``replica`` holds ``version`` of ``key`` from ``time`` on."""
+        add_replica, add_key, add_version, add_time = self._apply_cols
+        add_replica(replica)
+        add_key(key)
+        add_version(version)
+        add_time(time)
+
+
+def propagation(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> pd.DataFrame:
+    """One row per (commit, replica): ``replica, key, version, commit_time, delay``."""
+    frames = []
+    keys = commits["key"].to_numpy(np.int64)
+    versions = commits["version"].to_numpy(np.int64)
+    times = commits["time"].to_numpy(float)
+    span = int(max(versions.max(initial=0), applies["version"].max() if len(applies) else 0)) + 2
+    for index, name in enumerate(replicas):
+        mine = applies[applies["replica"] == index].sort_values(["key", "time"], kind="stable")
+        a_keys = mine["key"].to_numpy(np.int64)
+        a_times = mine["time"].to_numpy(float)
+        running = _group_cummax(a_keys, mine["version"].to_numpy(np.int64))
+        composite = a_keys * span + running
+        position = np.searchsorted(composite, keys * span + versions, side="left")
+        inside = position < len(composite)
+        safe = np.where(inside, position, 0)
+        found = inside & (len(composite) > 0)
+        if len(composite):
+            found &= a_keys[safe] == keys
+        reached = np.where(found, a_times[safe] if len(a_times) else 0.0, np.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "replica": name,
+                    "key": keys,
+                    "version": versions,
+                    "commit_time": times,
+                    "delay": np.maximum(reached - times, 0.0),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            {"replica": [], "key": [], "version": [], "commit_time": [], "delay": []}
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _group_cummax(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running maximum of ``values`` restarting at each new group (groups sorted)."""
+    if len(values) == 0:
+        return values
+    frame = pd.DataFrame({"g": groups, "v": values})
+    return frame.groupby("g", sort=False)["v"].cummax().to_numpy(np.int64)
+
+
+def stale_read_flags(reads: pd.DataFrame, commits: pd.DataFrame) -> np.ndarray:
+    """For each read (``key, start, version``): did it return less than the owner had committed?"""
+    if len(reads) == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(reads["start"].to_numpy(float), kind="stable")
+    left = pd.DataFrame(
+        {
+            "key": reads["key"].to_numpy(np.int64)[order],
+            "start": reads["start"].to_numpy(float)[order],
+            "seen": reads["version"].to_numpy(np.int64)[order],
+            "row": order,
+        }
+    )
+    right = (
+        commits[["key", "time", "version"]]
+        .astype({"key": np.int64})
+        .sort_values("time", kind="stable")
+        .rename(columns={"time": "start", "version": "committed"})
+    )
+    merged = pd.merge_asof(left, right, on="start", by="key", direction="backward")
+    committed = merged["committed"].fillna(0).to_numpy(np.int64)
+    flags = np.empty(len(reads), dtype=bool)
+    flags[merged["row"].to_numpy()] = merged["seen"].to_numpy(np.int64) < committed
+    return flags
+
+
+def final_versions(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> pd.DataFrame:
+    """Owner's and each copy's final version of every key touched: ``key, owner, <replica>...``."""
+    owner = commits.groupby("key")["version"].max()
+    table = pd.DataFrame({"owner": owner})
+    for index, name in enumerate(replicas):
+        mine = applies[applies["replica"] == index].sort_values("time", kind="stable")
+        table[name] = mine.groupby("key")["version"].last()
+    table = table.fillna(0).astype(np.int64)
+    table.index.name = "key"
+    return table
+
+
+def divergent_keys(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> int:
+    """Keys where some copy's final version differs from the owner's final version."""
+    if not replicas:
+        return 0
+    table = final_versions(commits, applies, replicas)
+    if table.empty:
+        return 0
+    differs = np.zeros(len(table), dtype=bool)
+    for name in replicas:
+        differs |= table[name].to_numpy() != table["owner"].to_numpy()
+    return int(differs.sum())

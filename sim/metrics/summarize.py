@@ -1,0 +1,94 @@
+"""From one run's frames to its metrics, and from many runs to means with confidence intervals.
+
+Units are SI: seconds, per second, fractions, counts. Requests that started during the warm-up
+are left out of request metrics; commits made during the warm-up are left out of staleness.
+Latency percentiles are over successful requests (``outcome == ok``); ``error_rate`` counts
+errors and timeouts among all measured requests; ``throughput`` is successful requests per
+second of measured load. Staleness is the propagation delay of each (commit, replica) pair that
+reached the copy; pairs that never did are counted by ``divergent_keys`` instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from sim.metrics.consistency import divergent_keys, stale_read_flags
+from sim.metrics.stats import mean_ci
+
+__all__ = ["METRICS", "UNITS", "replication_metrics", "summarize"]
+
+UNITS: dict[str, str] = {
+    "latency_mean": "s",
+    "latency_p50": "s",
+    "latency_p95": "s",
+    "latency_p99": "s",
+    "latency_p999": "s",
+    "throughput": "1/s",
+    "error_rate": "fraction",
+    "staleness_p50": "s",
+    "staleness_p99": "s",
+    "staleness_max": "s",
+    "stale_read_rate": "fraction",
+    "divergent_keys": "count",
+}
+METRICS = list(UNITS)
+
+
+def _percentile(values: np.ndarray, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else math.nan
+
+
+def replication_metrics(
+    requests: pd.DataFrame,
+    propagation: pd.DataFrame,
+    commits: pd.DataFrame,
+    applies: pd.DataFrame,
+    replicas: list[str],
+    warmup: float,
+    load_end: float,
+) -> dict[str, float]:
+    """The metrics of one run (one pattern, one replication)."""
+    measured = requests[requests["start"] >= warmup]
+    ok = measured[measured["outcome"] == "ok"]
+    latency = ok["latency"].to_numpy(float)
+    window = max(load_end - warmup, 1e-12)
+    reads = ok[ok["op"] == "read"]
+    stale = stale_read_flags(reads, commits)
+    delays = propagation.loc[propagation["commit_time"] >= warmup, "delay"].to_numpy(float)
+    delays = delays[np.isfinite(delays)]
+    return {
+        "latency_mean": float(latency.mean()) if len(latency) else math.nan,
+        "latency_p50": _percentile(latency, 50),
+        "latency_p95": _percentile(latency, 95),
+        "latency_p99": _percentile(latency, 99),
+        "latency_p999": _percentile(latency, 99.9),
+        "throughput": len(ok) / window,
+        "error_rate": (len(measured) - len(ok)) / len(measured) if len(measured) else math.nan,
+        "staleness_p50": _percentile(delays, 50),
+        "staleness_p99": _percentile(delays, 99),
+        "staleness_max": float(delays.max()) if len(delays) else math.nan,
+        "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
+        "divergent_keys": float(divergent_keys(commits, applies, replicas)),
+    }
+
+
+def summarize(rows: Iterable[tuple[str, Mapping[str, float]]], metrics: list[str] | None = None) -> pd.DataFrame:
+    """Mean and 95% Student-t interval per (pattern, metric) over replications.
+
+    ``rows`` holds ``(pattern, metrics of one replication)``; patterns keep their first-seen
+    order. Columns: ``pattern, metric, mean, ci_low, ci_high, n``.
+    """
+    grouped: dict[str, list[Mapping[str, float]]] = {}
+    for pattern, values in rows:
+        grouped.setdefault(pattern, []).append(values)
+    names = metrics or METRICS
+    records = []
+    for pattern, runs in grouped.items():
+        for metric in names:
+            mean, low, high, n = mean_ci([run.get(metric, math.nan) for run in runs])
+            records.append((pattern, metric, mean, low, high, n))
+    return pd.DataFrame(records, columns=["pattern", "metric", "mean", "ci_low", "ci_high", "n"])
