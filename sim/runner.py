@@ -64,7 +64,7 @@ def run_one(task: Task) -> RunResult:
     schedule_arrivals(ctx.env, requests.times, model.arrive)
     FaultInjector(ctx, model, list(scenario.faults), heal_by=load_end).start()
     ctx.env.run(until=load_end + scenario.drain)
-    log.close()
+    log.close(ctx.env.now)
     frames = ctx.recorder.frames()
     commits, applies = frames.pop("commits"), frames.pop("applies")
     faults = frames.pop("faults")

@@ -29,8 +29,16 @@ class Network:
         self._latency: Sampler = latency.sampler(ctx.stream("network"))
         self._extra: dict[tuple[str, str], list[Sampler]] = {}
 
+    @property
+    def instant(self) -> bool:
+        """True while every hop is free (zero latency, no link fault): callers may skip hops."""
+        return self._zero and not self._extra
+
     def send(self, source: str, destination: str, deliver: Callable[[], None]) -> None:
         """Deliver a message from ``source`` to ``destination`` after one hop."""
+        if self._zero and not self._extra:
+            deliver()
+            return
         delay = 0.0 if self._zero else self._latency()
         if self._extra:
             for extra in self._extra.get((source, destination), ()):

@@ -4,7 +4,8 @@ Results are kept in preallocated lists indexed by request number (one assignment
 on the hot path) and turned into a frame once. The client gives up after the workload's
 ``timeout``: a request that answers later, or never, counts as a ``timeout`` whose latency is
 the timeout itself (the client stopped waiting then; whatever the system still does for it is
-seen in the consistency data, not here).
+seen in the consistency data, not here). A request still unanswered when the run ends (the
+drain is shorter than the timeout) also counts as a timeout, its latency cut at the end.
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ class RequestLog:
         self.outcomes[index] = outcome
         self.versions[index] = version
 
-    def close(self) -> None:
-        """Every request still unanswered timed out on the client."""
+    def close(self, end: float) -> None:
+        """Every request still unanswered when the run ends at ``end`` counts as a timeout,
+        with its latency cut at the end of the run if the client was still waiting then."""
         for index, outcome in enumerate(self.outcomes):
             if outcome == -1:
-                self.ends[index] = self._starts[index] + self.timeout
+                self.ends[index] = min(self._starts[index] + self.timeout, end)
                 self.outcomes[index] = TIMEOUT
 
     def frame(self) -> pd.DataFrame:

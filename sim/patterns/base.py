@@ -111,6 +111,9 @@ class PatternModel:
         commits exactly); ``back(outcome, version)`` runs when the answer reaches the service.
         """
         network = self.network
+        if network.instant and at_database is None and not write:
+            database.read(key, back)
+            return
         node = f"db:{database.name}"
 
         def ended(outcome: int, value: Any) -> None:

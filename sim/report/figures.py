@@ -142,7 +142,7 @@ def latency_over_time(
             )
     _shade_faults(fig, fault_windows, times, rows=(None,))
     fig.update_xaxes(title_text=f"simulated time (s), bins of {width:g} s")
-    fig.update_yaxes(type="log", title_text="latency (ms, log scale)")
+    fig.update_yaxes(type="log", dtick="D2", title_text="latency (ms, log scale)")
     return _mark_empty(fig, ok.empty, "no successful requests")
 
 
@@ -156,7 +156,9 @@ def throughput_errors(
     """Successful and failed (error + timeout) completions per second, by completion time.
 
     Rates are per run: counts are divided by the bin width and by the pattern's number of
-    replications. Empty bins are drawn as zero, so an outage shows as a drop, not a gap.
+    replications. Empty bins are drawn as zero, so an outage shows as a drop, not a gap. The
+    bins cover the span of request start times, the same as :func:`latency_over_time`, so the
+    drain after the load stops (a fall that is no outage) is not drawn.
     """
     fig = make_subplots(
         rows=2,
@@ -168,10 +170,11 @@ def throughput_errors(
     _style(fig, "Throughput and errors over time", height=560)
     names = _all_patterns(requests, patterns)
     colors = pattern_colors(names)
-    done = (requests["start"] + requests["latency"]).to_numpy(dtype=float)
-    width = bin_seconds or auto_bin_seconds(_span(done))
-    origin = _origin(done, width)
-    n_bins = int((np.nanmax(done) - origin) // width) + 1 if len(done) else 0
+    starts = requests["start"].to_numpy(dtype=float)
+    done = starts + requests["latency"].to_numpy(dtype=float)
+    width = bin_seconds or auto_bin_seconds(_span(starts))
+    origin = _origin(starts, width)
+    n_bins = int((np.nanmax(starts) - origin) // width) + 1 if len(starts) else 0
     counts = (
         pd.DataFrame(
             {
@@ -207,7 +210,7 @@ def throughput_errors(
                 col=1,
             )
     if fault_windows is not None:
-        _shade_faults(fig, fault_windows, done, rows=(1, 2))
+        _shade_faults(fig, fault_windows, starts, rows=(1, 2))
     fig.update_xaxes(title_text=f"simulated time (s), bins of {width:g} s", row=2, col=1)
     fig.update_yaxes(title_text="per second", rangemode="tozero")
     return _mark_empty(fig, requests.empty, "no requests")
@@ -234,7 +237,9 @@ def staleness_distribution(
         seen = delays[~np.isnan(delays)]
         zero = int((seen <= 0).sum())
         x, y = _ecdf(seen[seen > 0], len(delays), offset=zero)
-        name = f"{_label(pattern)} ({never:,} never)"
+        if not len(x):  # keep a legend entry (and the colour) for a pattern with no curve
+            x, y = np.array([np.nan]), np.array([np.nan])
+        name = f"{_label(pattern)} ({never:,} never propagated)"
         if len(seen) and zero == len(seen):
             notes.append(f"{_label(pattern)}: all {zero:,} copies current at commit (delay 0)")
         elif not len(seen):
@@ -293,7 +298,7 @@ def outcomes_bar(requests: pd.DataFrame, *, patterns: Sequence[str] | None = Non
                 hovertemplate="%{x}: %{y:.3%} (%{customdata:,} requests)",
             )
         )
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", legend_title_text="outcome")
     fig.update_yaxes(title_text="share of requests", tickformat=".1%", rangemode="tozero")
     return _mark_empty(fig, requests.empty, "no requests")
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -144,7 +146,7 @@ def _verdict_table(verdicts: pd.DataFrame) -> str:
     ordered = verdicts.sort_values("pattern", kind="stable")
     for record in ordered.to_dict("records"):
         value = record["value"]
-        shown = _plain(value) if isinstance(value, int | float) else _esc(str(value))
+        shown = _plain(value) if _finite(value) else _esc(str(value))
         if has_ci and _finite(record["ci_low"]) and _finite(record["ci_high"]):
             shown += f" [{_plain(record['ci_low'])}, {_plain(record['ci_high'])}]"
         passed = bool(record["passed"])
@@ -205,8 +207,10 @@ def _cell(metric: str, mean: object, low: object, high: object) -> str:
     values = [float(v) * scale if _finite(v) else math.nan for v in (mean, low, high)]
     if math.isnan(values[0]):
         return "—"
-    whole = integral and all(math.isnan(v) or v == int(v) for v in values)
-    digits = 0 if whole else _decimals(max(abs(v) for v in values if not math.isnan(v)))
+    if integral:  # counts: whole numbers, one decimal when averaged over replications
+        digits = 0 if all(math.isnan(v) or v == int(v) for v in values) else 1
+    else:
+        digits = _decimals(max(abs(v) for v in values if not math.isnan(v)))
     m, lo, hi = (f"{v:,.{digits}f}" for v in values)
     ci = f" [{lo}, {hi}]" if not (math.isnan(values[1]) or math.isnan(values[2])) else ""
     return f"{m}{ci}{unit}"
@@ -233,14 +237,16 @@ def _decimals(magnitude: float) -> int:
 
 
 def _plain(value: object) -> str:
-    if not _finite(value):
-        return "—"
-    number = float(value)  # type: ignore[arg-type]  # _finite checked it is a real number
-    return f"{number:,.{_decimals(abs(number))}f}"
+    """A number as given, up to six significant digits, e.g. ``0.05``, ``120``, ``12,345.7``."""
+    return f"{float(value):,.6g}" if _finite(value) else "—"
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _finite(value: object) -> TypeGuard[float]:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 # -- figures -------------------------------------------------------------------------------
@@ -345,7 +351,7 @@ th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: le
   vertical-align: top; }
 thead th { background: var(--soft); border-bottom: 2px solid var(--line); }
 tbody tr:nth-child(even) { background: #fbfcfd; }
-td.num { text-align: right; white-space: nowrap; }
+.num { text-align: right; white-space: nowrap; }
 .pass { color: var(--pass); font-weight: 600; }
 .fail { color: var(--fail); font-weight: 600; }
 .figure { margin-top: 8px; }

@@ -1,0 +1,42 @@
+# patternsim — `make demo` and `make test` are all a new machine needs (Python 3.11, pip, make).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+
+.PHONY: demo test lint bench schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet --disable-pip-version-check -e ".[test]"
+	touch $(VENV)/.installed $@
+
+$(VENV)/.installed-lint: pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet --disable-pip-version-check -e ".[lint]"
+	touch $@
+
+demo: $(VENV)/.installed  ## run the quickstart scenario; report in reports/quickstart/
+	$(BIN)/patternsim run scenarios/quickstart.yaml
+
+test: $(VENV)/.installed-test  ## run the test suite (CI=true selects the fast, derandomized profile)
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-lint  ## ruff and mypy on sim/
+	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff format --check sim
+	$(BIN)/mypy sim
+
+bench: $(VENV)/.installed  ## speed against a naive SimPy model, as a ratio measured in one run
+	$(BIN)/python benchmarks/bench_mmc.py
+
+schema: $(VENV)/.installed  ## regenerate docs/scenario.schema.json
+	$(BIN)/patternsim schema > docs/scenario.schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,187 @@
+"""The ``patternsim`` command line: thin Typer commands over :mod:`sim.api`.
+
+Data goes to stdout (the summary table, or one JSON document with ``--json``); messages and
+progress go to stderr, progress only when stderr is a terminal. ``NO_COLOR`` is honoured.
+
+Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid scenario, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sim import api
+from sim.config.model import Scenario
+from sim.metrics.summarize import UNITS
+from sim.scenario import ScenarioError
+
+__all__ = ["app", "main"]
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+app = typer.Typer(
+    name="patternsim",
+    help="Compare how microservices share data: latency, throughput and consistency.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _consoles() -> tuple[Console, Console]:
+    no_color = "NO_COLOR" in os.environ
+    out = Console(file=sys.stdout, no_color=no_color, soft_wrap=True)
+    err = Console(file=sys.stderr, no_color=no_color, soft_wrap=True)
+    return out, err
+
+
+def _load(path: Path, overrides: list[str], err: Console) -> Scenario:
+    try:
+        return api.load(path, overrides)
+    except ScenarioError as error:
+        for issue in error.issues:
+            err.print(str(issue), markup=False, highlight=False)
+        count = len(error.issues)
+        err.print(f"{count} error{'s' if count != 1 else ''} in the scenario", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+ScenarioPath = Annotated[
+    Path, typer.Argument(help="scenario file (YAML)", show_default=False, metavar="SCENARIO")
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override a value before validation: key.path=value (YAML)"),
+]
+
+
+@app.command()
+def validate(scenario: ScenarioPath, set_: SetOption = None) -> None:
+    """Check a scenario file and report every problem with its file:line:col."""
+    _, err = _consoles()
+    loaded = _load(scenario, set_ or [], err)
+    err.print(
+        f"{scenario}: ok ({len(loaded.patterns)} patterns, {len(loaded.faults)} faults)",
+        highlight=False,
+    )
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of scenario files (for editors and validation)."""
+    document = Scenario.model_json_schema(mode="validation")
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "patternsim scenario"
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+@app.command()
+def run(
+    scenario: ScenarioPath,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="run folder [default: reports/<name>]")
+    ] = None,
+    pattern: Annotated[
+        list[str] | None, typer.Option("--pattern", "-p", help="run only this pattern (repeatable)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed", min=0)] = None,
+    replications: Annotated[
+        int | None, typer.Option(help="override the number of replications", min=1)
+    ] = None,
+    set_: SetOption = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
+) -> None:
+    """Simulate every pattern of a scenario and write its run folder and report."""
+    console, err = _consoles()
+    overrides = list(set_ or [])
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    if replications is not None:
+        overrides.append(f"replications={replications}")
+    loaded = _load(scenario, overrides, err)
+    try:
+        results = api.run(loaded, patterns=pattern, workers=workers, on_result=_progress(err))
+    except api.UnknownPatternError as error:
+        err.print(f"Usage error: {error}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    folder = api.write(results, out if out is not None else Path("reports") / loaded.name)
+    if as_json:
+        from sim.outputs import summary_document
+
+        sys.stdout.write(json.dumps(summary_document(results), indent=2) + "\n")
+    else:
+        console.print(_summary_table(results))
+    err.print(f"wrote {folder}/report.html", highlight=False)
+
+
+def _progress(err: Console):  # type: ignore[no-untyped-def]
+    if not err.is_terminal:
+        return None
+
+    def show(result: object) -> None:
+        err.print(
+            f"  done {getattr(result, 'pattern', '?')} replication {getattr(result, 'replication', '?')}",
+            highlight=False,
+        )
+
+    return show
+
+
+def _format(metric: str, value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    unit = UNITS.get(metric, "")
+    if unit == "s":
+        return f"{value:.3g} s" if abs(value) >= 1 else f"{value * 1000:.3g} ms"
+    if unit == "fraction":
+        return f"{value * 100:.3g}%"
+    if unit == "1/s":
+        return f"{value:.4g}/s"
+    if unit == "count":
+        return f"{value:.4g}"
+    return f"{value:.4g}"
+
+
+def _summary_table(results: api.Results) -> Table:
+    summary = results.summary
+    table = Table(title=f"{results.scenario.name}: mean [95% CI] over replications")
+    table.add_column("metric")
+    for name in results.patterns:
+        table.add_column(name, justify="right")
+    for metric in dict.fromkeys(summary["metric"]):
+        cells = []
+        for name in results.patterns:
+            row = summary[(summary["pattern"] == name) & (summary["metric"] == metric)].iloc[0]
+            text = _format(metric, row["mean"])
+            if math.isfinite(row["ci_low"]):
+                text += f" [{_format(metric, row['ci_low'])}, {_format(metric, row['ci_high'])}]"
+            cells.append(text)
+        table.add_row(metric, *cells)
+    return table
+
+
+def main() -> None:
+    """Console entry point: Typer maps usage errors to 2 and Ctrl-C to 130; any other failure
+    becomes exit code 1 with a one-line message instead of a traceback."""
+    try:
+        app()
+    except Exception as error:  # the promise: never a traceback for the user
+        if os.environ.get("PATTERNSIM_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"patternsim: unexpected error: {type(error).__name__}: {error}\n"
+            "(set PATTERNSIM_DEBUG=1 to see the traceback)\n"
+        )
+        sys.exit(EXIT_UNEXPECTED)

@@ -1,0 +1,312 @@
+"""The append-only log of one partition: offsets, timestamps, segments, retention, compaction.
+
+A :class:`PartitionLog` holds the records of the partition's current leader in offset order.
+Offsets are assigned on append and never reused or changed; retention removes a prefix (whole
+segments) and compaction removes records from the middle, so offsets can have gaps and a read
+returns the next record at or after the asked offset, as Kafka does (domain.md §1.6, [K-DESIGN]).
+
+Segments are modelled only as far as they decide what retention and compaction may touch:
+
+- the active segment rolls on append when it reaches ``segment_bytes`` or ``segment_time``;
+- time retention deletes a whole segment once its newest timestamp is older than the retention
+  and it lies below the high watermark, so data can outlive the retention by up to one segment
+  [K-BRK];
+- compaction cleans only closed segments (never the active one), keeps the last record of each
+  key, and drops tombstones older than ``delete.retention.ms`` [K-BRK, K-DESIGN]. The tombstone
+  age is measured from its own timestamp, a simplification of Kafka's "since the segment was
+  cleaned".
+
+Left out: disk, page cache, indexes, file handles, transactions and control records, size-based
+retention (``retention.bytes=-1`` is Kafka's default [K-BRK]), the ``min.compaction.lag.ms`` and
+``max.compaction.lag.ms`` bounds (Kafka's defaults, 0 and unbounded, mean no extra constraint).
+
+This module knows nothing of SimPy: times are passed in.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+__all__ = ["Offset", "PartitionId", "PartitionLog", "Record"]
+
+Offset = int
+PartitionId = int
+
+
+class Record:
+    """One record as stored on the log (the fields a consumer sees, plus bookkeeping)."""
+
+    __slots__ = (
+        "acked",
+        "append_time",
+        "batch_id",
+        "key",
+        "offset",
+        "partition",
+        "producer",
+        "send_id",
+        "sequence",
+        "size",
+        "timestamp",
+        "topic",
+        "value",
+    )
+
+    def __init__(
+        self,
+        topic: str,
+        partition: PartitionId,
+        key: Any,
+        value: Any,
+        timestamp: float,
+        size: int,
+        producer: str = "",
+        send_id: int = -1,
+    ) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.key = key
+        self.value = value
+        self.timestamp = timestamp
+        """CreateTime: when the producer's ``send()`` was called."""
+        self.size = size
+        self.producer = producer
+        self.send_id = send_id
+        """Identity of the ``send()`` call: two records with the same id are a duplicate."""
+        self.offset: Offset = -1
+        self.append_time = 0.0
+        self.sequence = -1
+        self.batch_id = -1
+        self.acked = False
+        """True once the producer was told (or, with acks=0, assumed) the record was written."""
+
+    @property
+    def is_tombstone(self) -> bool:
+        """A keyed record with a null value: a delete on a compacted topic."""
+        return self.value is None and self.key is not None
+
+    def __repr__(self) -> str:
+        return (
+            f"Record({self.topic}/{self.partition}@{self.offset} key={self.key!r} "
+            f"value={self.value!r} ts={self.timestamp:.6g})"
+        )
+
+
+class PartitionLog:
+    """Records of one partition in offset order, cut into segments."""
+
+    def __init__(self, segment_bytes: int, segment_time: float) -> None:
+        self.segment_bytes = segment_bytes
+        self.segment_time = segment_time
+        self._records: list[Record] = []
+        self._offsets: list[Offset] = []
+        self._max_ts: list[float] = []  # running maximum of timestamps, for offset_for_time
+        self.log_start: Offset = 0
+        self.end: Offset = 0
+        """Log end offset: the offset the next appended record gets."""
+        self._seg_base: list[Offset] = [0]
+        self._seg_created: list[float] = [0.0]
+        self._seg_bytes: list[int] = [0]
+        self._seg_max_ts: list[float] = [float("-inf")]
+        self._cleaned_upto: Offset = 0
+        self.bytes = 0
+
+    # --- appends and reads --------------------------------------------------------------------
+
+    def append(self, record: Record, now: float) -> Offset:
+        """Give the record the next offset and store it; returns the offset."""
+        if self._seg_bytes[-1] and (
+            self._seg_bytes[-1] + record.size > self.segment_bytes
+            or now - self._seg_created[-1] >= self.segment_time
+        ):
+            self._roll(now)
+        offset = self.end
+        record.offset = offset
+        record.append_time = now
+        self.end = offset + 1
+        self._records.append(record)
+        self._offsets.append(offset)
+        previous = self._max_ts[-1] if self._max_ts else float("-inf")
+        self._max_ts.append(record.timestamp if record.timestamp > previous else previous)
+        self._seg_bytes[-1] += record.size
+        if record.timestamp > self._seg_max_ts[-1]:
+            self._seg_max_ts[-1] = record.timestamp
+        self.bytes += record.size
+        return offset
+
+    def _roll(self, now: float) -> None:
+        self._seg_base.append(self.end)
+        self._seg_created.append(now)
+        self._seg_bytes.append(0)
+        self._seg_max_ts.append(float("-inf"))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def read(self, start: Offset, upto: Offset, limit: int) -> list[Record]:
+        """Up to ``limit`` records with ``start <= offset < upto``, in offset order."""
+        i = bisect_left(self._offsets, start)
+        j = bisect_left(self._offsets, upto, lo=i)
+        return self._records[i : min(j, i + limit)]
+
+    def count_between(self, start: Offset, upto: Offset) -> int:
+        """How many stored records have ``start <= offset < upto``."""
+        i = bisect_left(self._offsets, start)
+        return bisect_left(self._offsets, upto, lo=i) - i
+
+    def bytes_between(self, start: Offset, upto: Offset) -> int:
+        """Bytes of the stored records with ``start <= offset < upto``."""
+        return sum(record.size for record in self.read(start, upto, len(self._records)))
+
+    def get(self, offset: Offset) -> Record | None:
+        """The record at exactly this offset, if it is still stored."""
+        i = bisect_left(self._offsets, offset)
+        if i < len(self._offsets) and self._offsets[i] == offset:
+            return self._records[i]
+        return None
+
+    def records(self) -> list[Record]:
+        """A copy of every stored record, in offset order."""
+        return list(self._records)
+
+    def offset_for_time(self, timestamp: float) -> Offset | None:
+        """The earliest offset whose timestamp is at or after ``timestamp`` (``offsetsForTimes``).
+
+        None when no stored record is that recent (Kafka answers null) [K-CONS].
+        """
+        i = bisect_left(self._max_ts, timestamp)
+        return self._offsets[i] if i < len(self._offsets) else None
+
+    # --- truncation (leader change) -----------------------------------------------------------
+
+    def truncate(self, to: Offset) -> list[Record]:
+        """Drop every record at or after ``to`` (a new leader's log is shorter); returns them."""
+        if to >= self.end:
+            return []
+        i = bisect_left(self._offsets, to)
+        removed = self._records[i:]
+        del self._records[i:], self._offsets[i:], self._max_ts[i:]
+        self.end = max(to, self.log_start)
+        while len(self._seg_base) > 1 and self._seg_base[-1] >= self.end:
+            for column in (self._seg_base, self._seg_created, self._seg_bytes, self._seg_max_ts):
+                column.pop()
+        self._refresh_last_segment()
+        self.bytes -= sum(record.size for record in removed)
+        self._cleaned_upto = min(self._cleaned_upto, self.end)
+        return removed
+
+    def _refresh_last_segment(self) -> None:
+        start = bisect_left(self._offsets, self._seg_base[-1])
+        tail = self._records[start:]
+        self._seg_bytes[-1] = sum(record.size for record in tail)
+        self._seg_max_ts[-1] = max((record.timestamp for record in tail), default=float("-inf"))
+
+    # --- retention ----------------------------------------------------------------------------
+
+    def delete_expired(self, cutoff: float, high_watermark: Offset, now: float) -> list[Record]:
+        """Delete leading segments whose newest timestamp is before ``cutoff``; returns the records.
+
+        A segment is deletable only when all of it lies below the high watermark and, for the
+        active segment, when it is not empty; deleting every segment rolls a new empty one, as
+        Kafka's ``deleteOldSegments`` does.
+        """
+        count = 0
+        while count < len(self._seg_base):
+            last = count == len(self._seg_base) - 1
+            upper = self.end if last else self._seg_base[count + 1]
+            if (
+                self._seg_max_ts[count] >= cutoff
+                or upper > high_watermark
+                or (last and self._seg_bytes[count] == 0)
+            ):
+                break
+            count += 1
+        if count == 0:
+            return []
+        new_start = self.end if count == len(self._seg_base) else self._seg_base[count]
+        i = bisect_left(self._offsets, new_start)
+        removed = self._records[:i]
+        del self._records[:i], self._offsets[:i], self._max_ts[:i]
+        for column in (self._seg_base, self._seg_created, self._seg_bytes, self._seg_max_ts):
+            del column[:count]
+        if not self._seg_base:
+            self._seg_base.append(self.end)
+            self._seg_created.append(now)
+            self._seg_bytes.append(0)
+            self._seg_max_ts.append(float("-inf"))
+        self.log_start = new_start
+        self.bytes -= sum(record.size for record in removed)
+        self._recompute_max_ts()
+        return removed
+
+    def _recompute_max_ts(self) -> None:
+        running = float("-inf")
+        values = []
+        for record in self._records:
+            if record.timestamp > running:
+                running = record.timestamp
+            values.append(running)
+        self._max_ts = values
+
+    # --- compaction ---------------------------------------------------------------------------
+
+    def dirty_ratio(self) -> float:
+        """Share of the closed segments' bytes not yet compacted (0 when nothing is closed)."""
+        closed = self.bytes - self._seg_bytes[-1]
+        if closed <= 0:
+            return 0.0
+        first_dirty = bisect_left(self._seg_base, self._cleaned_upto)
+        dirty = sum(self._seg_bytes[first_dirty:-1])
+        return dirty / closed
+
+    def compact(self, now: float, delete_retention: float) -> list[Record]:
+        """Keep the last record of each key in the closed segments; returns the records removed.
+
+        Tombstones that are the last of their key survive until ``delete_retention`` after
+        their timestamp. Keyless records are kept (Kafka refuses them on compacted topics).
+        """
+        active_base = self._seg_base[-1]
+        split = bisect_left(self._offsets, active_base)
+        closed = self._records[:split]
+        last: dict[Any, Offset] = {}
+        for record in closed:
+            if record.key is not None:
+                last[record.key] = record.offset
+        kept: list[Record] = []
+        removed: list[Record] = []
+        for record in closed:
+            keep = record.key is None or (
+                last[record.key] == record.offset
+                and not (record.value is None and now - record.timestamp >= delete_retention)
+            )
+            (kept if keep else removed).append(record)
+        self._records = kept + self._records[split:]
+        self._offsets = [record.offset for record in self._records]
+        self._recompute_max_ts()
+        self._rebuild_closed_segments(len(kept))
+        self.bytes -= sum(record.size for record in removed)
+        self._cleaned_upto = active_base
+        return removed
+
+    def _rebuild_closed_segments(self, closed_count: int) -> None:
+        bases, created = self._seg_base[:-1], self._seg_created[:-1]
+        new_base: list[Offset] = []
+        new_created: list[float] = []
+        new_bytes: list[int] = []
+        new_max: list[float] = []
+        for index, base in enumerate(bases):
+            upper = bases[index + 1] if index + 1 < len(bases) else self._seg_base[-1]
+            i = bisect_left(self._offsets, base, hi=closed_count)
+            j = bisect_left(self._offsets, upper, lo=i, hi=closed_count)
+            if i == j:
+                continue
+            chunk = self._records[i:j]
+            new_base.append(base)
+            new_created.append(created[index])
+            new_bytes.append(sum(record.size for record in chunk))
+            new_max.append(max(record.timestamp for record in chunk))
+        self._seg_base = [*new_base, self._seg_base[-1]]
+        self._seg_created = [*new_created, self._seg_created[-1]]
+        self._seg_bytes = [*new_bytes, self._seg_bytes[-1]]
+        self._seg_max_ts = [*new_max, self._seg_max_ts[-1]]

@@ -1,0 +1,68 @@
+"""Shared test settings: hypothesis profiles and small scenario builders."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from sim.config.model import Scenario
+from sim.scenario import parse_scenario
+
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.load_profile(
+    "ci" if os.environ.get("CI") == "true" else os.environ.get("HYPOTHESIS_PROFILE", "dev")
+)
+
+BASE: dict[str, Any] = {
+    "name": "unit",
+    "seed": 1,
+    "warmup": 0,
+    "drain": 10,
+    "replications": 1,
+    "services": {
+        "users": {"instances": 1, "concurrency": 8, "service_time": "1ms"},
+        "orders": {"instances": 1, "concurrency": 8, "service_time": "1ms"},
+        "billing": {"instances": 1, "concurrency": 8, "service_time": "1ms"},
+    },
+    "databases": {"default": {"pool": 10, "read_time": "1ms", "write_time": "2ms"}},
+    "network": {"latency": "0.5ms"},
+    "data": {"owner": "users", "replicas": ["orders", "billing"], "keys": 100},
+    "workload": {"phases": [{"duration": 20, "rate": 50}], "mix": {"write": 0.5, "read": 0.5}},
+    "patterns": [{"kind": "shared_db"}, {"kind": "sync_http", "timeout": "200ms"}],
+    "faults": [],
+}
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def make_scenario(**changes: Any) -> Scenario:
+    """A small valid scenario with ``changes`` deep-merged in (mappings merge, others replace)."""
+    return parse_scenario(json.dumps(_merge(BASE, changes)), "<test>")
+
+
+@pytest.fixture
+def scenario_factory() -> Callable[..., Scenario]:
+    """Build a small scenario: ``scenario_factory(workload={...}, faults=[...])``."""
+    return make_scenario
