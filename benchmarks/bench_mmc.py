@@ -66,10 +66,14 @@ patterns: [{{kind: shared_db}}]
 """
 
 
-def patternsim_run(arrival_rate: float, servers: int, customers: int, seed: int) -> tuple[float, int]:
+def patternsim_run(
+    arrival_rate: float, servers: int, customers: int, seed: int
+) -> tuple[float, int]:
     """The same queue through patternsim; returns (mean latency, requests)."""
     scenario = parse(
-        SCENARIO.format(seed=seed, servers=servers, duration=customers / arrival_rate, rate=arrival_rate)
+        SCENARIO.format(
+            seed=seed, servers=servers, duration=customers / arrival_rate, rate=arrival_rate
+        )
     )
     result = run_one(Task(scenario, 0, 0))
     return float(result.requests["latency"].mean()), len(result.requests)
@@ -113,8 +117,10 @@ def main() -> None:
     print(f"  analytic mean time in system   {erlang_c_mean(rate, args.servers):.4f}")
     print(f"  naive SimPy   {naive:7.3f} s  mean {naive_w:.4f} ({naive_n} served)")
     print(f"  patternsim    {ours:7.3f} s  mean {ours_w:.4f} ({ours_n} requests)")
-    print(f"  patternsim time / naive SimPy time = {ours / naive:.2f}  "
-          f"(naive is {naive / ours:.2f}x the time of patternsim)")
+    print(
+        f"  patternsim time / naive SimPy time = {ours / naive:.2f}  "
+        f"(naive is {naive / ours:.2f}x the time of patternsim)"
+    )
 
 
 if __name__ == "__main__":

@@ -83,8 +83,14 @@ class Results:
         if not self.runs:
             return pd.DataFrame(columns=["kind", "target", "start", "end"])
         first = self.runs[0]
-        same = [r.faults for r in self.runs if r.replication == first.replication and r.pattern == first.pattern]
-        return same[0].sort_values(["start", "kind", "target"], kind="stable").reset_index(drop=True)
+        same = [
+            r.faults
+            for r in self.runs
+            if r.replication == first.replication and r.pattern == first.pattern
+        ]
+        return (
+            same[0].sort_values(["start", "kind", "target"], kind="stable").reset_index(drop=True)
+        )
 
     def metric(self, pattern: str, name: str) -> float:
         """The mean of one metric for one pattern."""

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,7 @@ from rich.table import Table
 from sim import api
 from sim.config.model import Scenario
 from sim.metrics.summarize import UNITS
+from sim.runner import RunResult
 from sim.scenario import ScenarioError
 
 __all__ = ["app", "main"]
@@ -126,13 +128,13 @@ def run(
     err.print(f"wrote {folder}/report.html", highlight=False)
 
 
-def _progress(err: Console):  # type: ignore[no-untyped-def]
+def _progress(err: Console) -> Callable[[RunResult], None] | None:
     if not err.is_terminal:
         return None
 
-    def show(result: object) -> None:
+    def show(result: RunResult) -> None:
         err.print(
-            f"  done {getattr(result, 'pattern', '?')} replication {getattr(result, 'replication', '?')}",
+            f"  done {result.pattern} replication {result.replication}",
             highlight=False,
         )
 

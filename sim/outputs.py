@@ -35,12 +35,12 @@ def summary_document(results: Results) -> dict[str, Any]:
     """The content of ``summary.json``."""
     scenario = results.scenario
     patterns: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in results.summary.itertuples(index=False):
-        patterns.setdefault(str(row.pattern), {})[str(row.metric)] = {
-            "mean": _number(row.mean),
-            "ci_low": _number(row.ci_low),
-            "ci_high": _number(row.ci_high),
-            "n": int(row.n),
+    for row in results.summary.to_dict("records"):
+        patterns.setdefault(str(row["pattern"]), {})[str(row["metric"])] = {
+            "mean": _number(float(row["mean"])),
+            "ci_low": _number(float(row["ci_low"])),
+            "ci_high": _number(float(row["ci_high"])),
+            "n": int(row["n"]),
         }
     return {
         "schema_version": SCHEMA_VERSION,

@@ -163,7 +163,7 @@ def _set_path(data: Any, loc: Location, value: Any) -> str | None:
                 node[part] = CommentedMap()
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int):
-            if part >= len(node):
+            if not 0 <= part < len(node):
                 return f"index {part} is past the end of a list of {len(node)}"
             if last:
                 node[part] = value
@@ -220,11 +220,10 @@ def _walk(data: Any, loc: Location) -> tuple[Any, Location]:
     Parts that are not in the data (the tags pydantic adds for unions, ``root``, a key that
     is missing) are skipped; the path actually followed is returned with the node reached.
     """
-    node, real = data, []
+    node: Any = data
+    real: list[str | int] = []
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
+        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
             node = node[part]
             real.append(part)
         elif not isinstance(node, dict | list):
@@ -302,6 +301,6 @@ def resolved_yaml(scenario: Scenario) -> str:
     )
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[attr-defined]
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.dump(resolved_dict(scenario), stream)
     return stream.getvalue()

@@ -26,15 +26,16 @@ class UnitError(ValueError):
     """A value that is not in the expected unit syntax."""
 
 
-_DURATION_UNITS: dict[str, float] = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
+# (multiply, divide): dividing by 1000 rounds "9ms" to 0.009 exactly, multiplying by 1e-3 does not
+_DURATION_UNITS: dict[str, tuple[float, float]] = {
+    "ns": (1.0, 1e9),
+    "us": (1.0, 1e6),
+    "µs": (1.0, 1e6),
+    "ms": (1.0, 1e3),
+    "s": (1.0, 1.0),
+    "m": (60.0, 1.0),
+    "h": (3600.0, 1.0),
+    "d": (86400.0, 1.0),
 }
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([kKM]?)\s*/\s*(s|sec|m|min|h|hour|d|day)\s*$")
@@ -91,7 +92,8 @@ def parse_duration(value: object) -> float:
     for match in _DURATION_PART.finditer(text):
         if match.start() != position:
             break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        multiply, divide = _DURATION_UNITS[match.group(2)]
+        total += float(match.group(1)) * multiply / divide
         position = match.end()
     if position != len(text):
         raise UnitError(f"expected {DURATION_HELP}")

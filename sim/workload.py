@@ -43,7 +43,9 @@ class Requests:
 
 def _cumulative_points(workload: WorkloadConfig, streams: Streams) -> np.ndarray:
     total = sum(
-        (phase.rate + (phase.ramp_to if phase.ramp_to is not None else phase.rate)) * phase.duration / 2
+        (phase.rate + (phase.ramp_to if phase.ramp_to is not None else phase.rate))
+        * phase.duration
+        / 2
         for phase in workload.phases
     )
     if workload.arrivals == "uniform":
@@ -82,9 +84,7 @@ def arrival_times(workload: WorkloadConfig, streams: Streams) -> np.ndarray:
     return times[filled]
 
 
-def draw_requests(
-    workload: WorkloadConfig, data: DataConfig, streams: Streams
-) -> Requests:
+def draw_requests(workload: WorkloadConfig, data: DataConfig, streams: Streams) -> Requests:
     """Every request of one replication: when, read or write, which key, which read target."""
     times = arrival_times(workload, streams)
     count = len(times)
@@ -93,7 +93,7 @@ def draw_requests(
         keys = streams.generator("keys").integers(0, data.keys, count)
     else:
         ranks = np.arange(1, data.keys + 1, dtype=float)
-        weights = ranks ** -data.key_distribution.zipf
+        weights = ranks**-data.key_distribution.zipf
         cdf = np.cumsum(weights) / weights.sum()
         keys = np.searchsorted(cdf, streams.generator("keys").random(count), side="right")
         keys = np.minimum(keys, data.keys - 1)

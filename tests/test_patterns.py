@@ -76,7 +76,13 @@ def test_sequential_fanout_stops_at_the_first_failed_call(scenario_factory):
 
 def test_timed_out_call_may_still_apply_later(scenario_factory):
     slow = [
-        {"kind": "latency", "target": "service:billing", "start": 5, "duration": 3, "delay": "300ms"}
+        {
+            "kind": "latency",
+            "target": "service:billing",
+            "start": 5,
+            "duration": 3,
+            "delay": "300ms",
+        }
     ]
     scenario = scenario_factory(
         faults=slow,
@@ -108,7 +114,13 @@ def test_database_fault_reaches_every_service_only_with_a_shared_database(scenar
 
 def test_more_retries_do_not_raise_the_error_rate(scenario_factory):
     flaky = [
-        {"kind": "error", "target": "service:billing", "start": 2, "duration": 15, "probability": 0.3}
+        {
+            "kind": "error",
+            "target": "service:billing",
+            "start": 2,
+            "duration": 15,
+            "probability": 0.3,
+        }
     ]
     rates = []
     for retries in (0, 1, 3):

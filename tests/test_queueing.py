@@ -56,7 +56,7 @@ def test_mean_latency_matches_erlang_c(scenario_factory, servers, rate):
         scenario_factory, servers=servers, rate=rate, service="1s", duration=6000, reps=10
     )
     results = api.run(scenario, workers=1)
-    mean, low, high = _ci(results, "latency_mean")
+    _mean, low, high = _ci(results, "latency_mean")
     expected = erlang_c_time_in_system(rate, 1.0, servers)
     assert low <= expected <= high, f"analytic {expected:.4f} outside [{low:.4f}, {high:.4f}]"
     assert high - low < 0.15 * expected, "the interval is too wide to say anything"
@@ -71,7 +71,7 @@ def test_mean_latency_matches_pollaczek_khinchine_for_md1(scenario_factory):
         duration=6000,
         reps=10,
     )
-    mean, low, high = _ci(api.run(scenario, workers=1), "latency_mean")
+    _mean, low, high = _ci(api.run(scenario, workers=1), "latency_mean")
     rho = 0.6
     expected = 1 + rho / (2 * (1 - rho))  # W = S + rho S / (2 (1 - rho)) for M/D/1
     assert low <= expected <= high

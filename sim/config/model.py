@@ -207,7 +207,7 @@ class SyncHttpPattern(StrictModel):
         15.0, description="per attempt; Envoy route timeout 15 s [ENVOY]"
     )
     retries: int = Field(2, ge=0, le=100, description="Istio default: 2 retries [ISTIO]")
-    backoff: Backoff = Field(default_factory=Backoff)
+    backoff: Backoff = Field(default_factory=lambda: Backoff.model_validate({}))
 
 
 Pattern = Annotated[SharedDbPattern | SyncHttpPattern, Field(discriminator="kind")]

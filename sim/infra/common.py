@@ -26,7 +26,7 @@ Done = Callable[[int, Any], None]
 """Continuation of a call: ``done(outcome, value)``."""
 
 
-def later(env: simpy.Environment, delay: float, callback: Callable[[], None]) -> None:
+def later(env: simpy.Environment, delay: float, callback: Callable[[], Any]) -> None:
     """Run ``callback()`` after ``delay`` simulated seconds (at once when the delay is zero)."""
     if delay <= 0.0:
         callback()

@@ -70,11 +70,16 @@ class Database:
     # -- public calls ------------------------------------------------------------------------
     def read(self, key: int, done: Done) -> None:
         """Read a row; ``done(OK, version)`` with 0 for a row never written."""
-        if self._reads_free and self.up and self.free > 0 and not self.extra_delays:
-            if not self.error_probabilities:
-                # a zero-time query holds its connection for no time at all: answer now
-                done(OK, self.rows.get(key, 0))
-                return
+        if (
+            self._reads_free
+            and self.up
+            and self.free > 0
+            and not self.extra_delays
+            and not self.error_probabilities
+        ):
+            # a zero-time query holds its connection for no time at all: answer now
+            done(OK, self.rows.get(key, 0))
+            return
         self._submit(_Query(key, False, None, done))
 
     def write(self, key: int, done: Done, version: int | None = None) -> None:

@@ -12,6 +12,7 @@ is delayed independently, so two messages can overtake each other when latency v
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sim.context import SimContext
 from sim.distributions import Distribution, Sampler, is_zero
@@ -34,7 +35,7 @@ class Network:
         """True while every hop is free (zero latency, no link fault): callers may skip hops."""
         return self._zero and not self._extra
 
-    def send(self, source: str, destination: str, deliver: Callable[[], None]) -> None:
+    def send(self, source: str, destination: str, deliver: Callable[[], Any]) -> None:
         """Deliver a message from ``source`` to ``destination`` after one hop."""
         if self._zero and not self._extra:
             deliver()

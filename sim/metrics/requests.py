@@ -58,7 +58,7 @@ class RequestLog:
         requests = self.requests
         starts = requests.times
         ends = np.asarray(self.ends, dtype=float)
-        names = np.asarray(self.service_names + ["?"], dtype=object)
+        names = np.asarray([*self.service_names, "?"], dtype=object)
         return pd.DataFrame(
             {
                 "op": np.where(requests.ops == 1, "write", "read"),

@@ -76,7 +76,9 @@ def replication_metrics(
     }
 
 
-def summarize(rows: Iterable[tuple[str, Mapping[str, float]]], metrics: list[str] | None = None) -> pd.DataFrame:
+def summarize(
+    rows: Iterable[tuple[str, Mapping[str, float]]], metrics: list[str] | None = None
+) -> pd.DataFrame:
     """Mean and 95% Student-t interval per (pattern, metric) over replications.
 
     ``rows`` holds ``(pattern, metrics of one replication)``; patterns keep their first-seen

@@ -173,5 +173,3 @@ class SyncHttpModel(PatternModel):
             lambda outcome, _v: service.finish(job, outcome if outcome == OK else ERROR),
             version=version,
         )
-
-

@@ -1,0 +1,46 @@
+"""Every shipped scenario validates, and runs when shortened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim import api
+from sim.metrics.summarize import METRICS
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+
+
+def test_there_are_scenarios():
+    assert {path.name for path in SCENARIOS} >= {"quickstart.yaml", "critical-path.yaml"}
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda path: path.name)
+def test_scenario_validates(path):
+    scenario = api.load(path)
+    assert scenario.patterns
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda path: path.name)
+def test_scenario_runs_shortened(path):
+    scenario = api.load(
+        path,
+        overrides=[
+            "replications=1",
+            "warmup=2s",
+            "drain=5s",
+            "workload.phases=[{duration: 10s, rate: 30/s}]",
+        ],
+    )
+    results = api.run(scenario, workers=1)
+    assert set(results.summary["pattern"]) == set(scenario.pattern_names())
+    assert set(results.summary["metric"]) == set(METRICS)
+    assert results.requests["outcome"].isin(["ok", "error", "timeout"]).all()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda path: path.name)
+def test_scenario_starts_with_a_schema_line_and_a_story(path):
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("# yaml-language-server: $schema=")
+    assert sum(line.startswith("#") for line in lines[:10]) >= 3, "say what the scenario shows"
