@@ -22,7 +22,9 @@ import math
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from sim.config.types import NonNegativeDuration, PositiveDuration, StrictModel
 from sim.rng import Stream
@@ -186,10 +188,34 @@ def _bare(family: str) -> Callable[[Any], Any]:
     return convert
 
 
-ExponentialTime = Annotated[Distribution, BeforeValidator(_bare("exponential"))]
+class _OrBareDuration:
+    """JSON Schema: a distribution mapping, or a bare duration string/number."""
+
+    def __init__(self, meaning: str) -> None:
+        self.meaning = meaning
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        mapping = handler(core_schema)
+        bare = {
+            "anyOf": [{"type": "string"}, {"type": "number", "minimum": 0}],
+            "description": f"a bare duration ({self.meaning})",
+            "examples": ["2ms", 0.5],
+        }
+        return {"anyOf": [bare, mapping]}
+
+
+ExponentialTime = Annotated[
+    Distribution,
+    BeforeValidator(_bare("exponential")),
+    _OrBareDuration("an exponential with that mean"),
+]
 """A distribution where a bare duration means an exponential with that mean."""
 
-ConstantTime = Annotated[Distribution, BeforeValidator(_bare("constant"))]
+ConstantTime = Annotated[
+    Distribution, BeforeValidator(_bare("constant")), _OrBareDuration("exactly that duration")
+]
 """A distribution where a bare duration means exactly that duration."""
 
 TimeDistribution = Distribution

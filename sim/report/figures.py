@@ -99,7 +99,7 @@ def latency_cdf(requests: pd.DataFrame, *, patterns: Sequence[str] | None = None
                 hovertemplate="%{x:.3g} ms: %{y:.2%} of requests",
             )
         )
-    fig.update_xaxes(type="log", title_text="latency (ms, log scale)")
+    fig.update_xaxes(type="log", dtick="D2", title_text="latency (ms, log scale)")
     fig.update_yaxes(title_text="fraction of requests at most this fast", range=[0, 1.02])
     return _mark_empty(fig, ok.empty, "no successful requests")
 
@@ -260,16 +260,16 @@ def staleness_distribution(
             text="<br>".join(notes),
             xref="paper",
             yref="paper",
-            x=0.01,
-            y=0.98,
-            xanchor="left",
-            yanchor="top",
+            x=0.99,  # bottom right: the corner an ECDF leaves empty
+            y=0.02,
+            xanchor="right",
+            yanchor="bottom",
             align="left",
             showarrow=False,
             bgcolor="rgba(255,255,255,0.85)",
             bordercolor="#999",
         )
-    fig.update_xaxes(type="log", title_text="propagation delay (ms, log scale)")
+    fig.update_xaxes(type="log", dtick="D2", title_text="propagation delay (ms, log scale)")
     fig.update_yaxes(title_text="fraction of copies visible within delay", range=[0, 1.02])
     return fig
 

@@ -146,7 +146,7 @@ def _verdict_table(verdicts: pd.DataFrame) -> str:
     ordered = verdicts.sort_values("pattern", kind="stable")
     for record in ordered.to_dict("records"):
         value = record["value"]
-        shown = _plain(value) if _finite(value) else _esc(str(value))
+        shown = _plain(value) if isinstance(value, numbers.Real) else _esc(str(value))
         if has_ci and _finite(record["ci_low"]) and _finite(record["ci_high"]):
             shown += f" [{_plain(record['ci_low'])}, {_plain(record['ci_high'])}]"
         passed = bool(record["passed"])
