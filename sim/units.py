@@ -85,9 +85,13 @@ def parse_duration(value: object) -> float:
     if not text:
         raise UnitError(f"expected {DURATION_HELP}")
     try:
-        return sign * float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(number):
+            raise UnitError(f"expected {DURATION_HELP}; a number must be finite")
+        return sign * number
     position, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
         if match.start() != position:
@@ -112,9 +116,13 @@ def parse_rate(value: object) -> float:
         raise UnitError(f"expected {RATE_HELP}")
     text = value.strip()
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(number):
+            raise UnitError(f"expected {RATE_HELP}; a number must be finite")
+        return number
     match = _RATE.match(text)
     if match is None:
         raise UnitError(f"expected {RATE_HELP}")
@@ -127,16 +135,19 @@ def parse_percent(value: object) -> float:
     if isinstance(value, bool):
         raise UnitError(f"expected {PERCENT_HELP}")
     if isinstance(value, int | float):
+        if not math.isfinite(float(value)):
+            raise UnitError(f"expected {PERCENT_HELP}; a number must be finite")
         return float(value)
     if not isinstance(value, str):
         raise UnitError(f"expected {PERCENT_HELP}")
     text = value.strip()
     try:
-        if text.endswith("%"):
-            return float(text[:-1].strip()) / 100.0
-        return float(text)
+        number = float(text[:-1].strip()) / 100.0 if text.endswith("%") else float(text)
     except ValueError:
         raise UnitError(f"expected {PERCENT_HELP}") from None
+    if not math.isfinite(number):
+        raise UnitError(f"expected {PERCENT_HELP}; a number must be finite")
+    return number
 
 
 def format_duration(seconds: float) -> str:
@@ -149,9 +160,9 @@ def format_duration(seconds: float) -> str:
         for unit, scale in (("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
             count = seconds / scale
             if count >= 1 or unit == "ns":
-                return f"{round(count, 6):g}{unit}"
+                return f"{count:.12g}{unit}"
     if seconds != int(seconds):
-        return f"{seconds:g}s"
+        return f"{seconds:.15g}s"
     whole = int(seconds)
     parts = []
     for unit, scale in (("h", 3600), ("m", 60), ("s", 1)):

@@ -62,7 +62,7 @@ def make_scenario(**changes: Any) -> Scenario:
     return parse_scenario(json.dumps(_merge(BASE, changes)), "<test>")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def scenario_factory() -> Callable[..., Scenario]:
     """Build a small scenario: ``scenario_factory(workload={...}, faults=[...])``."""
     return make_scenario

@@ -42,6 +42,7 @@ __all__ = [
     "ServiceConfig",
     "SharedDbPattern",
     "SyncHttpPattern",
+    "TwoPhaseCommitPattern",
     "WorkloadConfig",
     "cross_check",
 ]
@@ -210,7 +211,27 @@ class SyncHttpPattern(StrictModel):
     backoff: Backoff = Field(default_factory=lambda: Backoff.model_validate({}))
 
 
-Pattern = Annotated[SharedDbPattern | SyncHttpPattern, Field(discriminator="kind")]
+class TwoPhaseCommitPattern(StrictModel):
+    """The owner coordinates prepare and commit across every copy."""
+
+    kind: Literal["two_phase_commit"]
+    name: Name | None = None
+    fanout: Literal["sequential", "parallel"] = Field(
+        "sequential",
+        description="participants one after another (a JTA manager's default) or all at once",
+    )
+    timeout: PositiveDuration = Field(
+        15.0, description="per call (prepare votes; decision re-sends); Envoy route timeout [ENVOY]"
+    )
+    backoff: Backoff = Field(
+        default_factory=lambda: Backoff.model_validate({}),
+        description="between re-sends of a decision that was not acknowledged",
+    )
+
+
+Pattern = Annotated[
+    SharedDbPattern | SyncHttpPattern | TwoPhaseCommitPattern, Field(discriminator="kind")
+]
 
 _TARGET = re.compile(r"^(service|instance|db|link):(.+)$")
 

@@ -12,6 +12,10 @@ commit) or stores a version it was given (a copy applying a change it received).
 that commits calls its continuation at the commit instant, so callers record commit times
 exactly.
 
+For two-phase commit a write can be *prepared*: it does its work under the row lock and keeps
+the lock, across crashes, until it is committed or rolled back (PostgreSQL's prepared
+transactions keep their locks as if live [PG-2PC]).
+
 Faults: ``crash`` (down; queries in flight and waiters fail; the rows survive, as on disk),
 ``latency`` (added to every query's time) and ``error`` (a query fails fast with a probability).
 
@@ -33,13 +37,23 @@ __all__ = ["Database"]
 
 
 class _Query:
-    __slots__ = ("done", "epoch", "key", "settled", "version", "write")
+    __slots__ = ("commit", "done", "epoch", "key", "prepare", "settled", "version", "write")
 
-    def __init__(self, key: int, write: bool, version: int | None, done: Done) -> None:
+    def __init__(
+        self,
+        key: int,
+        write: bool,
+        version: int | None,
+        done: Done,
+        prepare: object = None,
+        commit: object = None,
+    ) -> None:
         self.key = key
         self.write = write
         self.version = version
         self.done = done
+        self.prepare = prepare
+        self.commit = commit
         self.epoch = 0
         self.settled = False
 
@@ -64,6 +78,8 @@ class Database:
         self.epoch = 0
         self.extra_delays: list[Sampler] = []
         self.error_probabilities: list[float] = []
+        self.prepared: dict[int, object] = {}
+        """Keys whose write is prepared (two-phase commit) and still holds its row lock."""
         self.busy_time = 0.0
         """Connection-seconds spent on queries (for utilisation)."""
 
@@ -89,6 +105,31 @@ class Database:
         write); with it, that version is stored (a copy applying a received change).
         """
         self._submit(_Query(key, True, version, done))
+
+    def prepare(self, key: int, token: object, done: Done) -> None:
+        """Phase one of two-phase commit (``PREPARE TRANSACTION``): do the write's work under
+        the row lock, then keep the lock after the connection is returned; ``done(OK, None)``.
+
+        The lock is held, across crashes of the database, until :meth:`commit_prepared` or
+        :meth:`rollback_prepared`; other writes of the key wait behind it."""
+        self._submit(_Query(key, True, None, done, prepare=token))
+
+    def commit_prepared(
+        self, key: int, token: object, done: Done, version: int | None = None
+    ) -> None:
+        """Phase two (``COMMIT PREPARED``): a durable write like any commit, so it takes a
+        connection and one draw of ``write_time``; then the write of ``key`` prepared under
+        ``token`` commits (next version, or ``version``) and its lock is released.
+        ``done(ERROR, "not prepared")`` when that transaction is not prepared."""
+        self._submit(_Query(key, True, version, done, commit=token))
+
+    def rollback_prepared(self, key: int, token: object) -> bool:
+        """Abort the write of ``key`` prepared under ``token`` and release its lock."""
+        if self.prepared.get(key) != token:
+            return False
+        del self.prepared[key]
+        self._unlock(key)
+        return True
 
     def version(self, key: int) -> int:
         """The committed version of a row (0 if never written)."""
@@ -131,6 +172,9 @@ class Database:
     # -- locks and execution -----------------------------------------------------------------
     def _connected(self, query: _Query) -> None:
         self._active.add(query)
+        if query.commit is not None:  # the prepared transaction already holds the lock
+            self._execute(query, self._write_time())
+            return
         if not query.write:
             self._execute(query, 0.0 if self._reads_free else self._read_time())
             return
@@ -155,6 +199,23 @@ class Database:
             return
         query.settled = True
         self._active.discard(query)
+        if query.prepare is not None:
+            self.prepared[query.key] = query.prepare  # keeps the row lock
+            self._release_connection()
+            query.done(OK, None)
+            return
+        if query.commit is not None:
+            self._release_connection()
+            if self.prepared.get(query.key) != query.commit:
+                query.done(ERROR, "not prepared")
+                return
+            del self.prepared[query.key]
+            key = query.key
+            version = self.rows.get(key, 0) + 1 if query.version is None else query.version
+            self.rows[key] = version
+            self._unlock(key)
+            query.done(OK, version)
+            return
         if query.write:
             key = query.key
             version = self.rows.get(key, 0) + 1 if query.version is None else query.version
@@ -188,7 +249,7 @@ class Database:
         victims = [*self._active, *self._waiting]
         self._active.clear()
         self._waiting.clear()
-        self._locks.clear()
+        self._locks = {key: deque() for key in self.prepared}  # prepared locks survive
         self.free = self.profile.pool
         for query in victims:
             if not query.settled:

@@ -126,8 +126,10 @@ class Instance:
                 job.done(ERROR, "crashed")
 
     def restart(self) -> None:
-        """Come back up with empty queues."""
+        """Come back up with empty queues; tell the service's restart listeners."""
         self.up = True
+        for listener in list(self.service.restart_listeners):
+            listener(self)
 
 
 class Service:
@@ -142,6 +144,8 @@ class Service:
         self._fault_stream = ctx.stream(f"fault:service:{name}")
         self._balancer_stream = ctx.stream(f"balancer:{name}")
         self._next = 0
+        self.restart_listeners: list[Callable[[Instance], None]] = []
+        """Called with an instance when it restarts (recovery of in-doubt work)."""
         self.error_draw = self._fault_stream.uniform
 
     def call(self, work: Work, done: Done) -> Job:

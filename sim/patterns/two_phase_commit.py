@@ -1,0 +1,331 @@
+"""Two-phase commit: the owner coordinates a prepare and a commit across every copy.
+
+A write arrives at the owner (the coordinator). Phase one: the owner prepares the write in its
+own database and asks every replica service to prepare it in theirs — one after another by
+default, as a JTA transaction manager does unless told to prepare asynchronously (Narayana's
+``asyncPrepare``/``asyncCommit`` are off by default; judgment), or all at once with
+``fanout: parallel``; a prepared
+participant has done the work and holds the key's row lock (PostgreSQL ``PREPARE
+TRANSACTION`` [PG-2PC]). A participant that refuses (down, failing) or does not answer within
+``timeout`` is a "no": the coordinator aborts everyone and the client gets an error or a
+timeout. When every vote is yes the coordinator commits locally (this is the decision, logged
+with the commit), then tells every participant to commit the same version (in the same order),
+re-sending with backoff until each acknowledges; the client is answered when all have. Both
+``PREPARE TRANSACTION`` and ``COMMIT PREPARED`` are durable writes, so each takes a connection
+and one draw of the database's ``write_time``.
+
+Blocking, as in the books [2PC]: a participant that voted yes cannot decide alone. If the
+coordinator's instance crashes after prepare, its prepared participants keep their locks until
+it restarts and recovers: an undecided transaction is aborted (presumed abort), a decided one
+is committed again. Meanwhile other writes to those keys wait for the locks (holding their
+connections) or time out. A crash before the coordinator's own prepare finished rolls it back
+(the session died). Prepared locks survive crashes of the participants' databases.
+
+The result is atomic — every copy ends with the owner's version, nothing diverges — but every
+write pays two round trips and holds locks across them, and any participant's failure fails
+the write.
+
+Left out: the coordinator's log writes as separate I/O (the decision is the local commit),
+heuristic decisions, read-only optimisations, participant-side timeouts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.config.model import TwoPhaseCommitPattern
+from sim.infra.common import ERROR, OK, TIMEOUT, later
+from sim.infra.database import Database
+from sim.infra.service import Instance, Job
+from sim.patterns.base import PatternModel
+
+__all__ = ["TwoPhaseCommitModel"]
+
+
+@dataclass(eq=False)
+class _Txn:
+    """One distributed transaction, as the coordinator knows it."""
+
+    number: int
+    key: int
+    instance: Instance
+    epoch: int
+    decision: str = ""  # "", "commit" or "abort"
+    version: int = 0
+    votes: int = 0
+    failure: int = OK
+    acked: set[str] = field(default_factory=set)
+    on_done: Callable[[int], None] | None = None
+
+
+class TwoPhaseCommitModel(PatternModel):
+    """Atomic writes across the owner and every replica."""
+
+    kind = "two_phase_commit"
+    spec: TwoPhaseCommitPattern
+
+    def build_databases(self) -> dict[str, Database]:
+        profiles = self.scenario.databases
+        self._numbers = 0
+        self._in_doubt: dict[Instance, list[_Txn]] = {}
+        self._aborted: dict[str, set[int]] = {name: set() for name in self.replicas}
+        self.services[self.owner].restart_listeners.append(self._recover)
+        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
+
+    def database_of(self, service: str) -> Database:
+        return self.databases[service]
+
+    def read(self, index: int, key: int, service: str) -> None:
+        handler = self.services[service]
+
+        def work(job: Job) -> None:
+            self.db_call(
+                service,
+                self.databases[service],
+                key,
+                False,
+                None,
+                lambda outcome, value: handler.finish(job, outcome, value),
+            )
+
+        self.request(index, service, work)
+
+    # -- coordinator -------------------------------------------------------------------------
+    def write(self, index: int, key: int) -> None:
+        owner = self.services[self.owner]
+
+        def work(job: Job) -> None:
+            assert job.instance is not None
+            self._numbers += 1
+            txn = _Txn(self._numbers, key, job.instance, job.epoch)
+            txn.on_done = lambda outcome: owner.finish(job, outcome, txn.version)
+            self._in_doubt.setdefault(job.instance, []).append(txn)
+            self._prepare_local(txn)
+            if self.spec.fanout == "parallel":
+                for replica in self.replicas:
+                    self._prepare_remote(txn, replica)
+
+        self.request(index, self.owner, work)
+
+    def _coordinator_alive(self, txn: _Txn) -> bool:
+        return txn.instance.up and txn.instance.epoch == txn.epoch
+
+    def _prepare_local(self, txn: _Txn) -> None:
+        database = self.databases[self.owner]
+        node = f"db:{self.owner}"
+        answered = [False]
+
+        def answer(outcome: int) -> None:
+            if not answered[0]:
+                answered[0] = True
+                self._vote(txn, outcome)
+
+        def prepared(outcome: int, _value: Any) -> None:
+            dead = not self._coordinator_alive(txn) and not txn.decision
+            if outcome == OK and (txn.decision == "abort" or dead):
+                # aborted meanwhile, or the session died before it voted
+                database.rollback_prepared(txn.key, txn)
+                return
+            self.network.send(node, self.owner, lambda: answer(outcome))
+
+        self.ctx.env.timeout(self.spec.timeout).callbacks.append(lambda _e: answer(TIMEOUT))
+        self.network.send(self.owner, node, lambda: database.prepare(txn.key, txn, prepared))
+
+    def _prepare_remote(self, txn: _Txn, replica: str) -> None:
+        answered = [False]
+
+        def answer(outcome: int) -> None:
+            if not answered[0]:
+                answered[0] = True
+                self._vote(txn, outcome)
+
+        self.ctx.env.timeout(self.spec.timeout).callbacks.append(lambda _e: answer(TIMEOUT))
+        self._message(replica, lambda job: self._participant_prepare(job, replica, txn), answer)
+
+    def _vote(self, txn: _Txn, outcome: int) -> None:
+        if txn.decision or not self._coordinator_alive(txn):
+            return
+        if outcome != OK:
+            txn.failure = outcome
+            self._decide(txn, "abort")
+            return
+        txn.votes += 1
+        if txn.votes == 1 + len(self.replicas):
+            self._decide(txn, "commit")
+        elif self.spec.fanout == "sequential":
+            self._prepare_remote(txn, self.replicas[txn.votes - 1])
+
+    def _decide(self, txn: _Txn, decision: str) -> None:
+        txn.decision = decision
+        if decision == "abort":
+            self._abort_everywhere(txn)
+            self._finish(txn, txn.failure if txn.failure != OK else ERROR)
+            return
+        database = self.databases[self.owner]
+        env = self.ctx.env
+
+        def at_database(outcome: int, version: Any) -> None:
+            if outcome == OK:
+                txn.version = version
+                self.consistency.commit(txn.key, version, env.now)
+
+        def committed(outcome: int, _version: Any) -> None:
+            if outcome != OK:  # the owner's database failed between the phases: abort
+                txn.decision = ""
+                txn.failure = ERROR
+                self._decide(txn, "abort")
+                return
+            self._commit_everywhere(txn)
+
+        node = f"db:{self.owner}"
+
+        def ended(outcome: int, version: Any) -> None:
+            at_database(outcome, version)
+            self.network.send(node, self.owner, lambda: committed(outcome, version))
+
+        self.network.send(self.owner, node, lambda: database.commit_prepared(txn.key, txn, ended))
+
+    def _commit_everywhere(self, txn: _Txn) -> None:
+        if not self.replicas:
+            self._forget(txn)
+            self._finish(txn, OK)
+            return
+        for replica in self.replicas:
+            if replica not in txn.acked:
+                self._deliver(txn, replica, self._participant_commit)
+                if self.spec.fanout == "sequential":
+                    return  # the next one after this one acknowledges
+
+    def _abort_everywhere(self, txn: _Txn) -> None:
+        self.databases[self.owner].rollback_prepared(txn.key, txn)
+        if not self.replicas:
+            self._forget(txn)
+        for replica in self.replicas:
+            if replica not in txn.acked:
+                self._deliver(txn, replica, self._participant_abort)
+
+    def _deliver(self, txn: _Txn, replica: str, handler: Callable[[Job, str, _Txn], None]) -> None:
+        """Send a decision until the participant acknowledges it (or the coordinator dies)."""
+        backoff = self.ctx.stream(f"backoff:{self.owner}->{replica}").uniform
+        spec = self.spec
+
+        def attempt(number: int) -> None:
+            if not self._coordinator_alive(txn):
+                return  # resent on recovery
+            settled = [False]
+
+            def settle(outcome: int) -> None:
+                if settled[0]:
+                    return
+                settled[0] = True
+                if outcome == OK:
+                    self._acknowledged(txn, replica)
+                    return
+                ceiling = min(spec.backoff.cap, (2 ** (number + 1) - 1) * spec.backoff.base)
+                later(self.ctx.env, backoff() * ceiling, lambda: attempt(number + 1))
+
+            self.ctx.env.timeout(spec.timeout).callbacks.append(lambda _e: settle(TIMEOUT))
+            self._message(replica, lambda job: handler(job, replica, txn), settle)
+
+        attempt(0)
+
+    def _acknowledged(self, txn: _Txn, replica: str) -> None:
+        txn.acked.add(replica)
+        if len(txn.acked) == len(self.replicas):
+            self._forget(txn)
+            if txn.decision == "commit":
+                self._finish(txn, OK)
+        elif txn.decision == "commit" and self.spec.fanout == "sequential":
+            self._commit_everywhere(txn)
+
+    def _forget(self, txn: _Txn) -> None:
+        pending = self._in_doubt.get(txn.instance, [])
+        if txn in pending:
+            pending.remove(txn)
+
+    def _finish(self, txn: _Txn, outcome: int) -> None:
+        if txn.on_done is not None:
+            done, txn.on_done = txn.on_done, None
+            done(outcome)
+
+    def _recover(self, instance: Instance) -> None:
+        """The coordinator restarted: finish what it left in doubt."""
+        for txn in list(self._in_doubt.get(instance, [])):
+            txn.epoch = instance.epoch
+            txn.on_done = None  # the client's request died with the crash
+            if txn.decision == "commit":
+                self._commit_everywhere(txn)
+            else:  # presumed abort
+                txn.decision = "abort"
+                self._abort_everywhere(txn)
+
+    # -- participants ------------------------------------------------------------------------
+    def _message(
+        self, replica: str, work: Callable[[Job], None], answer: Callable[[int], None]
+    ) -> None:
+        network = self.network
+        target = self.services[replica]
+        network.send(
+            self.owner,
+            replica,
+            lambda: target.call(
+                work, lambda outcome, _v: network.send(replica, self.owner, lambda: answer(outcome))
+            ),
+        )
+
+    def _participant_prepare(self, job: Job, replica: str, txn: _Txn) -> None:
+        database = self.databases[replica]
+        service = self.services[replica]
+
+        def back(outcome: int, _value: Any) -> None:
+            if outcome == OK and txn.number in self._aborted[replica]:
+                database.rollback_prepared(txn.key, txn)  # the abort overtook the prepare
+                outcome = ERROR
+            service.finish(job, outcome)
+
+        self._participant_db(replica, lambda done: database.prepare(txn.key, txn, done), back)
+
+    def _participant_commit(self, job: Job, replica: str, txn: _Txn) -> None:
+        database = self.databases[replica]
+        service = self.services[replica]
+        copy = self.replicas.index(replica)
+        env = self.ctx.env
+
+        def at_database(outcome: int, value: Any, done: Callable[[int, Any], None]) -> None:
+            if outcome == OK:
+                self.consistency.apply(copy, txn.key, value, env.now)
+            done(outcome, value)
+
+        def committed(outcome: int, value: Any) -> None:
+            if value == "not prepared" and database.version(txn.key) >= txn.version:
+                outcome = OK  # already committed: a re-sent decision
+            service.finish(job, outcome)
+
+        self._participant_db(
+            replica,
+            lambda done: database.commit_prepared(
+                txn.key, txn, lambda o, v: at_database(o, v, done), txn.version
+            ),
+            committed,
+        )
+
+    def _participant_abort(self, job: Job, replica: str, txn: _Txn) -> None:
+        self._aborted[replica].add(txn.number)
+        self.databases[replica].rollback_prepared(txn.key, txn)
+        self.services[replica].finish(job, OK)
+
+    def _participant_db(
+        self,
+        replica: str,
+        query: Callable[[Callable[[int, Any], None]], None],
+        back: Callable[[int, Any], None],
+    ) -> None:
+        node = f"db:{replica}"
+        network = self.network
+
+        def ended(outcome: int, value: Any) -> None:
+            network.send(node, replica, lambda: back(outcome, value))
+
+        network.send(replica, node, lambda: query(ended))
