@@ -14,7 +14,11 @@ After the run, pure functions derive:
 * **stale reads**: a read that returned an older version than the owner had committed when the
   read began;
 * **divergent keys**: keys for which some copy's final version differs from the owner's final
-  version at the end of the drain.
+  version at the end of the drain;
+* **lost updates**: (committed version, copy) pairs the copy never reached (it never held that
+  version nor a newer one by the end of the drain);
+* **duplicates**, **reorders**, **phantom writes** (:func:`apply_anomalies`) and
+  **read-your-writes violations** (:func:`read_your_writes_violations`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from sim.metrics.recorder import Recorder
 
 __all__ = [
     "ConsistencyLog",
+    "apply_anomalies",
+    "read_your_writes_violations",
     "divergent_keys",
     "propagation",
     "stale_read_flags",
@@ -166,3 +172,51 @@ def divergent_keys(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[
     for name in replicas:
         differs |= table[name].to_numpy() != table["owner"].to_numpy()
     return int(differs.sum())
+
+
+def apply_anomalies(commits: pd.DataFrame, applies: pd.DataFrame) -> dict[str, int]:
+    """Counts over every copy's applies:
+
+    * ``duplicates`` — applies of a (copy, key, version) after its first;
+    * ``reorders`` — applies of a version older than one the copy already applied for the key;
+    * ``phantom_writes`` — distinct (copy, key, version) the owner never committed.
+    """
+    if len(applies) == 0:
+        return {"duplicates": 0, "reorders": 0, "phantom_writes": 0}
+    ordered = applies.sort_values(["replica", "key", "time"], kind="stable")
+    duplicates = int(ordered.duplicated(["replica", "key", "version"]).sum())
+    previous = ordered.groupby(["replica", "key"], sort=False)["version"].cummax()
+    earlier = previous.groupby([ordered["replica"], ordered["key"]], sort=False).shift(1)
+    reorders = int((ordered["version"] < earlier).sum())
+    committed = pd.MultiIndex.from_frame(commits[["key", "version"]].astype(np.int64))
+    distinct = ordered.drop_duplicates(["replica", "key", "version"])
+    seen = pd.MultiIndex.from_frame(distinct[["key", "version"]].astype(np.int64))
+    phantoms = int((~seen.isin(committed)).sum())
+    return {"duplicates": duplicates, "reorders": reorders, "phantom_writes": phantoms}
+
+
+def read_your_writes_violations(requests: pd.DataFrame) -> int:
+    """Successful reads that returned an older version of a key than a write already
+    acknowledged to a client before the read began (every client treated as one session)."""
+    ok = requests[requests["outcome"] == "ok"]
+    writes = ok[(ok["op"] == "write") & (ok["version"] > 0)]
+    reads = ok[ok["op"] == "read"]
+    if writes.empty or reads.empty:
+        return 0
+    acked = pd.DataFrame(
+        {
+            "key": writes["key"].to_numpy(np.int64),
+            "start": (writes["start"] + writes["latency"]).to_numpy(float),
+            "acked": writes["version"].to_numpy(np.int64),
+        }
+    ).sort_values("start", kind="stable")
+    acked["acked"] = acked.groupby("key")["acked"].cummax()
+    left = pd.DataFrame(
+        {
+            "key": reads["key"].to_numpy(np.int64),
+            "start": reads["start"].to_numpy(float),
+            "seen": reads["version"].to_numpy(np.int64),
+        }
+    ).sort_values("start", kind="stable")
+    merged = pd.merge_asof(left, acked, on="start", by="key", direction="backward")
+    return int((merged["seen"] < merged["acked"].fillna(0)).sum())

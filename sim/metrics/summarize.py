@@ -5,7 +5,9 @@ are left out of request metrics; commits made during the warm-up are left out of
 Latency percentiles are over successful requests (``outcome == ok``); ``error_rate`` counts
 errors and timeouts among all measured requests; ``throughput`` is successful requests per
 second of measured load. Staleness is the propagation delay of each (commit, replica) pair that
-reached the copy; pairs that never did are counted by ``divergent_keys`` instead.
+reached the copy; pairs that never did are counted by ``lost_updates`` (and the keys they leave
+different by ``divergent_keys``). Consistency counts cover the whole run, warm-up included,
+because they describe the state the pattern leaves behind.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from sim.metrics.consistency import divergent_keys, stale_read_flags
+from sim.metrics.consistency import (
+    apply_anomalies,
+    divergent_keys,
+    read_your_writes_violations,
+    stale_read_flags,
+)
 from sim.metrics.stats import mean_ci
 
 __all__ = ["METRICS", "UNITS", "replication_metrics", "summarize"]
@@ -34,6 +41,14 @@ UNITS: dict[str, str] = {
     "staleness_max": "s",
     "stale_read_rate": "fraction",
     "divergent_keys": "count",
+    "lost_updates": "count",
+    "duplicates": "count",
+    "reorders": "count",
+    "phantom_writes": "count",
+    "read_your_writes_violations": "count",
+    "consumer_lag_max": "records",
+    "connector_db_load": "fraction",
+    "wal_retained_max": "records",
 }
 METRICS = list(UNITS)
 
@@ -50,8 +65,14 @@ def replication_metrics(
     replicas: list[str],
     warmup: float,
     load_end: float,
+    gauges: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
-    """The metrics of one run (one pattern, one replication)."""
+    """The metrics of one run (one pattern, one replication).
+
+    ``gauges`` carries what components measured themselves (``consumer_lag_max``,
+    ``connector_db_load``, ``wal_retained_max``); a metric a pattern has no component for is
+    NaN (not applicable), shown empty in the summary.
+    """
     measured = requests[requests["start"] >= warmup]
     ok = measured[measured["outcome"] == "ok"]
     latency = ok["latency"].to_numpy(float)
@@ -73,6 +94,13 @@ def replication_metrics(
         "staleness_max": float(delays.max()) if len(delays) else math.nan,
         "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
         "divergent_keys": float(divergent_keys(commits, applies, replicas)),
+        "lost_updates": float(np.isnan(propagation["delay"].to_numpy(float)).sum()),
+        **{name: float(count) for name, count in apply_anomalies(commits, applies).items()},
+        "read_your_writes_violations": float(read_your_writes_violations(measured)),
+        "consumer_lag_max": math.nan,
+        "connector_db_load": math.nan,
+        "wal_retained_max": math.nan,
+        **dict(gauges or {}),
     }
 
 
