@@ -71,7 +71,14 @@ def run_one(task: Task) -> RunResult:
     request_frame = log.frame()
     spread = propagation(commits, applies, model.replicas)
     metrics = replication_metrics(
-        request_frame, spread, commits, applies, model.replicas, scenario.warmup, load_end
+        request_frame,
+        spread,
+        commits,
+        applies,
+        model.replicas,
+        scenario.warmup,
+        load_end,
+        model.gauges(),
     )
     frames["commits"], frames["applies"] = commits, applies
     return RunResult(label, task.replication, metrics, request_frame, spread, faults, frames)

@@ -67,21 +67,25 @@ class BrokerConfig(StrictModel):
 
     # --- cluster, topics, replication -------------------------------------------------------
     brokers: int = Field(
-        3, ge=1,
+        3,
+        ge=1,
         description="Brokers in the cluster; replicas of a partition sit on distinct brokers "
         "(judgment: the smallest cluster that holds replication factor 3).",
     )
     partitions: int = Field(
-        6, ge=1,
+        6,
+        ge=1,
         description="Partitions per topic, the unit of ordering and of consumer parallelism "
         "(domain.md judgment; broker default num.partitions=1 [K-BRK], [RAO]).",
     )
     replication_factor: int = Field(
-        3, ge=1,
+        3,
+        ge=1,
         description="Copies of each partition (domain.md judgment; broker default 1 [K-BRK]).",
     )
     min_insync_replicas: int = Field(
-        2, ge=1,
+        2,
+        ge=1,
         description="With acks=all, writes are refused while the in-sync replica set is smaller "
         "(domain.md judgment; broker default 1 [K-BRK, K-DESIGN]).",
     )
@@ -149,11 +153,13 @@ class BrokerConfig(StrictModel):
         16384, ge=1, description="Bytes after which a batch is sent at once (batch.size [K-PROD])."
     )
     record_size: int = Field(
-        _KIB, ge=1,
+        _KIB,
+        ge=1,
         description="Bytes of a record when the sender does not give a size (judgment: 1 KiB).",
     )
     buffer_memory: int = Field(
-        32 * _MIB, ge=1,
+        32 * _MIB,
+        ge=1,
         description="Bytes of unacknowledged records a producer holds before send() blocks "
         "(buffer.memory=32 MiB [K-PROD]).",
     )
@@ -179,7 +185,9 @@ class BrokerConfig(StrictModel):
         1.0, description="Largest retry backoff (retry.backoff.max.ms=1000 [K-PROD])."
     )
     max_in_flight: int = Field(
-        5, ge=1, le=5,
+        5,
+        ge=1,
+        le=5,
         description="Unanswered batches per partition (max.in.flight.requests.per.connection=5 "
         "[K-PROD]).",
     )
@@ -272,7 +280,9 @@ class BrokerConfig(StrictModel):
         "the delete (delete.retention.ms=86400000 [K-BRK]).",
     )
     min_cleanable_dirty_ratio: float = Field(
-        0.5, ge=0.0, le=1.0,
+        0.5,
+        ge=0.0,
+        le=1.0,
         description="Compaction runs when this share of the closed log is uncleaned "
         "(min.cleanable.dirty.ratio=0.5 [K-BRK]).",
     )
@@ -293,9 +303,12 @@ class BrokerConfig(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _implicit_idempotence(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "idempotence" not in data:
-            if _acks(data.get("acks", "all")) in ("0", "1"):
-                return {**data, "idempotence": False}
+        if (
+            isinstance(data, dict)
+            and "idempotence" not in data
+            and _acks(data.get("acks", "all")) in ("0", "1")
+        ):
+            return {**data, "idempotence": False}
         return data
 
     @model_validator(mode="after")

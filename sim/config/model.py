@@ -12,32 +12,63 @@ Defaults cite ``domain.md`` (``../shared/design/domain.md``) by source tag.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, RootModel, field_validator, model_validator
+from pydantic import Field, RootModel, model_validator
 
+from sim.config.broker import BrokerConfig, BrokerLeaderLossFault
+from sim.config.faults import (
+    ConnectorCrashFault,
+    ConnectorStallFault,
+    CrashFault,
+    ErrorFault,
+    Fault,
+    LatencyFault,
+    PartitionFault,
+    RewindFault,
+)
+from sim.config.patterns import (
+    CdcPattern,
+    DualWritePattern,
+    EventSourcingPattern,
+    Name,
+    OutboxPattern,
+    Pattern,
+    PollingPattern,
+    SharedDbPattern,
+    SyncHttpPattern,
+    TwoPhaseCommitPattern,
+)
 from sim.config.types import (
     NonNegativeDuration,
     PositiveDuration,
-    Probability,
     Rate,
     StrictModel,
 )
 from sim.distributions import Constant, ConstantTime, Exponential, ExponentialTime
 
 __all__ = [
+    "BrokerConfig",
+    "CdcPattern",
+    "ConnectorCrashFault",
+    "ConnectorStallFault",
     "CrashFault",
     "DataConfig",
     "DatabaseOverride",
     "DatabaseProfile",
     "Databases",
+    "DualWritePattern",
     "ErrorFault",
+    "EventSourcingPattern",
     "Fault",
     "LatencyFault",
     "NetworkConfig",
+    "OutboxPattern",
+    "PartitionFault",
     "Pattern",
     "Phase",
+    "PollingPattern",
+    "RewindFault",
     "Scenario",
     "ServiceConfig",
     "SharedDbPattern",
@@ -46,9 +77,6 @@ __all__ = [
     "WorkloadConfig",
     "cross_check",
 ]
-
-NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
-Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
 
 
 class ServiceConfig(StrictModel):
@@ -182,98 +210,6 @@ class WorkloadConfig(StrictModel):
         return sum(phase.duration for phase in self.phases)
 
 
-class SharedDbPattern(StrictModel):
-    """Every service reads and writes one database: never stale, one hot spot."""
-
-    kind: Literal["shared_db"]
-    name: Name | None = Field(None, description="label in reports; defaults to the kind")
-
-
-class Backoff(StrictModel):
-    """Exponential backoff with full jitter: retry n waits U[0, min(cap, (2^n - 1) * base))."""
-
-    base: PositiveDuration = Field(0.025, description="Envoy retry base interval 25 ms [ENVOY]")
-    cap: PositiveDuration = Field(0.25, description="Envoy cap, 10x base [ENVOY]")
-
-
-class SyncHttpPattern(StrictModel):
-    """The owner commits, then calls each replica service over HTTP."""
-
-    kind: Literal["sync_http"]
-    name: Name | None = None
-    fanout: Literal["sequential", "parallel"] = Field(
-        "sequential", description="sequential stops at the first call that fails"
-    )
-    timeout: PositiveDuration = Field(
-        15.0, description="per attempt; Envoy route timeout 15 s [ENVOY]"
-    )
-    retries: int = Field(2, ge=0, le=100, description="Istio default: 2 retries [ISTIO]")
-    backoff: Backoff = Field(default_factory=lambda: Backoff.model_validate({}))
-
-
-class TwoPhaseCommitPattern(StrictModel):
-    """The owner coordinates prepare and commit across every copy."""
-
-    kind: Literal["two_phase_commit"]
-    name: Name | None = None
-    fanout: Literal["sequential", "parallel"] = Field(
-        "sequential",
-        description="participants one after another (a JTA manager's default) or all at once",
-    )
-    timeout: PositiveDuration = Field(
-        15.0, description="per call (prepare votes; decision re-sends); Envoy route timeout [ENVOY]"
-    )
-    backoff: Backoff = Field(
-        default_factory=lambda: Backoff.model_validate({}),
-        description="between re-sends of a decision that was not acknowledged",
-    )
-
-
-Pattern = Annotated[
-    SharedDbPattern | SyncHttpPattern | TwoPhaseCommitPattern, Field(discriminator="kind")
-]
-
-_TARGET = re.compile(r"^(service|instance|db|link):(.+)$")
-
-
-class _FaultBase(StrictModel):
-    target: str = Field(
-        description="service:X, instance:X/N, db:X or link:A->B (A, B: services, client, db:X)"
-    )
-    start: NonNegativeDuration = Field(description="simulated time the fault begins")
-    duration: NonNegativeDuration = Field(description="how long it lasts")
-
-    @field_validator("target")
-    @classmethod
-    def _target_syntax(cls, value: str) -> str:
-        if _TARGET.match(value) is None:
-            raise ValueError("expected service:X, instance:X/N, db:X or link:A->B")
-        return value
-
-
-class CrashFault(_FaultBase):
-    """A service, instance or database is down; work in flight fails; restarts after ``duration``."""
-
-    kind: Literal["crash"]
-
-
-class LatencyFault(_FaultBase):
-    """Extra delay on every call a service, instance or database handles, or on a link's hops."""
-
-    kind: Literal["latency"]
-    delay: ConstantTime = Field(description="added delay; a bare duration is constant")
-
-
-class ErrorFault(_FaultBase):
-    """Calls to a service, instance or database fail fast with ``probability``."""
-
-    kind: Literal["error"]
-    probability: Probability
-
-
-Fault = Annotated[CrashFault | LatencyFault | ErrorFault, Field(discriminator="kind")]
-
-
 class Scenario(StrictModel):
     """A whole scenario file."""
 
@@ -292,6 +228,10 @@ class Scenario(StrictModel):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     data: DataConfig
     workload: WorkloadConfig
+    broker: BrokerConfig = Field(
+        default_factory=lambda: BrokerConfig.model_validate({}),
+        description="the Kafka-like broker of the asynchronous patterns (see docs/broker.md)",
+    )
     patterns: list[Pattern] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
 
@@ -323,25 +263,33 @@ def cross_check(scenario: Scenario) -> list[tuple[Location, str, object]]:
             errors.append((("patterns", i), "two patterns with the same name; set name:", label))
         seen.add(label)
     for i, fault in enumerate(scenario.faults):
-        problem = _target_problem(fault, scenario.services)
+        problem = _target_problem(fault, scenario)
         if problem is not None:
             errors.append((("faults", i, "target"), problem, fault.target))
     return errors
 
 
-def _target_problem(
-    fault: CrashFault | LatencyFault | ErrorFault, services: dict[str, ServiceConfig]
-) -> str | None:
+def _target_problem(fault: Any, scenario: Scenario) -> str | None:
+    services = scenario.services
     kind, _, rest = fault.target.partition(":")
+    if isinstance(fault, BrokerLeaderLossFault):
+        partition = fault.partition
+        if partition is not None and partition >= scenario.broker.partitions:
+            return f"the broker has partitions 0 to {scenario.broker.partitions - 1}"
+        broker = fault.broker_id
+        if broker is not None and broker >= scenario.broker.brokers:
+            return f"the broker cluster has brokers 0 to {scenario.broker.brokers - 1}"
+        return None
+    if kind == "consumer":
+        return None if rest in services else f"no consumer group {rest!r}: use a service name"
+    if kind == "connector":
+        owner = scenario.data.owner
+        return (
+            None if rest == owner else f"the connector reads the owner's table: connector:{owner}"
+        )
     if kind == "link":
-        if fault.kind != "latency":
-            return f"a {fault.kind} fault cannot target a link"
-        ends = rest.split("->")
-        if len(ends) != 2:
-            return "a link is written link:A->B"
-        for end in ends:
-            if end != "client" and end not in services and _db_name(end, set(services)) is None:
-                return f"unknown link end {end!r}: use a service, client or db:SERVICE"
+        return _link_problem(fault, rest, services)
+    if isinstance(fault, ConnectorCrashFault | ConnectorStallFault | RewindFault | PartitionFault):
         return None
     if kind == "service" and rest not in services:
         return f"no service called {rest!r}"
@@ -355,6 +303,21 @@ def _target_problem(
         return None if int(index) < count else f"{name} has instances 0 to {count - 1}"
     if kind == "db" and rest not in services and rest != "shared":
         return f"no database called {rest!r}: use a service name or shared"
+    return None
+
+
+def _link_problem(fault: Any, rest: str, services: dict[str, ServiceConfig]) -> str | None:
+    if not isinstance(fault, LatencyFault | PartitionFault):
+        return f"a {fault.kind} fault cannot target a link"
+    ends = rest.split("<->") if "<->" in rest else rest.split("->")
+    if len(ends) != 2:
+        return "a link is written link:A->B"
+    if "<->" in rest and isinstance(fault, LatencyFault):
+        return "a latency fault is one way: link:A->B"
+    for end in ends:
+        known = end in ("client", "broker") or end in services or _db_name(end, set(services))
+        if not known:
+            return f"unknown link end {end!r}: use a service, client, broker or db:SERVICE"
     return None
 
 

@@ -7,6 +7,7 @@ per delay it really waits, and a zero delay costs nothing (the continuation runs
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -40,3 +41,29 @@ def combined(probabilities: list[float]) -> float:
     for probability in probabilities:
         miss *= 1.0 - probability
     return 1.0 - miss
+
+
+class Trampoline:
+    """Runs actions at once but never nested inside one another.
+
+    A chain of zero-time steps (a freed slot or lock handed to a waiter whose work takes no
+    time, which frees it again, ...) then runs as a loop instead of a recursion as deep as
+    the queue.
+    """
+
+    __slots__ = ("_pending", "_running")
+
+    def __init__(self) -> None:
+        self._pending: deque[Callable[[], Any]] = deque()
+        self._running = False
+
+    def __call__(self, action: Callable[[], Any]) -> None:
+        self._pending.append(action)
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self._pending:
+                self._pending.popleft()()
+        finally:
+            self._running = False

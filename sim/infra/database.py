@@ -16,6 +16,14 @@ For two-phase commit a write can be *prepared*: it does its work under the row l
 the lock, across crashes, until it is committed or rolled back (PostgreSQL's prepared
 transactions keep their locks as if live [PG-2PC]).
 
+With ``keep_log`` set, every commit is appended to a commit log with a log sequence number (what
+logical decoding reads, in commit order) and tells the ``commit_listeners``, and each row keeps
+the metadata a query-based poller selects on: the time its last writing transaction *began*
+(a ``now()`` timestamp column, so a long transaction commits a row stamped earlier than rows
+committed before it), an incrementing id assigned at insert, and whether it was deleted.
+:meth:`Database.scan` is a query that holds a connection for a given time (a poll, a snapshot
+scan), accounted separately.
+
 Faults: ``crash`` (down; queries in flight and waiters fail; the rows survive, as on disk),
 ``latency`` (added to every query's time) and ``error`` (a query fails fast with a probability).
 
@@ -27,17 +35,53 @@ database's capacity), isolation anomalies other than reading the last committed 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from typing import NamedTuple
 
 from sim.config.model import DatabaseProfile
 from sim.context import SimContext
 from sim.distributions import Sampler, is_zero
-from sim.infra.common import ERROR, OK, Done, combined
+from sim.infra.common import ERROR, OK, Done, Trampoline, combined
 
-__all__ = ["Database"]
+__all__ = ["Commit", "Database", "RowMeta"]
+
+
+class Commit(NamedTuple):
+    """One entry of the commit log (the WAL as logical decoding sees it)."""
+
+    lsn: int
+    key: int
+    version: int
+    time: float
+    deleted: bool
+
+
+class RowMeta(NamedTuple):
+    """What a query of the table sees of a row besides its version."""
+
+    updated_at: float
+    """Timestamp column: when the transaction that last wrote it began (``now()``)."""
+    row_id: int
+    """Incrementing id column: assigned when the row was inserted."""
+    deleted: bool
+    committed_at: float
+    version: int
 
 
 class _Query:
-    __slots__ = ("commit", "done", "epoch", "key", "prepare", "settled", "version", "write")
+    __slots__ = (
+        "begun",
+        "commit",
+        "delete",
+        "done",
+        "epoch",
+        "key",
+        "prepare",
+        "scan",
+        "settled",
+        "version",
+        "write",
+    )
 
     def __init__(
         self,
@@ -54,6 +98,9 @@ class _Query:
         self.done = done
         self.prepare = prepare
         self.commit = commit
+        self.delete = False
+        self.scan = -1.0
+        self.begun = 0.0
         self.epoch = 0
         self.settled = False
 
@@ -78,6 +125,16 @@ class Database:
         self.epoch = 0
         self.extra_delays: list[Sampler] = []
         self.error_probabilities: list[float] = []
+        self._soon = Trampoline()
+        self.keep_log = False
+        """Set by patterns that read the commit log (CDC) or the rows' metadata (polling)."""
+        self.commit_log: list[Commit] = []
+        self.commit_listeners: list[Callable[[Commit], None]] = []
+        self.meta: dict[int, RowMeta] = {}
+        self._lsn = 0
+        self._row_ids = 0
+        self.busy_by_tag: dict[str, float] = {}
+        """Connection-seconds of :meth:`scan` queries, by tag."""
         self.prepared: dict[int, object] = {}
         """Keys whose write is prepared (two-phase commit) and still holds its row lock."""
         self.busy_time = 0.0
@@ -98,13 +155,26 @@ class Database:
             return
         self._submit(_Query(key, False, None, done))
 
-    def write(self, key: int, done: Done, version: int | None = None) -> None:
+    def write(self, key: int, done: Done, version: int | None = None, delete: bool = False) -> None:
         """Write a row; ``done(OK, version)`` at the commit instant.
 
         Without ``version`` the next version of the key is assigned at commit (an owner's
-        write); with it, that version is stored (a copy applying a received change).
+        write); with it, that version is stored (a copy applying a received change). A
+        ``delete`` removes the row: its version still advances (a tombstone), but the row is
+        gone from the table (a query of the table no longer finds it).
         """
-        self._submit(_Query(key, True, version, done))
+        query = _Query(key, True, version, done)
+        query.delete = delete
+        self._submit(query)
+
+    def scan(self, duration: float, done: Done, tag: str = "scan") -> None:
+        """A query that holds a connection for ``duration`` (a table scan, a poll);
+        ``done(OK, None)`` when it ends. Its time is added to ``busy_by_tag[tag]``."""
+        query = _Query(-1, False, None, done)
+        query.scan = duration
+        query.prepare = None
+        query.commit = tag  # reused as the tag of a scan
+        self._submit(query)
 
     def prepare(self, key: int, token: object, done: Done) -> None:
         """Phase one of two-phase commit (``PREPARE TRANSACTION``): do the write's work under
@@ -165,13 +235,19 @@ class Database:
         while self._waiting:
             query = self._waiting.popleft()
             if not query.settled:
-                self._connected(query)
+                self._soon(lambda: self._connected(query))
                 return
         self.free += 1
 
     # -- locks and execution -----------------------------------------------------------------
     def _connected(self, query: _Query) -> None:
         self._active.add(query)
+        if query.scan >= 0.0:
+            self.busy_by_tag[str(query.commit)] = (
+                self.busy_by_tag.get(str(query.commit), 0.0) + query.scan
+            )
+            self._execute(query, query.scan)
+            return
         if query.commit is not None:  # the prepared transaction already holds the lock
             self._execute(query, self._write_time())
             return
@@ -186,6 +262,7 @@ class Database:
             holders.append(query)
 
     def _execute(self, query: _Query, duration: float) -> None:
+        query.begun = self.ctx.env.now
         for extra in self.extra_delays:
             duration += extra()
         self.busy_time += duration
@@ -195,36 +272,54 @@ class Database:
             self.ctx.env.timeout(duration).callbacks.append(lambda _e: self._complete(query))
 
     def _complete(self, query: _Query) -> None:
+        """A query ends: commit or read, answer the caller, then free the lock and connection.
+
+        The caller hears first, so that when freeing them lets a zero-time waiter finish at the
+        same instant, answers still come in commit order.
+        """
         if query.settled or query.epoch != self.epoch:
             return
         query.settled = True
         self._active.discard(query)
-        if query.prepare is not None:
-            self.prepared[query.key] = query.prepare  # keeps the row lock
-            self._release_connection()
+        key = query.key
+        if query.scan >= 0.0:
             query.done(OK, None)
-            return
-        if query.commit is not None:
-            self._release_connection()
-            if self.prepared.get(query.key) != query.commit:
+        elif query.prepare is not None:
+            self.prepared[key] = query.prepare  # keeps the row lock
+            query.done(OK, None)
+        elif query.commit is not None:
+            if self.prepared.get(key) != query.commit:
                 query.done(ERROR, "not prepared")
-                return
-            del self.prepared[query.key]
-            key = query.key
-            version = self.rows.get(key, 0) + 1 if query.version is None else query.version
-            self.rows[key] = version
-            self._unlock(key)
-            query.done(OK, version)
-            return
-        if query.write:
-            key = query.key
-            version = self.rows.get(key, 0) + 1 if query.version is None else query.version
-            self.rows[key] = version
+            else:
+                del self.prepared[key]
+                query.done(OK, self._commit_row(query))
+                self._unlock(key)
+        elif query.write:
+            query.done(OK, self._commit_row(query))
             self._unlock(key)
         else:
-            version = self.rows.get(query.key, 0)
+            query.done(OK, self.rows.get(key, 0))
         self._release_connection()
-        query.done(OK, version)
+
+    def _commit_row(self, query: _Query) -> int:
+        key = query.key
+        version = self.rows.get(key, 0) + 1 if query.version is None else query.version
+        self.rows[key] = version
+        if self.keep_log:
+            now = self.ctx.env.now
+            old = self.meta.get(key)
+            if old is None or old.deleted:
+                self._row_ids += 1
+                row_id = self._row_ids
+            else:
+                row_id = old.row_id
+            self.meta[key] = RowMeta(query.begun, row_id, query.delete, now, version)
+            self._lsn += 1
+            entry = Commit(self._lsn, key, version, now, query.delete)
+            self.commit_log.append(entry)
+            for listener in self.commit_listeners:
+                listener(entry)
+        return version
 
     def _unlock(self, key: int) -> None:
         waiters = self._locks.get(key)
@@ -233,7 +328,7 @@ class Database:
         while waiters:
             query = waiters.popleft()
             if not query.settled:
-                self._execute(query, self._write_time())
+                self._soon(lambda: self._execute(query, self._write_time()))
                 return
         del self._locks[key]
 

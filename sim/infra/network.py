@@ -4,8 +4,11 @@ Each hop waits one draw of the one-way latency distribution plus any ``latency``
 on that link (``link:A->B``). A zero latency with no fault costs nothing: the continuation runs
 at once. Node names are service names, ``client`` and ``db:NAME``.
 
+A ``partition`` drops every message between two nodes (one way or both) while it lasts; the
+sender is not told, so it waits for its own timeout.
+
 Left out: bandwidth and message size, packet loss and TCP retransmission, connection set-up,
-partitions (a later fault), and any ordering guarantee between two hops on one link (each hop
+and any ordering guarantee between two hops on one link (each hop
 is delayed independently, so two messages can overtake each other when latency varies).
 """
 
@@ -29,16 +32,23 @@ class Network:
         self._zero = is_zero(latency)
         self._latency: Sampler = latency.sampler(ctx.stream("network"))
         self._extra: dict[tuple[str, str], list[Sampler]] = {}
+        self._blocked: dict[tuple[str, str], int] = {}
+        self.dropped = 0
+        """Messages dropped by partitions."""
 
     @property
     def instant(self) -> bool:
         """True while every hop is free (zero latency, no link fault): callers may skip hops."""
-        return self._zero and not self._extra
+        return self._zero and not self._extra and not self._blocked
 
     def send(self, source: str, destination: str, deliver: Callable[[], Any]) -> None:
-        """Deliver a message from ``source`` to ``destination`` after one hop."""
-        if self._zero and not self._extra:
+        """Deliver a message from ``source`` to ``destination`` after one hop (or drop it, if a
+        partition separates them: the sender learns nothing and its timeout fires)."""
+        if self._zero and not self._extra and not self._blocked:
             deliver()
+            return
+        if self._blocked and (source, destination) in self._blocked:
+            self.dropped += 1
             return
         delay = 0.0 if self._zero else self._latency()
         if self._extra:
@@ -49,6 +59,22 @@ class Network:
     def add_delay(self, source: str, destination: str, extra: Sampler) -> None:
         """Start adding ``extra()`` to every hop from ``source`` to ``destination``."""
         self._extra.setdefault((source, destination), []).append(extra)
+
+    def block(self, source: str, destination: str) -> Callable[[], None]:
+        """Drop every message from ``source`` to ``destination`` until the returned undo runs."""
+        pair = (source, destination)
+        self._blocked[pair] = self._blocked.get(pair, 0) + 1
+
+        def unblock() -> None:
+            self._blocked[pair] -= 1
+            if self._blocked[pair] == 0:
+                del self._blocked[pair]
+
+        return unblock
+
+    def is_blocked(self, source: str, destination: str) -> bool:
+        """True while a partition drops messages from ``source`` to ``destination``."""
+        return (source, destination) in self._blocked
 
     def remove_delay(self, source: str, destination: str, extra: Sampler) -> None:
         """Stop adding a delay started by :meth:`add_delay`."""

@@ -26,7 +26,7 @@ from typing import Any
 from sim.config.model import ServiceConfig
 from sim.context import SimContext
 from sim.distributions import Sampler
-from sim.infra.common import ERROR, Done, combined
+from sim.infra.common import ERROR, Done, Trampoline, combined
 
 __all__ = ["Instance", "Job", "Service"]
 
@@ -108,7 +108,8 @@ class Instance:
     def release(self, job: Job) -> None:
         self.running.discard(job)
         if self.queue:
-            self._start(self.queue.popleft())
+            following = self.queue.popleft()
+            self.service.soon(lambda: self._start(following))
         else:
             self.free += 1
 
@@ -144,6 +145,7 @@ class Service:
         self._fault_stream = ctx.stream(f"fault:service:{name}")
         self._balancer_stream = ctx.stream(f"balancer:{name}")
         self._next = 0
+        self.soon = Trampoline()
         self.restart_listeners: list[Callable[[Instance], None]] = []
         """Called with an instance when it restarts (recovery of in-doubt work)."""
         self.error_draw = self._fault_stream.uniform

@@ -144,6 +144,48 @@ class PatternModel:
         """The database a ``db:NAME`` target means in this pattern (None if there is none)."""
         return self.databases.get(name)
 
+    def partition(self, link: str) -> Callable[[], None]:
+        """Cut ``A<->B`` (both ways) or ``A->B``; returns the undo. A ``broker`` end is the
+        broker's clients' connection, handled by :meth:`block_broker`."""
+        both = "<->" in link
+        first, second = link.split("<->") if both else link.split("->")
+        pairs = [(first, second), (second, first)] if both else [(first, second)]
+        undos = []
+        for source, destination in pairs:
+            if "broker" in (source, destination):
+                other = destination if source == "broker" else source
+                undos.append(self.block_broker(self.link_node(other)))
+            else:
+                undos.append(
+                    self.network.block(self.link_node(source), self.link_node(destination))
+                )
+
+        def heal() -> None:
+            for undo in undos:
+                undo()
+
+        return heal
+
+    def block_broker(self, node: str) -> Callable[[], None]:
+        """Cut a node off the broker (patterns with a broker override this)."""
+        return lambda: None
+
+    def connector(self, name: str) -> Any | None:
+        """The connector called ``name`` (patterns with connectors override this)."""
+        return None
+
+    def consumer_group(self, name: str) -> Any | None:
+        """The consumer group called ``name`` (patterns with a broker override this)."""
+        return None
+
+    def lose_leader(self, fault: Any) -> Callable[[], None] | None:
+        """Apply a ``broker-leader-loss`` (patterns with a broker override this)."""
+        return None
+
+    def gauges(self) -> dict[str, float]:
+        """Measurements of the pattern's own components for the summary (none here)."""
+        return {}
+
     def link_node(self, end: str) -> str:
         """The network node a ``link:`` end means in this pattern."""
         if end.startswith("db:"):
