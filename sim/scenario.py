@@ -223,12 +223,21 @@ def _walk(data: Any, loc: Location) -> tuple[Any, Location]:
     node: Any = data
     real: list[str | int] = []
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)):
-            node = node[part]
+        found, child = _child(node, part)
+        if found:
+            node = child
             real.append(part)
         elif not isinstance(node, dict | list):
             break
     return node, tuple(real)
+
+
+def _child(node: Any, part: str | int) -> tuple[bool, Any]:
+    if isinstance(node, dict):
+        return (True, node[part]) if part in node else (False, None)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return True, node[part]
+    return False, None
 
 
 def _issue(

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 from sim.config.model import DatabaseProfile
@@ -235,7 +236,7 @@ class Database:
         while self._waiting:
             query = self._waiting.popleft()
             if not query.settled:
-                self._soon(lambda: self._connected(query))
+                self._soon(partial(self._connected, query))
                 return
         self.free += 1
 
@@ -328,9 +329,12 @@ class Database:
         while waiters:
             query = waiters.popleft()
             if not query.settled:
-                self._soon(lambda: self._execute(query, self._write_time()))
+                self._soon(partial(self._start_locked, query))
                 return
         del self._locks[key]
+
+    def _start_locked(self, query: _Query) -> None:
+        self._execute(query, self._write_time())
 
     def _fail(self, query: _Query, reason: str) -> None:
         query.settled = True

@@ -62,7 +62,11 @@ class Partition:
     """One partition of a topic with its replicas on brokers."""
 
     def __init__(
-        self, broker: Broker, topic: str, index: PartitionId, replicas: tuple[int, ...],
+        self,
+        broker: Broker,
+        topic: str,
+        index: PartitionId,
+        replicas: tuple[int, ...],
         log: PartitionLog,
     ) -> None:
         self._broker = broker
@@ -95,6 +99,19 @@ class Partition:
         self.sequences: dict[str, ProducerSequence] = {}
         self.recent_batches: dict[int, Offset] = {}
         self._recent_order: deque[tuple[float, int]] = deque()
+
+    def start_without(self, dead: set[int]) -> None:
+        """Begin life with the replicas on ``dead`` brokers down (a topic created mid-outage)."""
+        down = [b for b in self.replicas if b in dead]
+        if not down:
+            return
+        for replica in down:
+            self.alive[replica] = False
+        live = [b for b in self.replicas if b not in dead]
+        self.isr = live or [self.replicas[0]]
+        self.leader = live[0] if live else None
+        if self.leader is None:
+            self.available = False
 
     # --- state queries ------------------------------------------------------------------------
 
@@ -143,38 +160,60 @@ class Partition:
             record.sequence = base_seq + i if base_seq >= 0 else -1
             log_append(record, now)
         end = self.log.end
-        for follower in self.replicas:
-            if follower != leader and self.alive[follower]:
-                self._copy(follower, end, self._broker.sample_replication())
         self.leo[leader] = self.disk[leader] = end
-        self._update_hw()
+        followers = [b for b in self.replicas if b != leader and self.alive[b]]
+        if followers:
+            sample = self._broker.sample_replication
+            self._copy(followers, end, [sample() for _ in followers])
+        else:
+            self._update_hw()
         return base
 
-    def _copy(self, follower: int, end: Offset, duration: float) -> None:
-        now = self._env.now
-        durable = max(now + duration, self._last_durable[follower])
-        learn = max(durable + self._broker.sample_latency(), self._last_learn[follower])
-        self._last_durable[follower] = durable
-        self._last_learn[follower] = learn
-        self._pending[follower].append((durable, end))
-        term, gen = self._term, self._gen[follower]
-        self._at(learn - now, lambda: self._learned(follower, end, term, gen))
-        lag_max = self._broker.config.replica_lag_time_max
-        if learn - now > lag_max and follower in self.isr:
-            self._at(lag_max, lambda: self._lag_check(follower, end, term, gen))
+    def _copy(self, followers: list[int], end: Offset, durations: list[float]) -> None:
+        """Schedule the copy of the log up to ``end`` to followers.
 
-    def _learned(self, follower: int, end: Offset, term: int, gen: int) -> None:
-        if term != self._term or gen != self._gen[follower] or not self.leader_up:
+        Each follower stores it after its own duration and the leader learns of it one
+        ``latency`` later (in order per follower); one event applies the copies of all of them
+        when the last is learned, which is when the high watermark can pass ``end``.
+        """
+        now = self._env.now
+        latency = self._broker.sample_latency
+        last_learn = now
+        gens = []
+        lag_max = self._broker.config.replica_lag_time_max
+        for follower, duration in zip(followers, durations, strict=True):
+            durable = max(now + duration, self._last_durable[follower])
+            learn = max(durable + latency(), self._last_learn[follower])
+            self._last_durable[follower] = durable
+            self._last_learn[follower] = learn
+            self._pending[follower].append((durable, end))
+            gens.append(self._gen[follower])
+            last_learn = max(last_learn, learn)
+            if learn - now > lag_max and follower in self.isr:
+                self._arm_lag_check(follower, end, lag_max)
+        term = self._term
+        self._at(last_learn - now, lambda: self._learned(followers, gens, end, term))
+
+    def _learned(self, followers: list[int], gens: list[int], end: Offset, term: int) -> None:
+        if term != self._term or not self.leader_up:
             return
-        pending = self._pending[follower]
-        while pending and pending[0][1] <= end:
-            pending.popleft()
-        self.disk[follower] = max(self.disk[follower], end)
-        self.leo[follower] = max(self.leo[follower], end)
-        if follower not in self.isr and self.leo[follower] >= self.hw:
-            self._set_isr([b for b in self.replicas if b in self.isr or b == follower])
-            self._broker.record_isr(self, follower, "expand")
+        for follower, gen in zip(followers, gens, strict=True):
+            if gen != self._gen[follower]:
+                continue
+            pending = self._pending[follower]
+            while pending and pending[0][1] <= end:
+                pending.popleft()
+            if end > self.leo[follower]:
+                self.disk[follower] = max(self.disk[follower], end)
+                self.leo[follower] = end
+            if follower not in self.isr and self.leo[follower] >= self.hw:
+                self._set_isr([b for b in self.replicas if b in self.isr or b == follower])
+                self._broker.record_isr(self, follower, "expand")
         self._update_hw()
+
+    def _arm_lag_check(self, follower: int, end: Offset, delay: float) -> None:
+        term, gen = self._term, self._gen[follower]
+        self._at(delay, lambda: self._lag_check(follower, end, term, gen))
 
     def _lag_check(self, follower: int, end: Offset, term: int, gen: int) -> None:
         if term != self._term or gen != self._gen[follower]:
@@ -279,7 +318,7 @@ class Partition:
                 self._broker.sample_replication()
                 + missing / self._broker.config.partition_throughput
             )
-            self._copy(follower, self.log.end, duration)
+            self._copy([follower], self.log.end, [duration])
         elif follower not in self.isr and self.leo[follower] >= self.hw:
             self._set_isr([b for b in self.replicas if b in self.isr or b == follower])
             self._broker.record_isr(self, follower, "expand")
@@ -319,10 +358,10 @@ class Partition:
             self.isr = [new_leader]
             self.hw = min(self.hw, self.log.end)
         else:
-            for replica in self.isr:
-                if not self.alive[replica]:
-                    self._broker.record_isr(self, replica, "shrink-dead")
+            dropped = [b for b in self.isr if not self.alive[b]]
             self.isr = [b for b in self.replicas if b in self.isr and self.alive[b]]
+            for replica in dropped:
+                self._broker.record_isr(self, replica, "shrink-dead")
         self.leo[new_leader] = self.disk[new_leader] = self.log.end
         self._broker.record_election(self, old_leader, unclean=unclean, truncated=truncated)
         for follower in self.replicas:
@@ -337,6 +376,16 @@ class Partition:
             self.available = True
             self._broker.record_available(self, self._unavailable_since)
             self._notify_available()
+
+    def remember_batch(self, batch_id: int, base: Offset, horizon: float) -> None:
+        """Remember where a non-idempotent batch landed, for ``horizon`` seconds, so that a
+        retry of it can be recognised as a duplicate."""
+        now = self._env.now
+        self.recent_batches[batch_id] = base
+        order = self._recent_order
+        order.append((now, batch_id))
+        while order and order[0][0] < now - horizon:
+            self.recent_batches.pop(order.popleft()[1], None)
 
     def _forget_sequences(self, end: Offset) -> None:
         """Idempotence state after a truncation: only batches still in the log are remembered."""

@@ -31,9 +31,9 @@ from sim.metrics.recorder import Recorder
 __all__ = [
     "ConsistencyLog",
     "apply_anomalies",
-    "read_your_writes_violations",
     "divergent_keys",
     "propagation",
+    "read_your_writes_violations",
     "stale_read_flags",
 ]
 

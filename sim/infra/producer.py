@@ -1,0 +1,452 @@
+"""A Kafka producer: partitioning, batching, acks, retries, idempotence and back-pressure.
+
+Use::
+
+    producer = Producer(ctx, broker, name="orders-service")
+    producer.send("orders", key=order_id, value=payload, on_ack=callback)
+
+``send`` returns at once; ``on_ack(metadata, error)`` is called exactly once, with a
+:class:`RecordMetadata` and ``None`` on success or ``None`` and an error code on failure (the
+record is then lost to the application). ``value=None`` is a tombstone.
+
+What is modelled (domain.md §1.3, [K-PROD]):
+
+- **Partitioning**: keyed records go to ``murmur2(key) % partitions`` [K-PART]; keyless records
+  stick to one random partition until its batch is sent (the sticky partitioner; the adaptive
+  steering toward faster brokers is left out).
+- **Batching** per partition: a batch is sent when it holds ``batch_size`` bytes, when
+  ``linger`` has passed since it was opened, when a newer batch exists behind it, or on
+  :meth:`Producer.flush`; at most ``max_in_flight`` batches per partition await an answer.
+- **Acks**: ``0`` completes when the batch is sent (offset -1, never retried, lost silently if
+  the leader is gone); ``1`` and ``all`` complete on the broker's answer
+  (:mod:`sim.infra.broker`).
+- **Retries** of every error answer, after a backoff of ``retry_backoff`` doubling up to
+  ``retry_backoff_max`` with ±20% jitter, until ``delivery_timeout`` after ``send`` [K-PROD].
+  Batches for a partition without a reachable leader wait in the buffer (no request is sent)
+  and expire at the same deadline.
+- **Idempotence**: batches carry a producer id and sequence numbers; the broker drops a retried
+  duplicate and refuses a gap, so retries neither duplicate nor reorder. When the broker has
+  lost the sequence (an unclean election), the producer bumps its epoch and renumbers, as
+  KIP-360 does. Without idempotence a retry of a batch that was in fact written appends it
+  again (recorded in ``broker_duplicates``) and can reorder batches in flight.
+- **Back-pressure**: unacknowledged records hold ``buffer_memory`` bytes; a ``send`` that does
+  not fit waits (in order) for space and fails after ``max_block``.
+
+Recorded: one row per record in ``broker_produce`` (time of the answer, latency from ``send``,
+attempts, error or "").
+
+Left out: compression, ``max.request.size``, request timeouts of unanswered requests (in this
+model every request is answered or its connection reset), transactions, metadata fetches for
+new topics.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from sim.config.broker import BrokerConfig
+from sim.context import SimContext
+from sim.infra.broker import Broker, ProduceRequest
+from sim.infra.log import Offset, PartitionId, Record
+from sim.infra.murmur2 import partition_for_key
+from sim.infra.replication import Partition
+
+__all__ = ["AckCallback", "Producer", "RecordMetadata"]
+
+_INF = float("inf")
+
+
+class RecordMetadata(NamedTuple):
+    """Where an acknowledged record landed (offset -1 with acks=0)."""
+
+    topic: str
+    partition: PartitionId
+    offset: Offset
+    timestamp: float
+
+
+AckCallback = Callable[[RecordMetadata | None, str | None], None]
+
+
+class _Batch:
+    __slots__ = (
+        "attempts",
+        "base_seq",
+        "batch_id",
+        "bytes",
+        "closed",
+        "created",
+        "deadline",
+        "handlers",
+        "records",
+        "retry_at",
+        "seq_epoch",
+    )
+
+    def __init__(self, batch_id: int, now: float, deadline: float) -> None:
+        self.batch_id = batch_id
+        self.created = now
+        self.deadline = deadline
+        self.records: list[Record] = []
+        self.handlers: list[AckCallback | None] = []
+        self.bytes = 0
+        self.closed = False
+        self.attempts = 0
+        self.retry_at = 0.0
+        self.base_seq = -1
+        self.seq_epoch = -1
+
+
+class _Queue:
+    """The accumulator of one partition."""
+
+    __slots__ = (
+        "batches",
+        "epoch",
+        "in_flight",
+        "next_seq",
+        "part",
+        "partition",
+        "timer_at",
+        "topic",
+        "watching",
+    )
+
+    def __init__(self, topic: str, partition: PartitionId, part: Partition) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.part = part
+        self.batches: deque[_Batch] = deque()
+        self.in_flight: list[_Batch] = []
+        self.next_seq = 0
+        self.epoch = 0
+        self.timer_at = _INF
+        self.watching = False
+
+
+class Producer:
+    """One producer client (one ``KafkaProducer`` instance)."""
+
+    def __init__(
+        self,
+        ctx: SimContext,
+        broker: Broker,
+        config: BrokerConfig | None = None,
+        name: str = "producer",
+    ) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.broker = broker
+        self.config = config if config is not None else broker.config
+        self.name = name
+        self._stream = ctx.stream(f"broker:producer:{name}")
+        self._queues: dict[tuple[str, PartitionId], _Queue] = {}
+        self._sticky: dict[str, PartitionId] = {}
+        self._counts: dict[str, int] = {}
+        self._blocked: deque[tuple[Record, AckCallback | None, float]] = deque()
+        self._block_timer_at = _INF
+        self.buffered_bytes = 0
+        self._table = ctx.recorder.table(
+            "broker_produce",
+            {
+                "time": "d",
+                "producer": "O",
+                "topic": "O",
+                "partition": "q",
+                "offset": "q",
+                "latency": "d",
+                "attempts": "q",
+                "error": "O",
+            },
+        )
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def send(
+        self,
+        topic: str,
+        key: Any,
+        value: Any,
+        on_ack: AckCallback | None = None,
+        size: int | None = None,
+    ) -> None:
+        """Queue one record; ``on_ack(metadata, error)`` tells the outcome later."""
+        now = self.env.now
+        size = self.config.record_size if size is None else size
+        send_id = self.broker.new_send_id()
+        record = Record(topic, -1, key, value, now, size, self.name, send_id)
+        if size > self.config.buffer_memory:
+            self._finish(record, on_ack, -1, 0, "RECORD_TOO_LARGE")
+            return
+        if self._blocked or self.buffered_bytes + size > self.config.buffer_memory:
+            deadline = now + self.config.max_block
+            self._blocked.append((record, on_ack, deadline))
+            self._arm_block_timer(deadline)
+            return
+        self._accept(record, on_ack)
+
+    def flush(self) -> None:
+        """Make every open batch ready now (``KafkaProducer.flush`` without the waiting)."""
+        for queue in self._queues.values():
+            for batch in queue.batches:
+                batch.closed = True
+            self._drain(queue)
+
+    @property
+    def pending(self) -> int:
+        """Records sent but not yet answered (buffered, in flight or blocked)."""
+        queued = sum(
+            len(batch.records)
+            for queue in self._queues.values()
+            for batch in (*queue.batches, *queue.in_flight)
+        )
+        return queued + len(self._blocked)
+
+    # --- accumulator --------------------------------------------------------------------------
+
+    def _queue(self, topic: str, partition: PartitionId) -> _Queue:
+        queue = self._queues.get((topic, partition))
+        if queue is None:
+            part = self.broker.partition(topic, partition)
+            queue = self._queues[(topic, partition)] = _Queue(topic, partition, part)
+        return queue
+
+    def _open_batch(self, queue: _Queue, size: int) -> _Batch | None:
+        if queue.batches:
+            last = queue.batches[-1]
+            if (
+                not last.closed
+                and last.attempts == 0
+                and (last.bytes + size <= self.config.batch_size)
+            ):
+                return last
+        return None
+
+    def _choose_partition(self, topic: str, key: Any, size: int) -> PartitionId:
+        count = self._counts.get(topic)
+        if count is None:
+            count = self._counts[topic] = self.broker.partition_count(topic)
+        if key is not None:
+            return partition_for_key(key, count)
+        current = self._sticky.get(topic)
+        if current is not None and self._open_batch(self._queue(topic, current), size):
+            return current
+        choice = int(self._stream.uniform() * count)
+        if count > 1 and choice == current:
+            choice = (choice + 1 + int(self._stream.uniform() * (count - 1))) % count
+        self._sticky[topic] = choice
+        return choice
+
+    def _accept(self, record: Record, on_ack: AckCallback | None) -> None:
+        partition = self._choose_partition(record.topic, record.key, record.size)
+        record.partition = partition
+        queue = self._queue(record.topic, partition)
+        batch = self._open_batch(queue, record.size)
+        if batch is None:
+            if queue.batches:
+                queue.batches[-1].closed = True
+            now = self.env.now
+            batch = _Batch(self.broker.new_batch_id(), now, now + self.config.delivery_timeout)
+            queue.batches.append(batch)
+            if self.config.linger > 0:
+                timer = self.env.timeout(self.config.linger)
+                timer.callbacks.append(lambda _event: self._drain(queue))
+        batch.records.append(record)
+        batch.handlers.append(on_ack)
+        batch.bytes += record.size
+        self.buffered_bytes += record.size
+        if batch.bytes >= self.config.batch_size or self.config.linger == 0:
+            self._drain(queue)
+
+    def _ready(self, queue: _Queue, batch: _Batch, now: float) -> bool:
+        return (
+            batch.closed
+            or batch.attempts > 0
+            or batch.bytes >= self.config.batch_size
+            or now >= batch.created + self.config.linger
+        )
+
+    def _drain(self, queue: _Queue) -> None:
+        now = self.env.now
+        self._expire(queue, now)
+        config = self.config
+        part = queue.part
+        while queue.batches and len(queue.in_flight) < config.max_in_flight:
+            batch = queue.batches[0]
+            if not part.available:
+                self._wait_for_leader(queue)
+                return
+            if batch.retry_at > now:
+                self._arm(queue, batch.retry_at)
+                self._arm(queue, queue.batches[0].deadline)
+                return
+            if not self._ready(queue, batch, now):
+                return
+            queue.batches.popleft()
+            self._send(queue, batch)
+
+    def _wait_for_leader(self, queue: _Queue) -> None:
+        self._arm(queue, queue.batches[0].deadline)
+        if not queue.watching:
+            queue.watching = True
+
+            def available() -> None:
+                queue.watching = False
+                self._drain(queue)
+
+            queue.part.watch_availability(available)
+
+    def _arm(self, queue: _Queue, at: float) -> None:
+        if at >= queue.timer_at:
+            return
+        queue.timer_at = at
+
+        def fire(_event: Any) -> None:
+            if queue.timer_at == at:
+                queue.timer_at = _INF
+            self._drain(queue)
+
+        self.env.timeout(max(0.0, at - self.env.now)).callbacks.append(fire)
+
+    def _expire(self, queue: _Queue, now: float) -> None:
+        if not queue.batches or queue.batches[0].deadline > now:
+            return  # the front batch is the oldest, so its deadline is the earliest
+        keep: deque[_Batch] = deque()
+        for batch in queue.batches:
+            if batch.deadline <= now:
+                self._fail(batch, "DELIVERY_TIMEOUT")
+            else:
+                keep.append(batch)
+        queue.batches = keep
+
+    # --- requests and answers -----------------------------------------------------------------
+
+    def _send(self, queue: _Queue, batch: _Batch) -> None:
+        config = self.config
+        idempotent = config.idempotence
+        if idempotent and batch.seq_epoch != queue.epoch:
+            batch.base_seq = queue.next_seq
+            batch.seq_epoch = queue.epoch
+            queue.next_seq += len(batch.records)
+        batch.attempts += 1
+        queue.in_flight.append(batch)
+        request = ProduceRequest(
+            producer=f"{self.name}#{queue.epoch}" if idempotent else self.name,
+            topic=queue.topic,
+            partition=queue.partition,
+            records=batch.records,
+            acks=config.acks,
+            epoch=queue.part.epoch,
+            batch_id=batch.batch_id,
+            on_response=lambda error, base: self._answered(queue, batch, error, base),
+            attempt=batch.attempts,
+            idempotent=idempotent,
+            base_seq=batch.base_seq if idempotent else -1,
+            size=batch.bytes,
+        )
+        self.broker.produce(request)
+        if config.acks == "0":
+            queue.in_flight.remove(batch)
+            for record in batch.records:
+                record.acked = True
+            self._complete(batch, -1)
+
+    def _answered(self, queue: _Queue, batch: _Batch, error: str | None, base: Offset) -> None:
+        queue.in_flight.remove(batch)
+        now = self.env.now
+        if error is None:
+            self._complete(batch, base)
+        elif now >= batch.deadline:
+            self._fail(batch, error)
+        else:
+            if error == "OUT_OF_ORDER_SEQUENCE_NUMBER" and self._is_oldest(queue, batch):
+                queue.epoch += 1  # the broker lost our sequence: new epoch, renumber (KIP-360)
+                queue.next_seq = 0
+            config = self.config
+            backoff = min(
+                config.retry_backoff * 2 ** (batch.attempts - 1), config.retry_backoff_max
+            )
+            batch.retry_at = now + backoff * (0.8 + 0.4 * self._stream.uniform())
+            self._requeue(queue, batch)
+        self._drain(queue)
+
+    def _is_oldest(self, queue: _Queue, batch: _Batch) -> bool:
+        others = [*queue.in_flight, *queue.batches]
+        return all(other.batch_id > batch.batch_id for other in others)
+
+    def _requeue(self, queue: _Queue, batch: _Batch) -> None:
+        position = 0
+        for other in queue.batches:
+            if other.attempts == 0 or other.batch_id > batch.batch_id:
+                break
+            position += 1
+        queue.batches.insert(position, batch)
+
+    def _complete(self, batch: _Batch, base: Offset) -> None:
+        for i, (record, handler) in enumerate(zip(batch.records, batch.handlers, strict=True)):
+            self._finish(record, handler, base + i if base >= 0 else -1, batch.attempts, None)
+        self._release(batch.bytes)
+
+    def _fail(self, batch: _Batch, error: str) -> None:
+        for record, handler in zip(batch.records, batch.handlers, strict=True):
+            self._finish(record, handler, -1, batch.attempts, error)
+        self._release(batch.bytes)
+
+    def _finish(
+        self,
+        record: Record,
+        handler: AckCallback | None,
+        offset: Offset,
+        attempts: int,
+        error: str | None,
+    ) -> None:
+        now = self.env.now
+        self._table.append(
+            now,
+            self.name,
+            record.topic,
+            record.partition,
+            offset,
+            now - record.timestamp,
+            attempts,
+            error or "",
+        )
+        if handler is not None:
+            if error is None:
+                handler(
+                    RecordMetadata(record.topic, record.partition, offset, record.timestamp), None
+                )
+            else:
+                handler(None, error)
+
+    # --- buffer memory ------------------------------------------------------------------------
+
+    def _release(self, size: int) -> None:
+        self.buffered_bytes -= size
+        blocked = self._blocked
+        while blocked and self.buffered_bytes + blocked[0][0].size <= self.config.buffer_memory:
+            record, handler, _deadline = blocked.popleft()
+            self._accept(record, handler)
+
+    def _arm_block_timer(self, at: float) -> None:
+        if at >= self._block_timer_at:
+            return
+        self._block_timer_at = at
+
+        def fire(_event: Any) -> None:
+            if self._block_timer_at == at:
+                self._block_timer_at = _INF
+            self._expire_blocked()
+
+        self.env.timeout(max(0.0, at - self.env.now)).callbacks.append(fire)
+
+    def _expire_blocked(self) -> None:
+        now = self.env.now
+        blocked = self._blocked
+        while blocked and blocked[0][2] <= now:
+            record, handler, _deadline = blocked.popleft()
+            self._finish(record, handler, -1, 0, "BUFFER_EXHAUSTED_TIMEOUT")
+        if blocked:
+            self._arm_block_timer(blocked[0][2])
