@@ -6,7 +6,12 @@ from __future__ import annotations
 import pandas as pd
 
 from sim import api
-from sim.metrics.consistency import apply_anomalies, propagation, read_your_writes_violations
+from sim.metrics.consistency import (
+    apply_anomalies,
+    lost_updates,
+    propagation,
+    read_your_writes_violations,
+)
 
 COMMITS = pd.DataFrame({"key": [1, 1, 2], "version": [1, 2, 1], "time": [1.0, 2.0, 3.0]})
 
@@ -17,7 +22,11 @@ def _applies(rows):
 
 def test_a_clean_history_has_no_anomalies():
     applies = _applies([(0, 1, 1, 1.1), (0, 1, 2, 2.1), (0, 2, 1, 3.1)])
-    assert apply_anomalies(COMMITS, applies) == {"duplicates": 0, "reorders": 0, "phantom_writes": 0}
+    assert apply_anomalies(COMMITS, applies) == {
+        "duplicates": 0,
+        "reorders": 0,
+        "phantom_writes": 0,
+    }
 
 
 def test_each_anomaly_is_counted():
@@ -32,11 +41,18 @@ def test_each_anomaly_is_counted():
             (1, 2, 7, 3.3),  # phantom at another copy counts again
         ]
     )
-    assert apply_anomalies(COMMITS, applies) == {"duplicates": 2, "reorders": 1, "phantom_writes": 2}
+    assert apply_anomalies(COMMITS, applies) == {
+        "duplicates": 2,
+        "reorders": 1,
+        "phantom_writes": 2,
+    }
 
 
-def test_lost_updates_are_versions_a_copy_never_reached():
-    applies = _applies([(0, 1, 2, 2.1)])  # skipped 1 but reached 2: not lost; key 2 lost
+def test_lost_updates_are_versions_a_copy_never_applied():
+    applies = _applies([(0, 1, 2, 2.1)])  # skipped version 1 of key 1, and key 2 entirely
+    assert lost_updates(COMMITS, applies, ["orders"]) == 2
+    assert lost_updates(COMMITS, applies, ["orders", "billing"]) == 5
+    # staleness still sees version 1 as reached when version 2 arrives
     spread = propagation(COMMITS, applies, ["orders"])
     assert int(spread["delay"].isna().sum()) == 1
     assert spread.loc[spread["key"] == 2, "delay"].isna().all()

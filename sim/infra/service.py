@@ -125,6 +125,8 @@ class Instance:
             if not job.finished:
                 job.finished = True
                 job.done(ERROR, "crashed")
+        for listener in list(self.service.crash_listeners):
+            listener(self)
 
     def restart(self) -> None:
         """Come back up with empty queues; tell the service's restart listeners."""
@@ -146,6 +148,8 @@ class Service:
         self._balancer_stream = ctx.stream(f"balancer:{name}")
         self._next = 0
         self.soon = Trampoline()
+        self.crash_listeners: list[Callable[[Instance], None]] = []
+        """Called with an instance when it crashes (what ran inside it dies too)."""
         self.restart_listeners: list[Callable[[Instance], None]] = []
         """Called with an instance when it restarts (recovery of in-doubt work)."""
         self.error_draw = self._fault_stream.uniform

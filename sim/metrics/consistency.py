@@ -15,8 +15,9 @@ After the run, pure functions derive:
   read began;
 * **divergent keys**: keys for which some copy's final version differs from the owner's final
   version at the end of the drain;
-* **lost updates**: (committed version, copy) pairs the copy never reached (it never held that
-  version nor a newer one by the end of the drain);
+* **lost updates**: (committed version, copy) pairs the copy never applied by the end of the
+  drain (:func:`lost_updates`): the change itself never reached it, even if a later version
+  did (a consumer of the copy never saw that change);
 * **duplicates**, **reorders**, **phantom writes** (:func:`apply_anomalies`) and
   **read-your-writes violations** (:func:`read_your_writes_violations`).
 """
@@ -32,6 +33,7 @@ __all__ = [
     "ConsistencyLog",
     "apply_anomalies",
     "divergent_keys",
+    "lost_updates",
     "propagation",
     "read_your_writes_violations",
     "stale_read_flags",
@@ -220,3 +222,18 @@ def read_your_writes_violations(requests: pd.DataFrame) -> int:
     ).sort_values("start", kind="stable")
     merged = pd.merge_asof(left, acked, on="start", by="key", direction="backward")
     return int((merged["seen"] < merged["acked"].fillna(0)).sum())
+
+
+def lost_updates(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> int:
+    """(committed version, copy) pairs whose version the copy never applied."""
+    if not replicas or len(commits) == 0:
+        return 0
+    committed = pd.MultiIndex.from_frame(commits[["key", "version"]].astype(np.int64))
+    lost = 0
+    for index in range(len(replicas)):
+        mine = applies.loc[applies["replica"] == index, ["key", "version"]].astype(np.int64)
+        reached = (
+            pd.MultiIndex.from_frame(mine) if len(mine) else pd.MultiIndex.from_arrays([[], []])
+        )
+        lost += int((~committed.isin(reached)).sum())
+    return lost

@@ -5,8 +5,8 @@ are left out of request metrics; commits made during the warm-up are left out of
 Latency percentiles are over successful requests (``outcome == ok``); ``error_rate`` counts
 errors and timeouts among all measured requests; ``throughput`` is successful requests per
 second of measured load. Staleness is the propagation delay of each (commit, replica) pair that
-reached the copy; pairs that never did are counted by ``lost_updates`` (and the keys they leave
-different by ``divergent_keys``). Consistency counts cover the whole run, warm-up included,
+reached the copy (that version or a newer one); ``lost_updates`` counts the (commit, copy) pairs
+whose version was never applied, and ``divergent_keys`` the keys left different at the end. Consistency counts cover the whole run, warm-up included,
 because they describe the state the pattern leaves behind.
 """
 
@@ -21,6 +21,7 @@ import pandas as pd
 from sim.metrics.consistency import (
     apply_anomalies,
     divergent_keys,
+    lost_updates,
     read_your_writes_violations,
     stale_read_flags,
 )
@@ -94,7 +95,7 @@ def replication_metrics(
         "staleness_max": float(delays.max()) if len(delays) else math.nan,
         "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
         "divergent_keys": float(divergent_keys(commits, applies, replicas)),
-        "lost_updates": float(np.isnan(propagation["delay"].to_numpy(float)).sum()),
+        "lost_updates": float(lost_updates(commits, applies, replicas)),
         **{name: float(count) for name, count in apply_anomalies(commits, applies).items()},
         "read_your_writes_violations": float(read_your_writes_violations(measured)),
         "consumer_lag_max": math.nan,

@@ -3,8 +3,9 @@
 A pattern model is built for one run. It owns the services of the scenario, the network and
 the databases it chooses (one shared database, or one per service), receives each request from
 the workload through :meth:`PatternModel.arrive`, and decides how a write reaches the copies and
-how a read is answered. Subclasses implement :meth:`build_databases`, :meth:`write` and
-:meth:`read`; they only wire the infrastructure pieces together.
+how a read is answered. Subclasses implement :meth:`build_databases`, :meth:`database_of` and :meth:`write`
+(and :meth:`read` when a read is not simply answered from the service's own database); they
+only wire the infrastructure pieces together.
 """
 
 from __future__ import annotations
@@ -64,8 +65,22 @@ class PatternModel:
         raise NotImplementedError
 
     def read(self, index: int, key: int, service: str) -> None:
-        """Handle read request ``index`` arriving at ``service``."""
-        raise NotImplementedError
+        """Handle read request ``index`` arriving at ``service``: by default the service reads
+        the row from its database and answers with the version it found."""
+        handler = self.services[service]
+        database = self.database_of(service)
+
+        def work(job: Job) -> None:
+            self.db_call(
+                service,
+                database,
+                key,
+                False,
+                None,
+                lambda outcome, value: handler.finish(job, outcome, value),
+            )
+
+        self.request(index, service, work)
 
     # -- shared plumbing ---------------------------------------------------------------------
     def arrive(self, index: int) -> None:

@@ -77,21 +77,6 @@ class TwoPhaseCommitModel(PatternModel):
     def database_of(self, service: str) -> Database:
         return self.databases[service]
 
-    def read(self, index: int, key: int, service: str) -> None:
-        handler = self.services[service]
-
-        def work(job: Job) -> None:
-            self.db_call(
-                service,
-                self.databases[service],
-                key,
-                False,
-                None,
-                lambda outcome, value: handler.finish(job, outcome, value),
-            )
-
-        self.request(index, service, work)
-
     # -- coordinator -------------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
         owner = self.services[self.owner]

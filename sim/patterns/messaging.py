@@ -1,0 +1,205 @@
+"""Shared plumbing of the patterns that move changes through the broker.
+
+Every such pattern has one database per service, a broker (:mod:`sim.infra.broker`) with a
+change topic ``<owner>.changes`` keyed by entity key (so the changes of one key stay in order
+on one partition), producers (one per publishing node, :mod:`sim.infra.producer`) and, for each
+replica service, a consumer group named after it (``consumer:orders``) with one member per
+instance of the service. A member hands each change to its service: the apply takes a slot
+and writes the copy's database, exactly like any other request; an apply that fails (the
+service or its database is down) is retried with backoff, holding up its partition, as a
+consumer that does not skip does. Crashing a replica's instance crashes the group member that
+runs in it (redelivery of what it had not committed, a rebalance after the session timeout).
+
+A change carries the owner's version. Consumers that are ``idempotent`` remember the (key,
+version) ids they applied and drop a repeat; the others apply whatever arrives, so a redelivered
+change is applied twice (a duplicate) and an old one after a newer (a reorder).
+
+A node cut off the broker by a ``partition`` keeps its sends buffered, as the Kafka client does,
+and fails each after ``delivery_timeout`` if the partition has not healed by then.
+
+Left out: a producer's unsent buffer is not lost when its instance crashes; one topic for all
+changes; consumers commit their offsets as configured in ``broker:`` (auto-commit by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sim.config.broker import BrokerLeaderLossFault
+from sim.config.model import Scenario
+from sim.context import SimContext
+from sim.infra.broker import Broker
+from sim.infra.common import OK, later
+from sim.infra.consumer import ConsumerGroup
+from sim.infra.database import Database
+from sim.infra.log import Record
+from sim.infra.producer import Producer, RecordMetadata
+from sim.infra.service import Instance, Job
+from sim.metrics.requests import RequestLog
+from sim.patterns.base import PatternModel
+
+__all__ = ["MessagingModel"]
+
+Acked = Callable[[bool], None]
+
+
+class MessagingModel(PatternModel):
+    """Base of patterns whose copies are updated by consumers of a change topic."""
+
+    idempotent = False
+
+    def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
+        super().__init__(ctx, scenario, spec, log)
+        self.idempotent = bool(getattr(spec, "idempotent_consumers", False))
+        self.broker = Broker(ctx, scenario.broker)
+        self.topic = f"{self.owner}.changes"
+        self.broker.create_topic(self.topic)
+        self._producers: dict[str, Producer] = {}
+        self._cut: dict[str, int] = {}
+        self._held: dict[str, list[tuple[int, int, Acked, float]]] = {}
+        self._seen: dict[str, set[tuple[int, int]]] = {name: set() for name in self.replicas}
+        self.groups: dict[str, ConsumerGroup] = {}
+        for replica in self.replicas:
+            self.groups[replica] = ConsumerGroup(
+                ctx,
+                self.broker,
+                self.topic,
+                replica,
+                members=self.services[replica].config.instances,
+                handler=self._handler(replica),
+                config=scenario.broker,
+            )
+            service = self.services[replica]
+            service.crash_listeners.append(self._member_down(replica))
+            service.restart_listeners.append(self._member_up(replica))
+
+    def build_databases(self) -> dict[str, Database]:
+        profiles = self.scenario.databases
+        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
+
+    def database_of(self, service: str) -> Database:
+        return self.databases[service]
+
+    # -- publishing --------------------------------------------------------------------------
+    def producer(self, node: str) -> Producer:
+        """The producer client of a node (created on first use)."""
+        found = self._producers.get(node)
+        if found is None:
+            found = Producer(self.ctx, self.broker, self.scenario.broker, name=node)
+            self._producers[node] = found
+        return found
+
+    def publish(self, node: str, key: int, version: int, acked: Acked) -> None:
+        """Send change (key, version) from ``node``; ``acked(True)`` once the broker has it,
+        ``acked(False)`` when delivery failed for good."""
+        if self._cut.get(node):
+            deadline = self.ctx.env.now + self.scenario.broker.delivery_timeout
+            entry = (key, version, acked, deadline)
+            self._held.setdefault(node, []).append(entry)
+            self.ctx.env.timeout(self.scenario.broker.delivery_timeout).callbacks.append(
+                lambda _e: self._expire(node, entry)
+            )
+            return
+
+        def answered(metadata: RecordMetadata | None, error: str | None) -> None:
+            acked(error is None)
+
+        self.producer(node).send(self.topic, key, version, on_ack=answered)
+
+    def _expire(self, node: str, entry: tuple[int, int, Acked, float]) -> None:
+        held = self._held.get(node, [])
+        if entry in held:
+            held.remove(entry)
+            entry[2](False)
+
+    def block_broker(self, node: str) -> Callable[[], None]:
+        self._cut[node] = self._cut.get(node, 0) + 1
+
+        def heal() -> None:
+            self._cut[node] -= 1
+            if self._cut[node] == 0:
+                for key, version, acked, _ in self._held.pop(node, []):
+                    self.publish(node, key, version, acked)
+
+        return heal
+
+    # -- consuming ---------------------------------------------------------------------------
+    def _handler(self, replica: str) -> Callable[[Record, Callable[[], None]], None]:
+        def handle(record: Record, done: Callable[[], None]) -> None:
+            self.apply_change(replica, int(record.key), int(record.value), done)
+
+        return handle
+
+    def apply_change(
+        self, replica: str, key: int, version: int, done: Callable[[], None], attempt: int = 0
+    ) -> None:
+        """Apply one change at a replica through its service; retried until it succeeds."""
+        service = self.services[replica]
+        database = self.databases[replica]
+        copy = self.replicas.index(replica)
+        seen = self._seen[replica]
+        env = self.ctx.env
+
+        def applied(outcome: int, _value: Any) -> None:
+            if outcome == OK:
+                self.consistency.apply(copy, key, version, env.now)
+                seen.add((key, version))
+
+        def work(job: Job) -> None:
+            if self.idempotent and (key, version) in seen:
+                service.finish(job, OK)  # a repeat of an event id already applied
+                return
+            self.db_call(
+                replica,
+                database,
+                key,
+                True,
+                applied,
+                lambda outcome, _v: service.finish(job, outcome),
+                version=version,
+            )
+
+        def after(outcome: int, _value: Any) -> None:
+            if outcome == OK:
+                done()
+                return
+            wait = min(1.0, 0.1 * 2**attempt)  # retry.backoff 100 ms up to 1 s [K-CONS]
+            later(env, wait, lambda: self.apply_change(replica, key, version, done, attempt + 1))
+
+        service.call(work, after)
+
+    def _member_down(self, replica: str) -> Callable[[Instance], None]:
+        group = self.groups[replica]
+        return lambda instance: group.crash_member(instance.index % len(group.members))
+
+    def _member_up(self, replica: str) -> Callable[[Instance], None]:
+        group = self.groups[replica]
+        return lambda instance: group.restart_member(instance.index % len(group.members))
+
+    # -- faults and gauges -------------------------------------------------------------------
+    def consumer_group(self, name: str) -> ConsumerGroup | None:
+        return self.groups.get(name)
+
+    def lose_leader(self, fault: Any) -> Callable[[], None] | None:
+        assert isinstance(fault, BrokerLeaderLossFault)
+        broker = self.broker
+        if fault.partition is None:
+            broker_id = fault.broker_id or 0
+            broker.fail_broker(broker_id)
+            return lambda: broker.recover_broker(broker_id)
+        partition: int = fault.partition
+        topics = [fault.topic] if fault.topic else list(broker.topics)
+        lost = [(t, broker.fail_leader(t, partition)) for t in topics if t in broker.topics]
+
+        def recover() -> None:
+            for topic, leader in lost:
+                if leader is not None:
+                    broker.recover_replica(topic, partition, leader)
+
+        return recover
+
+    def gauges(self) -> dict[str, float]:
+        lag = self.ctx.recorder.tables.get("consumer_lag")
+        values = lag.columns["lag"] if lag is not None else []
+        return {"consumer_lag_max": float(max(values)) if len(values) else 0.0}
