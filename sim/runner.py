@@ -22,7 +22,7 @@ from sim.faults import FaultInjector
 from sim.metrics.consistency import propagation
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import replication_metrics
-from sim.patterns import REGISTRY
+from sim.patterns import model_class
 from sim.workload import draw_requests, schedule_arrivals
 
 __all__ = ["RunResult", "Task", "run_many", "run_one"]
@@ -60,7 +60,7 @@ def run_one(task: Task) -> RunResult:
     load_end = workload.load_duration
     requests = draw_requests(workload, scenario.data, ctx.streams)
     log = RequestLog(requests, workload.timeout, list(scenario.services))
-    model = REGISTRY[spec.kind](ctx, scenario, spec, log)
+    model = model_class(spec.kind)(ctx, scenario, spec, log)
     schedule_arrivals(ctx.env, requests.times, model.arrive)
     FaultInjector(ctx, model, list(scenario.faults), heal_by=load_end).start()
     ctx.env.run(until=load_end + scenario.drain)

@@ -21,10 +21,12 @@ import simpy
 from sim.config.model import DataConfig, WorkloadConfig
 from sim.rng import Streams
 
-__all__ = ["READ", "WRITE", "Requests", "draw_requests", "schedule_arrivals"]
+__all__ = ["DELETE", "OP_NAMES", "READ", "WRITE", "Requests", "draw_requests", "schedule_arrivals"]
 
 READ = 0
 WRITE = 1
+DELETE = 2
+OP_NAMES = ("read", "write", "delete")
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,11 @@ def draw_requests(workload: WorkloadConfig, data: DataConfig, streams: Streams) 
     """Every request of one replication: when, read or write, which key, which read target."""
     times = arrival_times(workload, streams)
     count = len(times)
-    ops = (streams.generator("ops").random(count) < workload.mix.write).astype(np.int8)
+    mix = workload.mix
+    draws = streams.generator("ops").random(count)
+    ops = np.where(
+        draws < mix.write, WRITE, np.where(draws < mix.write + mix.delete, DELETE, READ)
+    ).astype(np.int8)
     if data.key_distribution == "uniform":
         keys = streams.generator("keys").integers(0, data.keys, count)
     else:

@@ -181,15 +181,18 @@ class Phase(StrictModel):
 
 
 class Mix(StrictModel):
-    """Fractions of write and read requests; they must add up to 1."""
+    """Fractions of write, read and delete requests; they must add up to 1. A delete removes
+    the row at the owner (its version still advances, as a tombstone)."""
 
     write: float = Field(0.0, ge=0, le=1)
     read: float = Field(0.0, ge=0, le=1)
+    delete: float = Field(0.0, ge=0, le=1)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> Mix:
-        if abs(self.write + self.read - 1.0) > 1e-9:
-            raise ValueError(f"write + read must be 1 (got {self.write + self.read:g})")
+        total = self.write + self.read + self.delete
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"write + read + delete must be 1 (got {total:g})")
         return self
 
 
@@ -200,7 +203,7 @@ class WorkloadConfig(StrictModel):
         "poisson", description="poisson: exponential gaps; uniform: evenly spaced"
     )
     phases: list[Phase] = Field(min_length=1)
-    mix: Mix = Field(default_factory=lambda: Mix(write=0.3, read=0.7))
+    mix: Mix = Field(default_factory=lambda: Mix(write=0.3, read=0.7, delete=0.0))
     timeout: PositiveDuration = Field(
         60.0, description="the client gives up after this long (k6's default request timeout)"
     )

@@ -91,6 +91,7 @@ class Partition:
         self._last_durable = dict.fromkeys(replicas, 0.0)
         self._last_learn = dict.fromkeys(replicas, 0.0)
         self._election_pending = False
+        self._previous_leader: int | None = None
         self._unavailable_since = 0.0
         self.busy_until = 0.0
         self._ack_waiters: deque[tuple[Offset, AckCallback]] = deque()
@@ -276,6 +277,8 @@ class Partition:
             waiters, self._ack_waiters = self._ack_waiters, deque()
             for _end, callback in waiters:
                 callback("NETWORK_EXCEPTION")
+            self._previous_leader = replica
+            self.leader = None  # a restarted broker does not resume leadership by itself
             if not self._election_pending:
                 self._election_pending = True
                 config = self._broker.config
@@ -334,14 +337,16 @@ class Partition:
         else:
             live = [b for b in self.replicas if self.alive[b]]
             if not live or not self._broker.config.unclean_leader_election:
-                self.leader = None  # offline; the ISR is kept so a returning member leads cleanly
-                self._broker.record_election(self, None, unclean=False, truncated=[])
+                # offline; the ISR is kept so that a returning member can lead cleanly
+                self._broker.record_election(
+                    self, self._previous_leader, unclean=False, truncated=[]
+                )
                 return
             new_leader, unclean = live[0], True
         self._install_leader(new_leader, unclean)
 
     def _install_leader(self, new_leader: int, unclean: bool) -> None:
-        old_leader = self.leader
+        old_leader = self._previous_leader
         end = self.disk[new_leader]
         truncated = self.log.truncate(end)
         for replica in self.replicas:

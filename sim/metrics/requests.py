@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.infra.common import OUTCOME_NAMES, TIMEOUT
-from sim.workload import Requests
+from sim.workload import OP_NAMES, Requests
 
 __all__ = ["RequestLog"]
 
@@ -61,7 +61,7 @@ class RequestLog:
         names = np.asarray([*self.service_names, "?"], dtype=object)
         return pd.DataFrame(
             {
-                "op": np.where(requests.ops == 1, "write", "read"),
+                "op": np.asarray(OP_NAMES, dtype=object)[requests.ops.astype(np.int64)],
                 "key": requests.keys,
                 "service": names[np.asarray(self.services, dtype=np.int64)],
                 "start": starts,

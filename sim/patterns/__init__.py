@@ -1,17 +1,33 @@
-"""Pattern models, one module each, registered by their scenario ``kind``."""
+"""Pattern models, one module each, found by their scenario ``kind``.
+
+Modules are imported when a run first needs them, so a notebook that compares two patterns does
+not pay for the others.
+"""
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from sim.patterns.base import PatternModel
-from sim.patterns.dual_write import DualWriteModel
-from sim.patterns.shared_db import SharedDbModel
-from sim.patterns.sync_http import SyncHttpModel
-from sim.patterns.two_phase_commit import TwoPhaseCommitModel
 
-__all__ = ["REGISTRY", "PatternModel"]
+__all__ = ["KINDS", "PatternModel", "model_class"]
 
-REGISTRY: dict[str, type[PatternModel]] = {
-    model.kind: model
-    for model in (SharedDbModel, SyncHttpModel, TwoPhaseCommitModel, DualWriteModel)
+KINDS: dict[str, str] = {
+    "shared_db": "sim.patterns.shared_db:SharedDbModel",
+    "sync_http": "sim.patterns.sync_http:SyncHttpModel",
+    "two_phase_commit": "sim.patterns.two_phase_commit:TwoPhaseCommitModel",
+    "dual_write": "sim.patterns.dual_write:DualWriteModel",
+    "event_sourcing": "sim.patterns.event_sourcing:EventSourcingModel",
+    "cdc": "sim.patterns.cdc:CdcModel",
+    "polling": "sim.patterns.polling:PollingModel",
+    "outbox": "sim.patterns.outbox:OutboxModel",
 }
-"""Pattern model classes by ``kind``."""
+"""Where the model class of each ``kind`` lives (``module:Class``)."""
+
+
+def model_class(kind: str) -> type[PatternModel]:
+    """The model class of a pattern ``kind``."""
+    module, _, name = KINDS[kind].partition(":")
+    found = getattr(import_module(module), name)
+    assert issubclass(found, PatternModel)
+    return found

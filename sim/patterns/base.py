@@ -21,7 +21,7 @@ from sim.infra.network import Network
 from sim.infra.service import Job, Service
 from sim.metrics.consistency import ConsistencyLog
 from sim.metrics.requests import RequestLog
-from sim.workload import WRITE
+from sim.workload import DELETE, READ
 
 __all__ = ["PatternModel"]
 
@@ -61,7 +61,7 @@ class PatternModel:
         raise NotImplementedError
 
     def write(self, index: int, key: int) -> None:
-        """Handle write request ``index`` arriving at the owner."""
+        """Handle write (or delete: :meth:`is_delete`) request ``index`` arriving at the owner."""
         raise NotImplementedError
 
     def read(self, index: int, key: int, service: str) -> None:
@@ -86,13 +86,17 @@ class PatternModel:
     def arrive(self, index: int) -> None:
         """A request from the workload arrives at the client edge."""
         key = self._keys[index]
-        if self._ops[index] == WRITE:
+        if self._ops[index] != READ:
             self.log.services[index] = self.service_index[self.owner]
             self.write(index, key)
         else:
             target = self.read_targets[self._targets[index]]
             self.log.services[index] = self.service_index[target]
             self.read(index, key, target)
+
+    def is_delete(self, index: int) -> bool:
+        """True when write request ``index`` deletes its row (a tombstone version)."""
+        return self._ops[index] == DELETE
 
     def request(self, index: int, service: str, work: Callable[[Job], None]) -> None:
         """Send request ``index`` from the client to ``service``, run ``work``, answer the client.
@@ -119,6 +123,7 @@ class PatternModel:
         at_database: AtDatabase | None,
         back: Done,
         version: int | None = None,
+        delete: bool = False,
     ) -> None:
         """A query from ``service``: hop, query, hop back.
 
@@ -137,7 +142,7 @@ class PatternModel:
             network.send(node, service, lambda: back(outcome, value))
 
         if write:
-            network.send(service, node, lambda: database.write(key, ended, version))
+            network.send(service, node, lambda: database.write(key, ended, version, delete))
         else:
             network.send(service, node, lambda: database.read(key, ended))
 

@@ -36,10 +36,13 @@ class DualWriteModel(MessagingModel):
     spec: DualWritePattern
 
     def write(self, index: int, key: int) -> None:
-        work = self._commit_first if self.spec.order == "commit_first" else self._publish_first
-        self.request(index, self.owner, lambda job: work(job, key))
+        delete = self.is_delete(index)
+        if self.spec.order == "commit_first":
+            self.request(index, self.owner, lambda job: self._commit_first(job, key, delete))
+        else:
+            self.request(index, self.owner, lambda job: self._publish_first(job, key, delete))
 
-    def _commit_first(self, job: Job, key: int) -> None:
+    def _commit_first(self, job: Job, key: int, delete: bool) -> None:
         owner = self.services[self.owner]
         env = self.ctx.env
 
@@ -57,9 +60,11 @@ class DualWriteModel(MessagingModel):
                 self.owner, key, version, lambda ok: owner.finish(job, OK if ok else ERROR, version)
             )
 
-        self.db_call(self.owner, self.databases[self.owner], key, True, committed, back)
+        self.db_call(
+            self.owner, self.databases[self.owner], key, True, committed, back, delete=delete
+        )
 
-    def _publish_first(self, job: Job, key: int) -> None:
+    def _publish_first(self, job: Job, key: int, delete: bool) -> None:
         owner = self.services[self.owner]
         database = self.databases[self.owner]
         env = self.ctx.env
@@ -83,6 +88,7 @@ class DualWriteModel(MessagingModel):
                 committed,
                 lambda outcome, value: owner.finish(job, outcome, value),
                 version=version,
+                delete=delete,
             )
 
         self.publish(self.owner, key, version, published)

@@ -52,6 +52,8 @@ class SharedDbModel(PatternModel):
                 for replica in copies:
                     consistency.apply(replica, key, version, now)
 
+        delete = self.is_delete(index)
+
         def work(job: Job) -> None:
             self.db_call(
                 self.owner,
@@ -60,6 +62,7 @@ class SharedDbModel(PatternModel):
                 True,
                 committed,
                 lambda outcome, value: owner.finish(job, outcome, value),
+                delete=delete,
             )
 
         self.request(index, self.owner, work)

@@ -52,6 +52,8 @@ class SyncHttpModel(PatternModel):
         consistency = self.consistency
         env = self.ctx.env
 
+        delete = self.is_delete(index)
+
         def committed(outcome: int, version: Any) -> None:
             if outcome == OK:
                 consistency.commit(key, version, env.now)
@@ -65,7 +67,9 @@ class SyncHttpModel(PatternModel):
                     return
                 self._fan_out(job, key, version, lambda result: owner.finish(job, result, version))
 
-            self.db_call(self.owner, self.databases[self.owner], key, True, committed, back)
+            self.db_call(
+                self.owner, self.databases[self.owner], key, True, committed, back, delete=delete
+            )
 
         self.request(index, self.owner, work)
 
