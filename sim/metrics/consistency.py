@@ -149,16 +149,19 @@ def stale_read_flags(reads: pd.DataFrame, commits: pd.DataFrame) -> np.ndarray:
     return flags
 
 
-def final_versions(
-    commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]
-) -> pd.DataFrame:
-    """Owner's and each copy's final version of every key touched: ``key, owner, <replica>...``."""
-    owner = commits.groupby("key")["version"].max()
-    table = pd.DataFrame({"owner": owner})
+def final_versions(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> pd.DataFrame:
+    """Owner's and each copy's final version of every key touched: ``key, owner, <replica>...``.
+
+    The owner's final version is its last commit in time; a copy's, its last apply in time;
+    0 for a key never committed (a copy can still hold a phantom of it) or never applied.
+    """
+    columns: dict[str, pd.Series] = {
+        "owner": commits.sort_values("time", kind="stable").groupby("key")["version"].last()
+    }
     for index, name in enumerate(replicas):
         mine = applies[applies["replica"] == index].sort_values("time", kind="stable")
-        table[name] = mine.groupby("key")["version"].last()
-    table = table.fillna(0).astype(np.int64)
+        columns[name] = mine.groupby("key")["version"].last()
+    table = pd.DataFrame(columns).fillna(0).astype(np.int64)
     table.index.name = "key"
     return table
 
