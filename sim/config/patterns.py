@@ -146,6 +146,10 @@ class PollingPattern(StrictModel):
     row_time: NonNegativeDuration = Field(
         0.00001, description="database time per row a poll reads (10 us); judgment"
     )
+    offset_flush_interval: PositiveDuration = Field(
+        60.0,
+        description="source offsets are flushed this often; offset.flush.interval.ms [K-CONNECT]",
+    )
     idempotent_consumers: bool = Field(
         False, description="consumers drop a row version they already hold"
     )
@@ -176,11 +180,26 @@ class EventSourcingPattern(StrictModel):
 
     kind: Literal["event_sourcing"]
     name: Name | None = None
-    writers: int = Field(1, ge=1, le=10_000, description="instances of the write service")
-    listeners: int = Field(
-        2, ge=1, le=10_000, description="consumer-group members projecting into each read store"
+    writers: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="instances of the write service (the owner's concurrency and service time); "
+        "one serialized writer per key is assumed [ES-KAFKA]",
     )
-    readers: int = Field(3, ge=1, le=10_000, description="instances of each read service")
+    listeners: int = Field(
+        2,
+        ge=1,
+        le=10_000,
+        description="members of the listener group of each read store (consumer:SERVICE); "
+        "parallelism is capped by the partitions [RAO]",
+    )
+    readers: int = Field(
+        3,
+        ge=1,
+        le=10_000,
+        description="instances of each read service (that service's concurrency and service time)",
+    )
     projection_time: ExponentialTime = Field(
         default_factory=lambda: Exponential(mean=0.002),
         description="a listener's work per event before it writes the read store; judgment",
