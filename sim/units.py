@@ -56,6 +56,17 @@ RATE_HELP = "a rate such as 200/s, 12k/min or 3/h (a bare number is per second)"
 PERCENT_HELP = "a percentage such as 99.9% or a fraction between 0 and 1"
 
 
+def _number_text(text: str, expected: str) -> float | None:
+    """A plain number written as text (``"0.5"``), or None when it is not one."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        raise UnitError(f"expected {expected}; a number must be finite")
+    return number
+
+
 def _finite_number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
@@ -84,13 +95,8 @@ def parse_duration(value: object) -> float:
         sign, text = -1.0, text[1:].strip()
     if not text:
         raise UnitError(f"expected {DURATION_HELP}")
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(number):
-            raise UnitError(f"expected {DURATION_HELP}; a number must be finite")
+    number = _number_text(text, DURATION_HELP)
+    if number is not None:
         return sign * number
     position, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
@@ -115,13 +121,8 @@ def parse_rate(value: object) -> float:
     if not isinstance(value, str):
         raise UnitError(f"expected {RATE_HELP}")
     text = value.strip()
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(number):
-            raise UnitError(f"expected {RATE_HELP}; a number must be finite")
+    number = _number_text(text, RATE_HELP)
+    if number is not None:
         return number
     match = _RATE.match(text)
     if match is None:

@@ -66,19 +66,3 @@ class SharedDbModel(PatternModel):
             )
 
         self.request(index, self.owner, work)
-
-    def read(self, index: int, key: int, service: str) -> None:
-        handler = self.services[service]
-        database = self.databases["shared"]
-
-        def work(job: Job) -> None:
-            self.db_call(
-                service,
-                database,
-                key,
-                False,
-                None,
-                lambda outcome, value: handler.finish(job, outcome, value),
-            )
-
-        self.request(index, service, work)
