@@ -1,0 +1,133 @@
+"""Polling connector: the owner writes only its database; a JDBC source task polls the table.
+
+The owner answers a write once its transaction commits; nothing else happens on the request
+path. A Kafka Connect JDBC source task (:class:`sim.infra.poller.JdbcSourcePoller`, named after
+the owner, so ``connector:<owner>`` is its fault target) queries the owner's table every
+``poll_interval`` for rows changed since its position (``mode``), and publishes each row's
+current version to the change topic, keyed by primary key; consumers at each replica apply
+them (:mod:`sim.patterns.messaging`). Reads are answered from each replica's own copy.
+
+What the numbers show ([JDBC-CFG], [JDBC-ISS], [QCDC]):
+
+- **Missed rows.** A row's timestamp is the time its transaction began (its id, the time it was
+  inserted); a poll sees only committed rows and moves past the highest value it read, so with
+  write transactions of varied length (``databases: write_time``, e.g. lognormal) a row that
+  commits after a later-stamped row was read is skipped for good, unless the key is written
+  again. ``timestamp_delay`` narrows the window and delays every change.
+- **Deletes are invisible**: a deleted row is gone from the table, so no poll ever reports it;
+  the copies keep the row (divergent keys, stale reads).
+- **Collapsed updates**: a poll publishes the row as it is, so the versions committed between
+  two polls are never applied at the copies. ``lost_updates`` counts every (committed version,
+  copy) pair whose version was never applied, so for this pattern it counts these collapsed
+  intermediate versions as well as missed rows and deletes (a collapsed update leaves no
+  divergence by itself; a missed last write or a delete does).
+- **Latency in batches**: a change waits for the next poll (half an interval on average), the
+  query and the delay; ``staleness`` grows with ``poll_interval``.
+- **Load**: every poll is a query holding a database connection (``bulk`` reads the whole table
+  every time); ``connector_db_load`` is that time as a fraction of the database's capacity
+  (busy seconds / (pool × run time)), and it competes with the owner's requests for connections.
+- **Redelivery**: offsets are flushed every ``offset_flush_interval``; after a
+  ``connector-crash`` the task re-reads from the last flushed position and publishes again
+  (``duplicates`` unless ``idempotent_consumers``). In ``bulk`` mode every poll republishes
+  every row, so non-idempotent copies count every repeat as a duplicate.
+
+The connector's producer uses Kafka Connect's overrides for source tasks [K-CONNECT]: acks=all,
+one request in flight, no idempotence, no delivery timeout and no send timeout (it waits
+through any broker outage rather than drop a record). Its node on the network is
+``connector:<owner>``: a ``partition`` from the broker holds its sends (a send held past the
+scenario's ``delivery_timeout`` is sent again), one from ``db:<owner>`` fails its polls until
+it heals; either way the changes wait and nothing is lost.
+
+Left out: soft deletes (a ``deleted`` flag column the poll could see), custom queries, the
+connector's own connection (its queries take connections from the owner's pool, which stands
+for the database's capacity); ``wal_retained_max`` is 0 (no replication slot).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.config.model import PollingPattern, Scenario
+from sim.context import SimContext
+from sim.infra.common import OK
+from sim.infra.connectors import connect_producer_config
+from sim.infra.poller import JdbcSourcePoller
+from sim.infra.producer import Producer
+from sim.infra.service import Job
+from sim.metrics.requests import RequestLog
+from sim.patterns.messaging import MessagingModel
+
+__all__ = ["PollingModel"]
+
+
+class PollingModel(MessagingModel):
+    """The owner commits; a JDBC source task polls its table into the broker."""
+
+    kind = "polling"
+    spec: PollingPattern
+
+    def __init__(
+        self, ctx: SimContext, scenario: Scenario, spec: PollingPattern, log: RequestLog
+    ) -> None:
+        super().__init__(ctx, scenario, spec, log)
+        self.poller = JdbcSourcePoller(
+            ctx,
+            self.owner,
+            self.databases[self.owner],
+            self._publish_row,
+            mode=spec.mode,
+            poll_interval=spec.poll_interval,
+            batch_max_rows=spec.batch_max_rows,
+            timestamp_delay=spec.timestamp_delay,
+            row_time=spec.row_time,
+            offset_flush_interval=spec.offset_flush_interval,
+            network=self.network,
+        )
+        self._connect_producer = Producer(
+            ctx, self.broker, connect_producer_config(scenario.broker), name=self.poller.node
+        )
+        self.poller.start()
+
+    def producer(self, node: str) -> Producer:
+        if node == self.poller.node:
+            return self._connect_producer
+        return super().producer(node)
+
+    def _publish_row(self, key: int, version: int, acked: Any) -> None:
+        self.publish(self.poller.node, key, version, acked)
+
+    def write(self, index: int, key: int) -> None:
+        delete = self.is_delete(index)
+        owner = self.services[self.owner]
+        database = self.databases[self.owner]
+        env = self.ctx.env
+
+        def committed(outcome: int, version: Any) -> None:
+            if outcome == OK:
+                self.consistency.commit(key, version, env.now)
+
+        def work(job: Job) -> None:
+            self.db_call(
+                self.owner,
+                database,
+                key,
+                True,
+                committed,
+                lambda outcome, version: owner.finish(job, outcome, version),
+                delete=delete,
+            )
+
+        self.request(index, self.owner, work)
+
+    # -- faults and gauges -------------------------------------------------------------------
+    def connector(self, name: str) -> JdbcSourcePoller | None:
+        return self.poller if name == self.owner else None
+
+    def gauges(self) -> dict[str, float]:
+        database = self.poller.database
+        capacity = database.profile.pool * max(self.ctx.env.now, 1e-12)
+        return {
+            **super().gauges(),
+            "connector_db_load": self.poller.busy_time / capacity,
+            "wal_retained_max": 0.0,
+        }
