@@ -44,3 +44,34 @@ def test_adding_a_pattern_does_not_change_another_patterns_results(scenario_fact
     left = alone.summary.reset_index(drop=True)
     right = together.summary[together.summary["pattern"] == "shared_db"].reset_index(drop=True)
     pd.testing.assert_frame_equal(left, right)
+
+
+def test_all_patterns_answer_the_same_requests_under_the_same_faults():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "all-patterns.yaml"
+    scenario = api.load(
+        path,
+        overrides=[
+            "replications=1",
+            "drain=5s",
+            "workload.phases=[{duration: 15s, rate: 40/s}]",
+            "faults.0.start=5s",
+            "faults.1.start=8s",
+            "faults.2.start=10s",
+            "faults.3.start=12s",
+        ],
+    )
+    results = api.run(scenario, workers=1)
+    assert len(results.runs) == 8
+    first = results.runs[0]
+    columns = ["op", "key", "service", "start"]
+    for run in results.runs[1:]:
+        pd.testing.assert_frame_equal(run.requests[columns], first.requests[columns])
+    windows = {run.pattern: run.faults[["kind", "target", "start"]] for run in results.runs}
+    # every fault reached every pattern that has its target (no connector in five of them)
+    for pattern, frame in windows.items():
+        expected = {"crash", "latency"} | (
+            {"connector-crash"} if pattern in ("cdc", "polling", "outbox") else set()
+        )
+        assert set(frame["kind"]) == expected, pattern
