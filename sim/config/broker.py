@@ -67,30 +67,30 @@ class BrokerConfig(StrictModel):
 
     # --- cluster, topics, replication -------------------------------------------------------
     brokers: int = Field(
-        3,
+        default=3,
         ge=1,
         description="Brokers in the cluster; replicas of a partition sit on distinct brokers "
         "(judgment: the smallest cluster that holds replication factor 3).",
     )
     partitions: int = Field(
-        6,
+        default=6,
         ge=1,
         description="Partitions per topic, the unit of ordering and of consumer parallelism "
         "(domain.md judgment; broker default num.partitions=1 [K-BRK], [RAO]).",
     )
     replication_factor: int = Field(
-        3,
+        default=3,
         ge=1,
         description="Copies of each partition (domain.md judgment; broker default 1 [K-BRK]).",
     )
     min_insync_replicas: int = Field(
-        2,
+        default=2,
         ge=1,
         description="With acks=all, writes are refused while the in-sync replica set is smaller "
         "(domain.md judgment; broker default 1 [K-BRK, K-DESIGN]).",
     )
     unclean_leader_election: bool = Field(
-        False,
+        default=False,
         description="Let an out-of-sync replica lead when no in-sync replica is alive, dropping "
         "the committed records it lacks (unclean.leader.election.enable=false [K-BRK, K-DESIGN]).",
     )
@@ -107,85 +107,86 @@ class BrokerConfig(StrictModel):
         "(judgment, same shape as latency; acks=all waits for it [K-DESIGN, KREPS]).",
     )
     partition_throughput: PositiveRate = Field(
-        10e6,
+        default=10e6,
         description="Bytes per second one partition leader appends (e.g. 10M/s); produce "
         "requests queue behind it (10-50 MB/s [RAO], lower bound taken).",
     )
     failure_detection: PositiveDuration = Field(
-        9.0,
+        default=9.0,
         description="Time for the controller to notice a dead broker: KRaft "
         "broker.session.timeout.ms=9000 (ZooKeeper mode: 18s) [K-BRK].",
     )
     election_time: NonNegativeDuration = Field(
-        0.2,
+        default=0.2,
         description="Time for the controller to elect a new leader once the failure is noticed "
         "(judgment: not documented as one number, domain.md confidence notes).",
     )
     metadata_refresh: NonNegativeDuration = Field(
-        0.5,
+        default=0.5,
         description="Time until clients learn the new leader after an election (judgment, "
         "about the retry.backoff progression of metadata requests [K-PROD]).",
     )
     replica_lag_time_max: PositiveDuration = Field(
-        30.0,
+        default=30.0,
         description="A live follower that has not caught up for this long leaves the ISR "
         "(replica.lag.time.max.ms=30000 [K-BRK, K-DESIGN]).",
     )
 
     # --- producer -----------------------------------------------------------------------------
     acks: Acks = Field(
-        "all",
+        default="all",
         description="0: no wait, offset unknown, no retries; 1: the leader's append; all: the "
         "whole in-sync replica set (acks=all since 3.0 [K-PROD]). 0, 1, -1 and 'all' accepted.",
     )
     idempotence: bool = Field(
-        True,
+        default=True,
         description="Broker de-duplicates retries by producer id and sequence and keeps order "
         "(enable.idempotence=true [K-PROD]); needs acks=all, so it is switched off when acks is "
         "0 or 1 and not set explicitly.",
     )
     linger: NonNegativeDuration = Field(
-        0.005,
+        default=0.005,
         description="How long a batch waits for more records (linger.ms=5 since 4.0, 0 before "
         "[K-PROD, KIP-1030]).",
     )
     batch_size: int = Field(
-        16384, ge=1, description="Bytes after which a batch is sent at once (batch.size [K-PROD])."
+        default=16384, ge=1, description="Bytes after which a batch is sent at once (batch.size [K-PROD])."
     )
     record_size: int = Field(
-        _KIB,
+        default=_KIB,
         ge=1,
         description="Bytes of a record when the sender does not give a size (judgment: 1 KiB).",
     )
     buffer_memory: int = Field(
-        32 * _MIB,
+        default=32 * _MIB,
         ge=1,
         description="Bytes of unacknowledged records a producer holds before send() blocks "
         "(buffer.memory=32 MiB [K-PROD]).",
     )
     max_block: NonNegativeDuration = Field(
-        60.0,
+        default=60.0,
         description="How long send() waits for buffer space before failing "
         "(max.block.ms=60000 [K-PROD]).",
     )
     delivery_timeout: PositiveDuration = Field(
-        120.0,
+        default=120.0,
         description="Upper bound from send() to success or failure, retries included "
         "(delivery.timeout.ms=120000 [K-PROD]).",
     )
     request_timeout: PositiveDuration = Field(
-        30.0,
-        description="How long the producer waits for a response before retrying "
-        "(request.timeout.ms=30000 [K-PROD]).",
+        default=30.0,
+        description="How long the producer waits for a response (request.timeout.ms=30000 "
+        "[K-PROD]); here every request is answered or its connection reset, so it only bounds "
+        "delivery_timeout.",
     )
     retry_backoff: PositiveDuration = Field(
-        0.1, description="First retry backoff (retry.backoff.ms=100 [K-PROD])."
+        default=0.1, description="First retry backoff (retry.backoff.ms=100 [K-PROD])."
     )
     retry_backoff_max: PositiveDuration = Field(
-        1.0, description="Largest retry backoff (retry.backoff.max.ms=1000 [K-PROD])."
+        default=1.0, description="Largest retry backoff (retry.backoff.max.ms=1000 [K-PROD])."
     )
     max_in_flight: int = Field(
-        5,
+        default=5,
         ge=1,
         le=5,
         description="Unanswered batches per partition (max.in.flight.requests.per.connection=5 "
@@ -194,100 +195,100 @@ class BrokerConfig(StrictModel):
 
     # --- consumer groups ----------------------------------------------------------------------
     session_timeout: PositiveDuration = Field(
-        45.0,
+        default=45.0,
         description="A member without heartbeats for this long is removed, which starts a "
         "rebalance (session.timeout.ms=45000 [K-CONS]; broker bounds 6s-30min [K-BRK]).",
     )
     heartbeat_interval: PositiveDuration = Field(
-        3.0, description="Heartbeat period (heartbeat.interval.ms=3000 [K-CONS])."
+        default=3.0, description="Heartbeat period (heartbeat.interval.ms=3000 [K-CONS])."
     )
     max_poll_interval: PositiveDuration = Field(
-        300.0,
+        default=300.0,
         description="A member whose batch takes longer than this is evicted "
         "(max.poll.interval.ms=300000 [K-CONS]).",
     )
     max_poll_records: int = Field(
-        500, ge=1, description="Records one poll returns at most (max.poll.records=500 [K-CONS])."
+        default=500, ge=1, description="Records one poll returns at most (max.poll.records=500 [K-CONS])."
     )
     fetch_min_bytes: int = Field(
-        1, ge=1, description="A fetch waits for this many bytes (fetch.min.bytes=1 [K-CONS])."
+        default=1, ge=1, description="A fetch waits for this many bytes (fetch.min.bytes=1 [K-CONS])."
     )
     fetch_max_wait: NonNegativeDuration = Field(
-        0.5,
+        default=0.5,
         description="...or at most this long (fetch.max.wait.ms=500 [K-CONS]).",
     )
     commit: CommitPolicy = Field(
-        "auto",
+        default="auto",
         description="auto: commit positions every auto_commit_interval inside poll "
         "(enable.auto.commit=true [K-CONS]); after-batch: commit when a batch is processed "
         "(at least once); before-processing: commit before processing (at most once) [K-DESIGN].",
     )
     auto_commit_interval: PositiveDuration = Field(
-        5.0, description="auto.commit.interval.ms=5000 [K-CONS]."
+        default=5.0, description="auto.commit.interval.ms=5000 [K-CONS]."
     )
     auto_offset_reset: Literal["earliest", "latest"] = Field(
-        "latest",
+        default="latest",
         description="Where a member starts when the group has no valid committed offset "
         "(auto.offset.reset=latest [K-CONS]).",
     )
     assignment: AssignmentStrategy = Field(
-        "eager",
+        default="eager",
         description="eager (Range): every member stops during a rebalance; cooperative "
         "(CooperativeSticky): only moved partitions stop, over two rounds [K-CONS, STATIC].",
     )
     rebalance_time: NonNegativeDuration = Field(
-        3.0,
+        default=3.0,
         description="Length of one clean rebalance round (3s measured, range 1-10s; STATIC, "
         "domain.md judgment on the range).",
     )
     static_membership: bool = Field(
-        False,
+        default=False,
         description="group.instance.id: a member back within session_timeout causes no "
         "rebalance [K-DESIGN, STATIC].",
     )
     lag_interval: PositiveDuration = Field(
-        1.0,
+        default=1.0,
         description="How often consumer lag is sampled per partition (judgment; lag = log end "
         "minus committed offset [K-OPS]).",
     )
 
     # --- retention and compaction -------------------------------------------------------------
     retention: NonNegativeDuration | None = Field(
-        7 * _DAY,
+        default=7 * _DAY,
         description="Closed segments whose newest record is older than this are deleted "
         "(retention.ms=604800000 [K-BRK]); null or -1 keeps records forever (event sourcing "
         "[ES-KAFKA]). Not applied when compaction is on (cleanup.policy=compact).",
     )
     segment_bytes: int = Field(
-        _GIB, ge=1, description="A segment closes at this size (segment.bytes=1 GiB [K-BRK])."
+        default=_GIB, ge=1, description="A segment closes at this size (segment.bytes=1 GiB [K-BRK])."
     )
     segment_time: PositiveDuration = Field(
-        7 * _DAY, description="...or at this age (segment.ms, 7 days [K-BRK])."
+        default=7 * _DAY, description="...or at this age (segment.ms, 7 days [K-BRK])."
     )
     retention_check_interval: PositiveDuration = Field(
-        300.0,
+        default=300.0,
         description="Period of the retention check (log.retention.check.interval.ms=300000 "
         "[K-BRK]).",
     )
     compaction: bool = Field(
-        False,
+        default=False,
         description="cleanup.policy=compact: keep the last record of each key; a null value is "
         "a tombstone [K-BRK, K-DESIGN].",
     )
     delete_retention: NonNegativeDuration = Field(
-        _DAY,
+        default=_DAY,
         description="How long a tombstone survives compaction, so consumers lagging longer miss "
         "the delete (delete.retention.ms=86400000 [K-BRK]).",
     )
     min_cleanable_dirty_ratio: float = Field(
-        0.5,
+        default=0.5,
         ge=0.0,
         le=1.0,
         description="Compaction runs when this share of the closed log is uncleaned "
         "(min.cleanable.dirty.ratio=0.5 [K-BRK]).",
     )
     cleaner_backoff: PositiveDuration = Field(
-        15.0, description="Period of the compaction check (log.cleaner.backoff.ms=15000 [K-BRK])."
+        default=15.0, description="Period of the compaction check (log.cleaner.backoff.ms=15000 [K-BRK])."
     )
 
     @field_validator("acks", mode="before")
@@ -366,11 +367,11 @@ class BrokerLeaderLossFault(StrictModel):
         "N dies) or 'broker:partition/N' (the leader replica of partition N dies)."
     )
     topic: str | None = Field(
-        None, description="With broker:partition/N, the topic; null means every topic."
+        default=None, description="With broker:partition/N, the topic; null means every topic."
     )
     start: NonNegativeDuration = Field(description="When the leader dies.")
     duration: NonNegativeDuration = Field(
-        0.0, description="When the dead replica or broker comes back; 0 means it stays down."
+        default=0.0, description="When the dead replica or broker comes back; 0 means it stays down."
     )
 
     @field_validator("target")
@@ -404,7 +405,7 @@ class _ConsumerFault(StrictModel):
     """Shared target syntax of the consumer faults: ``consumer:GROUP``."""
 
     target: str = Field(description="'consumer:GROUP', the consumer group.")
-    member: int = Field(0, ge=0, description="Index of the member hit by the fault.")
+    member: int = Field(default=0, ge=0, description="Index of the member hit by the fault.")
 
     @field_validator("target")
     @classmethod
@@ -425,7 +426,7 @@ class ConsumerCrashFault(_ConsumerFault):
     kind: Literal["consumer-crash"] = "consumer-crash"
     start: NonNegativeDuration = Field(description="When the member crashes.")
     duration: NonNegativeDuration = Field(
-        0.0, description="When it restarts; 0 means it stays down."
+        default=0.0, description="When it restarts; 0 means it stays down."
     )
 
 
@@ -435,7 +436,7 @@ class ConsumerPauseFault(_ConsumerFault):
     kind: Literal["consumer-pause"] = "consumer-pause"
     start: NonNegativeDuration = Field(description="When the member freezes.")
     duration: NonNegativeDuration = Field(
-        0.0,
+        default=0.0,
         validate_default=True,
         description="How long it stays frozen (must be above 0); longer than session_timeout "
         "means it is evicted.",

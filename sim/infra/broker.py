@@ -46,6 +46,7 @@ from typing import Any
 
 from sim.config.broker import BrokerConfig
 from sim.context import SimContext
+from sim.infra.broker_metrics import BrokerMetrics
 from sim.infra.log import Offset, PartitionId, PartitionLog, Record
 from sim.infra.replication import Partition, ProducerSequence
 
@@ -124,69 +125,7 @@ class Broker:
         self._ids = [0, 0]  # last send id, last batch id
         self._retention_started = False
         self._cleaner_started = False
-        recorder = ctx.recorder
-        self._lost = recorder.table(
-            "broker_lost",
-            {
-                "time": "d",
-                "topic": "O",
-                "partition": "q",
-                "offset": "q",
-                "send_id": "q",
-                "acked": "q",
-                "reason": "O",
-            },
-        )
-        self._duplicates = recorder.table(
-            "broker_duplicates",
-            {
-                "time": "d",
-                "topic": "O",
-                "partition": "q",
-                "offset": "q",
-                "send_id": "q",
-                "producer": "O",
-            },
-        )
-        self._elections = recorder.table(
-            "leader_elections",
-            {
-                "time": "d",
-                "topic": "O",
-                "partition": "q",
-                "old_leader": "q",
-                "new_leader": "q",
-                "unclean": "q",
-                "truncated": "q",
-                "lost_acked": "q",
-            },
-        )
-        self._availability = recorder.table(
-            "partition_unavailable",
-            {"topic": "O", "partition": "q", "start": "d", "end": "d"},
-        )
-        self._isr = recorder.table(
-            "isr_changes",
-            {
-                "time": "d",
-                "topic": "O",
-                "partition": "q",
-                "broker": "q",
-                "change": "O",
-                "isr_size": "q",
-            },
-        )
-        self._cleanup = recorder.table(
-            "broker_cleanup",
-            {
-                "time": "d",
-                "topic": "O",
-                "partition": "q",
-                "removed": "q",
-                "reason": "O",
-                "log_start": "q",
-            },
-        )
+        self.metrics = BrokerMetrics(ctx)
 
     # --- topics -------------------------------------------------------------------------------
 
@@ -274,10 +213,13 @@ class Broker:
         return self.partition(topic, index).log.records()
 
     def offsets_for_times(self, topic: str, timestamp: float) -> dict[PartitionId, Offset | None]:
-        """Per partition, the earliest offset whose timestamp is at or after ``timestamp``."""
-        return {
-            part.index: part.log.offset_for_time(timestamp) for part in self.topic(topic).partitions
-        }
+        """Per partition, the earliest committed offset whose timestamp is at or after
+        ``timestamp``; None when no committed record is that recent (Kafka answers null)."""
+        found: dict[PartitionId, Offset | None] = {}
+        for part in self.topic(topic).partitions:
+            offset = part.log.offset_for_time(timestamp)
+            found[part.index] = offset if offset is not None and offset < part.hw else None
+        return found
 
     # --- produce ------------------------------------------------------------------------------
 
@@ -312,7 +254,7 @@ class Broker:
             if error is not None:
                 now = self.env.now
                 for record in request.records:
-                    self._lost.append(
+                    self.metrics.lost.append(
                         now, record.topic, record.partition, -1, record.send_id, 1, "acks0-" + error
                     )
             return
@@ -384,7 +326,7 @@ class Broker:
         for i, record in enumerate(request.records):
             earlier = part.log.get(first + i)
             if earlier is not None and earlier.send_id == record.send_id:
-                self._duplicates.append(
+                self.metrics.duplicates.append(
                     now, part.topic, part.index, first + i, record.send_id, request.producer
                 )
 
@@ -448,7 +390,7 @@ class Broker:
                 for part in topic.partitions:
                     removed = part.log.delete_expired(now - retention, part.hw, now)
                     if removed:
-                        self._cleanup.append(
+                        self.metrics.cleanup.append(
                             now,
                             topic.name,
                             part.index,
@@ -469,7 +411,7 @@ class Broker:
                     dirty = part.log.dirty_ratio()
                     if dirty > 0 and dirty >= ratio:
                         removed = part.log.compact(now, topic.settings.delete_retention)
-                        self._cleanup.append(
+                        self.metrics.cleanup.append(
                             now,
                             topic.name,
                             part.index,
@@ -477,43 +419,3 @@ class Broker:
                             "compaction",
                             part.log.log_start,
                         )
-
-    # --- recording (called by partitions) -----------------------------------------------------
-
-    def record_isr(self, part: Partition, broker_id: int, change: str) -> None:
-        """Note a change of a partition's in-sync replica set."""
-        self._isr.append(self.env.now, part.topic, part.index, broker_id, change, len(part.isr))
-
-    def record_election(
-        self, part: Partition, old_leader: int | None, *, unclean: bool, truncated: list[Record]
-    ) -> None:
-        """Note an election (or a failed one: ``part.leader`` is None) and the records it cut."""
-        now = self.env.now
-        reason = "unclean-election" if unclean else "leader-change"
-        lost_acked = 0
-        for record in truncated:
-            lost_acked += record.acked
-            self._lost.append(
-                now,
-                part.topic,
-                part.index,
-                record.offset,
-                record.send_id,
-                int(record.acked),
-                reason,
-            )
-        new_leader = -1 if part.leader is None else part.leader
-        self._elections.append(
-            now,
-            part.topic,
-            part.index,
-            -1 if old_leader is None else old_leader,
-            new_leader,
-            int(unclean),
-            len(truncated),
-            lost_acked,
-        )
-
-    def record_available(self, part: Partition, since: float) -> None:
-        """Note the end of a partition's unavailability to clients."""
-        self._availability.append(part.topic, part.index, since, self.env.now)

@@ -43,87 +43,17 @@ new topics.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from sim.config.broker import BrokerConfig
 from sim.context import SimContext
+from sim.infra.accumulator import INF, AckCallback, Batch, PartitionQueue, RecordMetadata
 from sim.infra.broker import Broker, ProduceRequest
 from sim.infra.log import Offset, PartitionId, Record
 from sim.infra.murmur2 import partition_for_key
-from sim.infra.replication import Partition
 
 __all__ = ["AckCallback", "Producer", "RecordMetadata"]
 
-_INF = float("inf")
-
-
-class RecordMetadata(NamedTuple):
-    """Where an acknowledged record landed (offset -1 with acks=0)."""
-
-    topic: str
-    partition: PartitionId
-    offset: Offset
-    timestamp: float
-
-
-AckCallback = Callable[[RecordMetadata | None, str | None], None]
-
-
-class _Batch:
-    __slots__ = (
-        "attempts",
-        "base_seq",
-        "batch_id",
-        "bytes",
-        "closed",
-        "created",
-        "deadline",
-        "handlers",
-        "records",
-        "retry_at",
-        "seq_epoch",
-    )
-
-    def __init__(self, batch_id: int, now: float, deadline: float) -> None:
-        self.batch_id = batch_id
-        self.created = now
-        self.deadline = deadline
-        self.records: list[Record] = []
-        self.handlers: list[AckCallback | None] = []
-        self.bytes = 0
-        self.closed = False
-        self.attempts = 0
-        self.retry_at = 0.0
-        self.base_seq = -1
-        self.seq_epoch = -1
-
-
-class _Queue:
-    """The accumulator of one partition."""
-
-    __slots__ = (
-        "batches",
-        "epoch",
-        "in_flight",
-        "next_seq",
-        "part",
-        "partition",
-        "timer_at",
-        "topic",
-        "watching",
-    )
-
-    def __init__(self, topic: str, partition: PartitionId, part: Partition) -> None:
-        self.topic = topic
-        self.partition = partition
-        self.part = part
-        self.batches: deque[_Batch] = deque()
-        self.in_flight: list[_Batch] = []
-        self.next_seq = 0
-        self.epoch = 0
-        self.timer_at = _INF
-        self.watching = False
 
 
 class Producer:
@@ -142,11 +72,11 @@ class Producer:
         self.config = config if config is not None else broker.config
         self.name = name
         self._stream = ctx.stream(f"broker:producer:{name}")
-        self._queues: dict[tuple[str, PartitionId], _Queue] = {}
+        self._queues: dict[tuple[str, PartitionId], PartitionQueue] = {}
         self._sticky: dict[str, PartitionId] = {}
         self._counts: dict[str, int] = {}
         self._blocked: deque[tuple[Record, AckCallback | None, float]] = deque()
-        self._block_timer_at = _INF
+        self._block_timer_at = INF
         self.buffered_bytes = 0
         self._table = ctx.recorder.table(
             "broker_produce",
@@ -206,14 +136,14 @@ class Producer:
 
     # --- accumulator --------------------------------------------------------------------------
 
-    def _queue(self, topic: str, partition: PartitionId) -> _Queue:
+    def _queue(self, topic: str, partition: PartitionId) -> PartitionQueue:
         queue = self._queues.get((topic, partition))
         if queue is None:
             part = self.broker.partition(topic, partition)
-            queue = self._queues[(topic, partition)] = _Queue(topic, partition, part)
+            queue = self._queues[(topic, partition)] = PartitionQueue(topic, partition, part)
         return queue
 
-    def _open_batch(self, queue: _Queue, size: int) -> _Batch | None:
+    def _open_batch(self, queue: PartitionQueue, size: int) -> Batch | None:
         if queue.batches:
             last = queue.batches[-1]
             if (
@@ -248,7 +178,7 @@ class Producer:
             if queue.batches:
                 queue.batches[-1].closed = True
             now = self.env.now
-            batch = _Batch(self.broker.new_batch_id(), now, now + self.config.delivery_timeout)
+            batch = Batch(self.broker.new_batch_id(), now, now + self.config.delivery_timeout)
             queue.batches.append(batch)
             if self.config.linger > 0:
                 timer = self.env.timeout(self.config.linger)
@@ -260,7 +190,7 @@ class Producer:
         if batch.bytes >= self.config.batch_size or self.config.linger == 0:
             self._drain(queue)
 
-    def _ready(self, queue: _Queue, batch: _Batch, now: float) -> bool:
+    def _ready(self, queue: PartitionQueue, batch: Batch, now: float) -> bool:
         return (
             batch.closed
             or batch.attempts > 0
@@ -268,7 +198,7 @@ class Producer:
             or now >= batch.created + self.config.linger
         )
 
-    def _drain(self, queue: _Queue) -> None:
+    def _drain(self, queue: PartitionQueue) -> None:
         now = self.env.now
         self._expire(queue, now)
         config = self.config
@@ -287,7 +217,7 @@ class Producer:
             queue.batches.popleft()
             self._send(queue, batch)
 
-    def _wait_for_leader(self, queue: _Queue) -> None:
+    def _wait_for_leader(self, queue: PartitionQueue) -> None:
         self._arm(queue, queue.batches[0].deadline)
         if not queue.watching:
             queue.watching = True
@@ -298,22 +228,22 @@ class Producer:
 
             queue.part.watch_availability(available)
 
-    def _arm(self, queue: _Queue, at: float) -> None:
+    def _arm(self, queue: PartitionQueue, at: float) -> None:
         if at >= queue.timer_at:
             return
         queue.timer_at = at
 
         def fire(_event: Any) -> None:
             if queue.timer_at == at:
-                queue.timer_at = _INF
+                queue.timer_at = INF
             self._drain(queue)
 
         self.env.timeout(max(0.0, at - self.env.now)).callbacks.append(fire)
 
-    def _expire(self, queue: _Queue, now: float) -> None:
+    def _expire(self, queue: PartitionQueue, now: float) -> None:
         if not queue.batches or queue.batches[0].deadline > now:
             return  # the front batch is the oldest, so its deadline is the earliest
-        keep: deque[_Batch] = deque()
+        keep: deque[Batch] = deque()
         for batch in queue.batches:
             if batch.deadline <= now:
                 self._fail(batch, "DELIVERY_TIMEOUT")
@@ -323,7 +253,7 @@ class Producer:
 
     # --- requests and answers -----------------------------------------------------------------
 
-    def _send(self, queue: _Queue, batch: _Batch) -> None:
+    def _send(self, queue: PartitionQueue, batch: Batch) -> None:
         config = self.config
         idempotent = config.idempotence
         if idempotent and batch.seq_epoch != queue.epoch:
@@ -353,7 +283,7 @@ class Producer:
                 record.acked = True
             self._complete(batch, -1)
 
-    def _answered(self, queue: _Queue, batch: _Batch, error: str | None, base: Offset) -> None:
+    def _answered(self, queue: PartitionQueue, batch: Batch, error: str | None, base: Offset) -> None:
         queue.in_flight.remove(batch)
         now = self.env.now
         if error is None:
@@ -372,11 +302,11 @@ class Producer:
             self._requeue(queue, batch)
         self._drain(queue)
 
-    def _is_oldest(self, queue: _Queue, batch: _Batch) -> bool:
+    def _is_oldest(self, queue: PartitionQueue, batch: Batch) -> bool:
         others = [*queue.in_flight, *queue.batches]
         return all(other.batch_id > batch.batch_id for other in others)
 
-    def _requeue(self, queue: _Queue, batch: _Batch) -> None:
+    def _requeue(self, queue: PartitionQueue, batch: Batch) -> None:
         position = 0
         for other in queue.batches:
             if other.attempts == 0 or other.batch_id > batch.batch_id:
@@ -384,12 +314,12 @@ class Producer:
             position += 1
         queue.batches.insert(position, batch)
 
-    def _complete(self, batch: _Batch, base: Offset) -> None:
+    def _complete(self, batch: Batch, base: Offset) -> None:
         for i, (record, handler) in enumerate(zip(batch.records, batch.handlers, strict=True)):
             self._finish(record, handler, base + i if base >= 0 else -1, batch.attempts, None)
         self._release(batch.bytes)
 
-    def _fail(self, batch: _Batch, error: str) -> None:
+    def _fail(self, batch: Batch, error: str) -> None:
         for record, handler in zip(batch.records, batch.handlers, strict=True):
             self._finish(record, handler, -1, batch.attempts, error)
         self._release(batch.bytes)
@@ -437,7 +367,7 @@ class Producer:
 
         def fire(_event: Any) -> None:
             if self._block_timer_at == at:
-                self._block_timer_at = _INF
+                self._block_timer_at = INF
             self._expire_blocked()
 
         self.env.timeout(max(0.0, at - self.env.now)).callbacks.append(fire)

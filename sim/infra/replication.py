@@ -209,7 +209,7 @@ class Partition:
                 self.leo[follower] = end
             if follower not in self.isr and self.leo[follower] >= self.hw:
                 self._set_isr([b for b in self.replicas if b in self.isr or b == follower])
-                self._broker.record_isr(self, follower, "expand")
+                self._broker.metrics.isr_change(self, follower, "expand")
         self._update_hw()
 
     def _arm_lag_check(self, follower: int, end: Offset, delay: float) -> None:
@@ -221,7 +221,7 @@ class Partition:
             return
         if self.leo[follower] < end and follower in self.isr and len(self.isr) > 1:
             self._set_isr([b for b in self.isr if b != follower])
-            self._broker.record_isr(self, follower, "shrink-lag")
+            self._broker.metrics.isr_change(self, follower, "shrink-lag")
             self._update_hw()
 
     def _set_isr(self, members: list[int]) -> None:
@@ -296,7 +296,7 @@ class Partition:
             return
         if replica in self.isr and len(self.isr) > 1:
             self._set_isr([b for b in self.isr if b != replica])
-            self._broker.record_isr(self, replica, "shrink-dead")
+            self._broker.metrics.isr_change(self, replica, "shrink-dead")
             self._update_hw()
 
     def replica_up(self, replica: int) -> None:
@@ -324,7 +324,7 @@ class Partition:
             self._copy([follower], self.log.end, [duration])
         elif follower not in self.isr and self.leo[follower] >= self.hw:
             self._set_isr([b for b in self.replicas if b in self.isr or b == follower])
-            self._broker.record_isr(self, follower, "expand")
+            self._broker.metrics.isr_change(self, follower, "expand")
 
     def _elect(self) -> None:
         self._election_pending = False
@@ -338,7 +338,7 @@ class Partition:
             live = [b for b in self.replicas if self.alive[b]]
             if not live or not self._broker.config.unclean_leader_election:
                 # offline; the ISR is kept so that a returning member can lead cleanly
-                self._broker.record_election(
+                self._broker.metrics.election(
                     self, self._previous_leader, unclean=False, truncated=[]
                 )
                 return
@@ -366,9 +366,9 @@ class Partition:
             dropped = [b for b in self.isr if not self.alive[b]]
             self.isr = [b for b in self.replicas if b in self.isr and self.alive[b]]
             for replica in dropped:
-                self._broker.record_isr(self, replica, "shrink-dead")
+                self._broker.metrics.isr_change(self, replica, "shrink-dead")
         self.leo[new_leader] = self.disk[new_leader] = self.log.end
-        self._broker.record_election(self, old_leader, unclean=unclean, truncated=truncated)
+        self._broker.metrics.election(self, old_leader, unclean=unclean, truncated=truncated)
         for follower in self.replicas:
             if follower != new_leader and self.alive[follower]:
                 self._catch_up(follower)
@@ -379,7 +379,7 @@ class Partition:
     def _reachable(self, epoch: int) -> None:
         if epoch == self.epoch and self.leader_up:
             self.available = True
-            self._broker.record_available(self, self._unavailable_since)
+            self._broker.metrics.available_again(self, self._unavailable_since)
             self._notify_available()
 
     def remember_batch(self, batch_id: int, base: Offset, horizon: float) -> None:
