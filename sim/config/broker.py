@@ -150,7 +150,9 @@ class BrokerConfig(StrictModel):
         "[K-PROD, KIP-1030]).",
     )
     batch_size: int = Field(
-        default=16384, ge=1, description="Bytes after which a batch is sent at once (batch.size [K-PROD])."
+        default=16384,
+        ge=1,
+        description="Bytes after which a batch is sent at once (batch.size [K-PROD]).",
     )
     record_size: int = Field(
         default=_KIB,
@@ -208,10 +210,14 @@ class BrokerConfig(StrictModel):
         "(max.poll.interval.ms=300000 [K-CONS]).",
     )
     max_poll_records: int = Field(
-        default=500, ge=1, description="Records one poll returns at most (max.poll.records=500 [K-CONS])."
+        default=500,
+        ge=1,
+        description="Records one poll returns at most (max.poll.records=500 [K-CONS]).",
     )
     fetch_min_bytes: int = Field(
-        default=1, ge=1, description="A fetch waits for this many bytes (fetch.min.bytes=1 [K-CONS])."
+        default=1,
+        ge=1,
+        description="A fetch waits for this many bytes (fetch.min.bytes=1 [K-CONS]).",
     )
     fetch_max_wait: NonNegativeDuration = Field(
         default=0.5,
@@ -260,7 +266,9 @@ class BrokerConfig(StrictModel):
         "[ES-KAFKA]). Not applied when compaction is on (cleanup.policy=compact).",
     )
     segment_bytes: int = Field(
-        default=_GIB, ge=1, description="A segment closes at this size (segment.bytes=1 GiB [K-BRK])."
+        default=_GIB,
+        ge=1,
+        description="A segment closes at this size (segment.bytes=1 GiB [K-BRK]).",
     )
     segment_time: PositiveDuration = Field(
         default=7 * _DAY, description="...or at this age (segment.ms, 7 days [K-BRK])."
@@ -288,7 +296,8 @@ class BrokerConfig(StrictModel):
         "(min.cleanable.dirty.ratio=0.5 [K-BRK]).",
     )
     cleaner_backoff: PositiveDuration = Field(
-        default=15.0, description="Period of the compaction check (log.cleaner.backoff.ms=15000 [K-BRK])."
+        default=15.0,
+        description="Period of the compaction check (log.cleaner.backoff.ms=15000 [K-BRK]).",
     )
 
     @field_validator("acks", mode="before")
@@ -371,7 +380,8 @@ class BrokerLeaderLossFault(StrictModel):
     )
     start: NonNegativeDuration = Field(description="When the leader dies.")
     duration: NonNegativeDuration = Field(
-        default=0.0, description="When the dead replica or broker comes back; 0 means it stays down."
+        default=0.0,
+        description="When the dead replica or broker comes back; 0 means it stays down.",
     )
 
     @field_validator("target")

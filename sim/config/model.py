@@ -318,9 +318,7 @@ def _link_problem(fault: Any, rest: str, services: dict[str, ServiceConfig]) -> 
     if "<->" in rest and isinstance(fault, LatencyFault):
         return "a latency fault is one way: link:A->B"
     for end in ends:
-        known = bool(
-            end in ("client", "broker") or end in services or _db_name(end, set(services))
-        )
+        known = bool(end in ("client", "broker") or end in services or _db_name(end, set(services)))
         if not known and end.startswith("connector:"):
             known = isinstance(fault, PartitionFault)
         if not known:

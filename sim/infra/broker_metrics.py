@@ -36,31 +36,64 @@ class BrokerMetrics:
         table = ctx.recorder.table
         self.lost = table(
             "broker_lost",
-            {"time": "d", "topic": "O", "partition": "q", "offset": "q", "send_id": "q",
-             "acked": "q", "reason": "O"},
+            {
+                "time": "d",
+                "topic": "O",
+                "partition": "q",
+                "offset": "q",
+                "send_id": "q",
+                "acked": "q",
+                "reason": "O",
+            },
         )
         self.duplicates = table(
             "broker_duplicates",
-            {"time": "d", "topic": "O", "partition": "q", "offset": "q", "send_id": "q",
-             "producer": "O"},
+            {
+                "time": "d",
+                "topic": "O",
+                "partition": "q",
+                "offset": "q",
+                "send_id": "q",
+                "producer": "O",
+            },
         )
         self.elections = table(
             "leader_elections",
-            {"time": "d", "topic": "O", "partition": "q", "old_leader": "q", "new_leader": "q",
-             "unclean": "q", "truncated": "q", "lost_acked": "q"},
+            {
+                "time": "d",
+                "topic": "O",
+                "partition": "q",
+                "old_leader": "q",
+                "new_leader": "q",
+                "unclean": "q",
+                "truncated": "q",
+                "lost_acked": "q",
+            },
         )
         self.unavailable = table(
             "partition_unavailable", {"topic": "O", "partition": "q", "start": "d", "end": "d"}
         )
         self.isr = table(
             "isr_changes",
-            {"time": "d", "topic": "O", "partition": "q", "broker": "q", "change": "O",
-             "isr_size": "q"},
+            {
+                "time": "d",
+                "topic": "O",
+                "partition": "q",
+                "broker": "q",
+                "change": "O",
+                "isr_size": "q",
+            },
         )
         self.cleanup = table(
             "broker_cleanup",
-            {"time": "d", "topic": "O", "partition": "q", "removed": "q", "reason": "O",
-             "log_start": "q"},
+            {
+                "time": "d",
+                "topic": "O",
+                "partition": "q",
+                "removed": "q",
+                "reason": "O",
+                "log_start": "q",
+            },
         )
 
     def isr_change(self, part: Partition, broker_id: int, change: str) -> None:
@@ -77,12 +110,23 @@ class BrokerMetrics:
         for record in truncated:
             lost_acked += record.acked
             self.lost.append(
-                now, part.topic, part.index, record.offset, record.send_id, int(record.acked),
+                now,
+                part.topic,
+                part.index,
+                record.offset,
+                record.send_id,
+                int(record.acked),
                 reason,
             )
         self.elections.append(
-            now, part.topic, part.index, -1 if old_leader is None else old_leader,
-            -1 if part.leader is None else part.leader, int(unclean), len(truncated), lost_acked,
+            now,
+            part.topic,
+            part.index,
+            -1 if old_leader is None else old_leader,
+            -1 if part.leader is None else part.leader,
+            int(unclean),
+            len(truncated),
+            lost_acked,
         )
 
     def available_again(self, part: Partition, since: float) -> None:

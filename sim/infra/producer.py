@@ -55,7 +55,6 @@ from sim.infra.murmur2 import partition_for_key
 __all__ = ["AckCallback", "Producer", "RecordMetadata"]
 
 
-
 class Producer:
     """One producer client (one ``KafkaProducer`` instance)."""
 
@@ -283,7 +282,9 @@ class Producer:
                 record.acked = True
             self._complete(batch, -1)
 
-    def _answered(self, queue: PartitionQueue, batch: Batch, error: str | None, base: Offset) -> None:
+    def _answered(
+        self, queue: PartitionQueue, batch: Batch, error: str | None, base: Offset
+    ) -> None:
         queue.in_flight.remove(batch)
         now = self.env.now
         if error is None:

@@ -149,7 +149,9 @@ def stale_read_flags(reads: pd.DataFrame, commits: pd.DataFrame) -> np.ndarray:
     return flags
 
 
-def final_versions(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> pd.DataFrame:
+def final_versions(
+    commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]
+) -> pd.DataFrame:
     """Owner's and each copy's final version of every key touched: ``key, owner, <replica>...``.
 
     The owner's final version is its last commit in time; a copy's, its last apply in time;

@@ -82,6 +82,38 @@ class PatternModel:
 
         self.request(index, service, work)
 
+    def commit_at_owner(
+        self,
+        index: int,
+        key: int,
+        database: Database,
+        also: Callable[[int, float], None] | None = None,
+    ) -> None:
+        """Write request ``index``: the owner writes the row to ``database`` (its commit is
+        recorded, then ``also(version, time)`` runs at the same instant) and answers."""
+        owner = self.services[self.owner]
+        env = self.ctx.env
+        delete = self.is_delete(index)
+
+        def committed(outcome: int, version: Any) -> None:
+            if outcome == OK:
+                self.consistency.commit(key, version, env.now)
+                if also is not None:
+                    also(version, env.now)
+
+        def work(job: Job) -> None:
+            self.db_call(
+                self.owner,
+                database,
+                key,
+                True,
+                committed,
+                lambda outcome, version: owner.finish(job, outcome, version),
+                delete=delete,
+            )
+
+        self.request(index, self.owner, work)
+
     # -- shared plumbing ---------------------------------------------------------------------
     def arrive(self, index: int) -> None:
         """A request from the workload arrives at the client edge."""

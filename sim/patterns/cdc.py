@@ -41,11 +41,9 @@ from typing import Any
 
 from sim.config.model import Scenario
 from sim.context import SimContext
-from sim.infra.common import OK
 from sim.infra.connectors import TAG, CdcConnector, OutboxPoller, connect_producer_config
 from sim.infra.database import Database
 from sim.infra.producer import Producer
-from sim.infra.service import Job
 from sim.metrics.requests import RequestLog
 from sim.patterns.messaging import Acked, MessagingModel
 
@@ -75,27 +73,7 @@ class RelayModel(MessagingModel):
 
     # -- the owner's writes ------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
-        delete = self.is_delete(index)
-        self.request(index, self.owner, lambda job: self._commit(job, key, delete))
-
-    def _commit(self, job: Job, key: int, delete: bool) -> None:
-        owner = self.services[self.owner]
-        env = self.ctx.env
-        consistency = self.consistency
-
-        def committed(outcome: int, version: Any) -> None:
-            if outcome == OK:
-                consistency.commit(key, version, env.now)
-
-        self.db_call(
-            self.owner,
-            self.databases[self.owner],
-            key,
-            True,
-            committed,
-            lambda outcome, version: owner.finish(job, outcome, version),
-            delete=delete,
-        )
+        self.commit_at_owner(index, key, self.databases[self.owner])
 
     # -- the connector's producer ------------------------------------------------------------
     def producer(self, node: str) -> Producer:

@@ -62,7 +62,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from sim.config.broker import BrokerLeaderLossFault
 from sim.config.model import EventSourcingPattern, Scenario
 from sim.context import SimContext
 from sim.infra.broker import Broker
@@ -74,6 +73,7 @@ from sim.infra.producer import Producer, RecordMetadata
 from sim.infra.service import Instance, Job, Service
 from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
+from sim.patterns.messaging import lose_leader
 
 __all__ = ["EventSourcingModel"]
 
@@ -273,21 +273,7 @@ class EventSourcingModel(PatternModel):
         return self.groups.get(name)
 
     def lose_leader(self, fault: Any) -> Callable[[], None] | None:
-        assert isinstance(fault, BrokerLeaderLossFault)
-        broker = self.broker
-        if fault.partition is None:
-            broker_id = fault.broker_id or 0
-            broker.fail_broker(broker_id)
-            return lambda: broker.recover_broker(broker_id)
-        partition: int = fault.partition
-        if fault.topic not in (None, self.topic):
-            return None
-        leader = broker.fail_leader(self.topic, partition)
-        return (
-            None
-            if leader is None
-            else lambda: broker.recover_replica(self.topic, partition, leader)
-        )
+        return lose_leader(self.broker, fault)
 
     def gauges(self) -> dict[str, float]:
         lag = self.ctx.recorder.tables.get("consumer_lag")

@@ -39,7 +39,7 @@ from sim.infra.service import Instance, Job
 from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
 
-__all__ = ["MessagingModel"]
+__all__ = ["MessagingModel", "lose_leader"]
 
 Acked = Callable[[bool], None]
 
@@ -182,24 +182,33 @@ class MessagingModel(PatternModel):
         return self.groups.get(name)
 
     def lose_leader(self, fault: Any) -> Callable[[], None] | None:
-        assert isinstance(fault, BrokerLeaderLossFault)
-        broker = self.broker
-        if fault.partition is None:
-            broker_id = fault.broker_id or 0
-            broker.fail_broker(broker_id)
-            return lambda: broker.recover_broker(broker_id)
-        partition: int = fault.partition
-        topics = [fault.topic] if fault.topic else list(broker.topics)
-        lost = [(t, broker.fail_leader(t, partition)) for t in topics if t in broker.topics]
-
-        def recover() -> None:
-            for topic, leader in lost:
-                if leader is not None:
-                    broker.recover_replica(topic, partition, leader)
-
-        return recover
+        return lose_leader(self.broker, fault)
 
     def gauges(self) -> dict[str, float]:
         lag = self.ctx.recorder.tables.get("consumer_lag")
         values = lag.columns["lag"] if lag is not None else []
         return {"consumer_lag_max": float(max(values)) if len(values) else 0.0}
+
+
+def lose_leader(broker: Broker, fault: Any) -> Callable[[], None] | None:
+    """Apply a ``broker-leader-loss`` to ``broker``; returns the undo (None if nothing died).
+
+    ``broker`` / ``broker:N`` kill a whole broker; ``broker:partition/N`` kills the leader of
+    partition N of ``fault.topic`` or, when it is not given, of every topic."""
+    assert isinstance(fault, BrokerLeaderLossFault)
+    if fault.partition is None:
+        broker_id = fault.broker_id or 0
+        broker.fail_broker(broker_id)
+        return lambda: broker.recover_broker(broker_id)
+    partition: int = fault.partition
+    topics = [fault.topic] if fault.topic else list(broker.topics)
+    lost = [(t, broker.fail_leader(t, partition)) for t in topics if t in broker.topics]
+    if all(leader is None for _, leader in lost):
+        return None
+
+    def recover() -> None:
+        for topic, leader in lost:
+            if leader is not None:
+                broker.recover_replica(topic, partition, leader)
+
+    return recover

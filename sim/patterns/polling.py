@@ -49,11 +49,9 @@ from typing import Any
 
 from sim.config.model import PollingPattern, Scenario
 from sim.context import SimContext
-from sim.infra.common import OK
 from sim.infra.connectors import connect_producer_config
 from sim.infra.poller import JdbcSourcePoller
 from sim.infra.producer import Producer
-from sim.infra.service import Job
 from sim.metrics.requests import RequestLog
 from sim.patterns.messaging import MessagingModel
 
@@ -97,27 +95,7 @@ class PollingModel(MessagingModel):
         self.publish(self.poller.node, key, version, acked)
 
     def write(self, index: int, key: int) -> None:
-        delete = self.is_delete(index)
-        owner = self.services[self.owner]
-        database = self.databases[self.owner]
-        env = self.ctx.env
-
-        def committed(outcome: int, version: Any) -> None:
-            if outcome == OK:
-                self.consistency.commit(key, version, env.now)
-
-        def work(job: Job) -> None:
-            self.db_call(
-                self.owner,
-                database,
-                key,
-                True,
-                committed,
-                lambda outcome, version: owner.finish(job, outcome, version),
-                delete=delete,
-            )
-
-        self.request(index, self.owner, work)
+        self.commit_at_owner(index, key, self.databases[self.owner])
 
     # -- faults and gauges -------------------------------------------------------------------
     def connector(self, name: str) -> JdbcSourcePoller | None:

@@ -13,11 +13,7 @@ Left out: schema coupling between teams, per-service pools against the server's
 
 from __future__ import annotations
 
-from typing import Any
-
-from sim.infra.common import OK
 from sim.infra.database import Database
-from sim.infra.service import Job
 from sim.patterns.base import PatternModel
 
 __all__ = ["SharedDbModel"]
@@ -39,30 +35,11 @@ class SharedDbModel(PatternModel):
         return self.databases["shared"]
 
     def write(self, index: int, key: int) -> None:
-        owner = self.services[self.owner]
-        database = self.databases["shared"]
         consistency = self.consistency
-        env = self.ctx.env
         copies = range(len(self.replicas))
 
-        def committed(outcome: int, version: Any) -> None:
-            if outcome == OK:
-                now = env.now
-                consistency.commit(key, version, now)
-                for replica in copies:
-                    consistency.apply(replica, key, version, now)
+        def copies_hold_it(version: int, now: float) -> None:
+            for replica in copies:  # the copies are the owner's row
+                consistency.apply(replica, key, version, now)
 
-        delete = self.is_delete(index)
-
-        def work(job: Job) -> None:
-            self.db_call(
-                self.owner,
-                database,
-                key,
-                True,
-                committed,
-                lambda outcome, value: owner.finish(job, outcome, value),
-                delete=delete,
-            )
-
-        self.request(index, self.owner, work)
+        self.commit_at_owner(index, key, self.databases["shared"], copies_hold_it)
