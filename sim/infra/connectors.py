@@ -125,7 +125,34 @@ class _Sent:
 Process = Generator[simpy.Event, Any, Any]
 
 
-class _Task:
+class Stallable:
+    """Stall and resume of a task's loop: ``stall()`` makes the loop wait at its next
+    ``yield from self._running()``; ``resume()`` lets it go on where it was."""
+
+    env: simpy.Environment
+    stalled: bool
+    _resumed: simpy.Event | None
+
+    def stall(self) -> None:
+        """The task stops making progress without dying."""
+        self.stalled = True
+
+    def resume(self) -> None:
+        """A stalled task goes on where it was."""
+        self.stalled = False
+        if self._resumed is not None:
+            resumed, self._resumed = self._resumed, None
+            resumed.succeed()
+
+    def _running(self) -> Generator[simpy.Event, Any, None]:
+        """Wait while the task is stalled."""
+        while self.stalled:
+            if self._resumed is None:
+                self._resumed = self.env.event()
+            yield self._resumed
+
+
+class _Task(Stallable):
     """Crash, restart, stall and resume of a connector task (its incarnations are epochs)."""
 
     def __init__(self, ctx: SimContext, name: str, database: Database, publish: Publish) -> None:
@@ -159,17 +186,6 @@ class _Task:
         """The task starts again after a crash."""
         self.start()
 
-    def stall(self) -> None:
-        """The task stops making progress without dying."""
-        self.stalled = True
-
-    def resume(self) -> None:
-        """A stalled task goes on where it was."""
-        self.stalled = False
-        if self._resumed is not None:
-            resumed, self._resumed = self._resumed, None
-            resumed.succeed()
-
     # -- for subclasses ----------------------------------------------------------------------
     def _begin(self, epoch: int) -> None:
         raise NotImplementedError
@@ -179,13 +195,6 @@ class _Task:
 
     def _alive(self, epoch: int) -> bool:
         return epoch == self._epoch
-
-    def _running(self) -> Process:
-        """Wait while the task is stalled."""
-        while self.stalled:
-            if self._resumed is None:
-                self._resumed = self.env.event()
-            yield self._resumed
 
     def _scan(self, duration: float) -> Generator[simpy.Event, Any, bool]:
         """A query of the table holding a connection for ``duration``; True if it succeeded."""

@@ -72,7 +72,7 @@ import simpy
 
 from sim.context import SimContext
 from sim.infra.common import ERROR, OK, later
-from sim.infra.connectors import RETRY_BACKOFF, TAG, Publish
+from sim.infra.connectors import RETRY_BACKOFF, TAG, Publish, Stallable
 from sim.infra.database import Commit, Database
 from sim.infra.network import Network
 
@@ -100,7 +100,7 @@ class _Row(NamedTuple):
     version: int
 
 
-class JdbcSourcePoller:
+class JdbcSourcePoller(Stallable):
     """A JDBC source task polling one table and publishing its changed rows."""
 
     def __init__(
@@ -142,6 +142,7 @@ class JdbcSourcePoller:
         self.flushed = START
         """The last position flushed to the offset store: where a restart resumes."""
         self._unacked: deque[list[Any]] = deque()
+        self.env = ctx.env
         self.up = True
         self.stalled = False
         self._epoch = 0
@@ -179,17 +180,6 @@ class JdbcSourcePoller:
         self.up = True
         self.start()
 
-    def stall(self) -> None:
-        """Stop between two steps (no new query, no hand-over) until :meth:`resume`."""
-        self.stalled = True
-
-    def resume(self) -> None:
-        """Go on where the task stalled."""
-        self.stalled = False
-        if self._resumed is not None:
-            resumed, self._resumed = self._resumed, None
-            resumed.succeed()
-
     @property
     def busy_time(self) -> float:
         """Connection-seconds the database spent on this task's queries."""
@@ -215,7 +205,7 @@ class JdbcSourcePoller:
 
     def _query(self, epoch: int) -> Generator[simpy.Event, Any, None]:
         """One query: select at the snapshot, fetch the result set batch by batch, hand over."""
-        yield from self._unstalled()
+        yield from self._running()
         if epoch != self._epoch:
             return
         self.polls += 1
@@ -241,16 +231,10 @@ class JdbcSourcePoller:
                 self.failed_fetches += 1
                 return
             self.rows_read += len(batch)
-            yield from self._unstalled()
+            yield from self._running()
             if epoch != self._epoch:
                 return
             self._hand_over(batch, epoch)
-
-    def _unstalled(self) -> Generator[simpy.Event, Any, None]:
-        while self.stalled:
-            if self._resumed is None:
-                self._resumed = self.ctx.env.event()
-            yield self._resumed
 
     def _fetch(self, duration: float) -> simpy.Event:
         """One round trip to the database holding a connection for ``duration``; the event's
