@@ -63,7 +63,8 @@ class RowMeta(NamedTuple):
     updated_at: float
     """Timestamp column: when the transaction that last wrote it began (``now()``)."""
     row_id: int
-    """Incrementing id column: assigned when the row was inserted."""
+    """Incrementing id column: taken from a sequence when the inserting transaction began, so
+    inserts can commit out of id order as they do with ``nextval()``."""
     deleted: bool
     committed_at: float
     version: int
@@ -78,6 +79,7 @@ class _Query:
         "epoch",
         "key",
         "prepare",
+        "row_id",
         "scan",
         "settled",
         "version",
@@ -102,6 +104,7 @@ class _Query:
         self.delete = False
         self.scan = -1.0
         self.begun = 0.0
+        self.row_id = 0
         self.epoch = 0
         self.settled = False
 
@@ -264,6 +267,11 @@ class Database:
 
     def _execute(self, query: _Query, duration: float) -> None:
         query.begun = self.ctx.env.now
+        if self.keep_log and query.write and query.scan < 0.0:
+            old = self.meta.get(query.key)
+            if old is None or old.deleted:  # an insert takes its id from the sequence now
+                self._row_ids += 1
+                query.row_id = self._row_ids
         for extra in self.extra_delays:
             duration += extra()
         self.busy_time += duration
@@ -309,11 +317,7 @@ class Database:
         if self.keep_log:
             now = self.ctx.env.now
             old = self.meta.get(key)
-            if old is None or old.deleted:
-                self._row_ids += 1
-                row_id = self._row_ids
-            else:
-                row_id = old.row_id
+            row_id = query.row_id or (old.row_id if old is not None else 0)
             self.meta[key] = RowMeta(query.begun, row_id, query.delete, now, version)
             self._lsn += 1
             entry = Commit(self._lsn, key, version, now, query.delete)

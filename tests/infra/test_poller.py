@@ -81,7 +81,7 @@ def _out_of_order(h: Harness) -> None:
     h.write(0.75, 2)
 
 
-@pytest.mark.parametrize("mode", ["timestamp", "timestamp+incrementing"])
+@pytest.mark.parametrize("mode", ["timestamp", "timestamp+incrementing", "incrementing"])
 def test_a_row_committed_after_a_later_stamped_row_was_read_is_skipped_forever(mode):
     h = Harness(mode)
     _out_of_order(h)
@@ -103,9 +103,9 @@ def test_a_timestamp_delay_longer_than_the_transaction_waits_for_it_and_delays_e
 def test_bulk_reads_the_whole_table_every_poll_so_it_misses_nothing_but_repeats_everything():
     h = Harness("bulk")
     _out_of_order(h)
-    # the poll at 1 + TICK reads key 2; the one at 2 + 3 TICK both rows, in id order (ids are
-    # given at commit, so key 2 has the lower one)
-    assert h.run(until=2.5) == [(2, 1), (2, 1), (1, 1)]
+    # the poll at 1 + TICK reads key 2; the one at 2 + 3 TICK both rows, in id order (an insert
+    # takes its id when its transaction begins, so key 1 has the lower one)
+    assert h.run(until=2.5) == [(2, 1), (1, 1), (2, 1)]
 
 
 def test_incrementing_mode_sees_new_rows_only():
