@@ -124,6 +124,8 @@ def run(
 
         sys.stdout.write(json.dumps(summary_document(results), indent=2) + "\n")
     else:
+        if not console.is_terminal:  # a file or a pipe: no reason to wrap at 80 columns
+            console.width = max(console.width, 30 + 16 * len(results.patterns))
         console.print(_summary_table(results))
     err.print(f"wrote {folder}/report.html", highlight=False)
 
@@ -158,7 +160,9 @@ def _format(metric: str, value: float) -> str:
 
 def _summary_table(results: api.Results) -> Table:
     summary = results.summary
-    table = Table(title=f"{results.scenario.name}: mean [95% CI] over replications")
+    compact = len(results.patterns) > 3  # intervals stay in summary.csv and the report
+    what = "mean" if compact else "mean [95% CI]"
+    table = Table(title=f"{results.scenario.name}: {what} over replications")
     table.add_column("metric")
     for name in results.patterns:
         table.add_column(name, justify="right")
@@ -167,7 +171,7 @@ def _summary_table(results: api.Results) -> Table:
         for name in results.patterns:
             row = summary[(summary["pattern"] == name) & (summary["metric"] == metric)].iloc[0]
             text = _format(metric, row["mean"])
-            if math.isfinite(row["ci_low"]):
+            if not compact and math.isfinite(row["ci_low"]):
                 text += f" [{_format(metric, row['ci_low'])}, {_format(metric, row['ci_high'])}]"
             cells.append(text)
         table.add_row(metric, *cells)
