@@ -66,6 +66,7 @@ class Instance:
         self.epoch = 0
         self.extra_delays: list[Sampler] = []
         self.error_probabilities: list[float] = []
+        self._timeout = service.ctx.env.timeout
 
     @property
     def outstanding(self) -> int:
@@ -99,7 +100,7 @@ class Instance:
         if delay <= 0.0:
             job.work(job)
         else:
-            self.service.ctx.env.timeout(delay).callbacks.append(lambda _e: self._served(job))
+            self._timeout(delay).callbacks.append(lambda _e: self._served(job))
 
     def _served(self, job: Job) -> None:
         if not job.finished and job.epoch == self.epoch:

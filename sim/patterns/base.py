@@ -141,10 +141,18 @@ class PatternModel:
 
         def answered(outcome: int, value: Any) -> None:
             version = value if outcome == OK and isinstance(value, int) else -1
-            network.send(service, "client", lambda: log.finish(index, env.now, outcome, version))
+            if network.instant:
+                log.finish(index, env.now, outcome, version)
+            else:
+                network.send(
+                    service, "client", lambda: log.finish(index, env.now, outcome, version)
+                )
 
         target = self.services[service]
-        network.send("client", service, lambda: target.call(work, answered))
+        if network.instant:
+            target.call(work, answered)
+        else:
+            network.send("client", service, lambda: target.call(work, answered))
 
     def db_call(
         self,
