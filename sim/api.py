@@ -79,18 +79,16 @@ class Results:
 
     @property
     def fault_windows(self) -> pd.DataFrame:
-        """The fault windows as applied (the same for every pattern): ``kind, target, start, end``."""
+        """The fault windows as applied in the first replication: ``kind, target, start, end``."""
+        columns = ["kind", "target", "start", "end"]
         if not self.runs:
-            return pd.DataFrame(columns=["kind", "target", "start", "end"])
-        first = self.runs[0]
-        same = [
-            r.faults
-            for r in self.runs
-            if r.replication == first.replication and r.pattern == first.pattern
-        ]
-        return (
-            same[0].sort_values(["start", "kind", "target"], kind="stable").reset_index(drop=True)
-        )
+            return pd.DataFrame(columns=columns)
+        first = self.runs[0].replication
+        # a fault applies only in the patterns that have its target (a connector crash in a
+        # pattern with no connector): show every window any pattern saw
+        frames = [r.faults[columns] for r in self.runs if r.replication == first]
+        union = pd.concat(frames, ignore_index=True).drop_duplicates(["kind", "target", "start"])
+        return union.sort_values(["start", "kind", "target"], kind="stable").reset_index(drop=True)
 
     def metric(self, pattern: str, name: str) -> float:
         """The mean of one metric for one pattern."""

@@ -29,23 +29,11 @@ import plotly.graph_objects as go
 import plotly.offline
 
 import sim
+from sim.metrics.summarize import METRICS, UNITS
 from sim.report import figures
 
 #: Metrics in the order they are shown; metrics not listed follow, in order of appearance.
-METRIC_ORDER: tuple[str, ...] = (
-    "latency_mean",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "latency_p999",
-    "throughput",
-    "error_rate",
-    "staleness_p50",
-    "staleness_p99",
-    "staleness_max",
-    "stale_read_rate",
-    "divergent_keys",
-)
+METRIC_ORDER: tuple[str, ...] = tuple(METRICS)
 _COUNT_SUFFIXES = ("_keys", "_count", "_updates", "_duplicates")
 _HEADER_KEYS = ("scenario", "seed", "replications", "patterns")
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -195,9 +183,9 @@ def _summary_table(summary: pd.DataFrame, patterns: list[str]) -> str:
         '<p class="note">Mean over replications, with the 95% confidence interval in brackets '
         "(none when there is a single replication). Hover a cell for the number of "
         "replications.</p>\n"
-        f"<table>\n<thead><tr><th>metric</th>{head}</tr></thead>\n<tbody>\n"
+        f'<div class="scroll"><table>\n<thead><tr><th>metric</th>{head}</tr></thead>\n<tbody>\n'
         + "\n".join(rows)
-        + "\n</tbody>\n</table>\n</section>"
+        + "\n</tbody>\n</table></div>\n</section>"
     )
 
 
@@ -217,7 +205,17 @@ def _cell(metric: str, mean: object, low: object, high: object) -> str:
 
 
 def _unit(metric: str) -> tuple[float, str, bool]:
-    """(scale, unit suffix, is a count) for a metric, from its name."""
+    """(scale, unit suffix, is a count) for a metric: from the units the summary declares,
+    else from its name."""
+    declared = UNITS.get(metric)
+    if declared == "s":
+        return 1000.0, " ms", False
+    if declared == "fraction":
+        return 100.0, " %", False
+    if declared == "1/s":
+        return 1.0, " /s", False
+    if declared in ("count", "records"):
+        return 1.0, "", True
     if metric.startswith(("latency_", "staleness_")):
         return 1000.0, " ms", False
     if metric.endswith("_rate"):
@@ -347,6 +345,7 @@ code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .dot { width: 9px; height: 9px; border-radius: 50%; display: inline-block; }
 .note { color: var(--muted); margin: 4px 0 10px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+.scroll { overflow-x: auto; }
 th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left;
   vertical-align: top; }
 thead th { background: var(--soft); border-bottom: 2px solid var(--line); }
