@@ -19,6 +19,7 @@ from sim.config.model import Scenario
 from sim.metrics.summarize import METRICS, summarize
 from sim.runner import RunResult, Task, default_workers, run_many
 from sim.scenario import load_scenario, parse_scenario
+from sim.slo import evaluate, parse_slo
 
 __all__ = ["Results", "UnknownPatternError", "load", "parse", "run", "write"]
 
@@ -89,6 +90,13 @@ class Results:
         frames = [r.faults[columns] for r in self.runs if r.replication == first]
         union = pd.concat(frames, ignore_index=True).drop_duplicates(["kind", "target", "start"])
         return union.sort_values(["start", "kind", "target"], kind="stable").reset_index(drop=True)
+
+    @property
+    def verdicts(self) -> pd.DataFrame:
+        """Each pattern against each SLO of the scenario (empty when it has none):
+        ``pattern, slo, metric, value, ci_low, ci_high, passed``."""
+        slos = [parse_slo(text) for text in self.scenario.slo]
+        return evaluate(slos, self.summary, self.patterns)
 
     def metric(self, pattern: str, name: str) -> float:
         """The mean of one metric for one pattern."""

@@ -3,7 +3,8 @@
 Data goes to stdout (the summary table, or one JSON document with ``--json``); messages and
 progress go to stderr, progress only when stderr is a terminal. ``NO_COLOR`` is honoured.
 
-Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid scenario, 130 interrupted.
+Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid scenario, 4 an SLO failed,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from rich.table import Table
 
 from sim import api
 from sim.config.model import Scenario
-from sim.metrics.summarize import UNITS
+from sim.metrics.summarize import format_value
 from sim.runner import RunResult
 from sim.scenario import ScenarioError
 
 __all__ = ["app", "main"]
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INVALID, EXIT_SLO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 app = typer.Typer(
     name="patternsim",
@@ -126,8 +127,15 @@ def run(
     else:
         if not console.is_terminal:  # a file or a pipe: no reason to wrap at 80 columns
             console.width = max(console.width, 30 + 16 * len(results.patterns))
+        verdicts = results.verdicts
+        if not verdicts.empty:
+            console.print(_verdict_table(verdicts))
         console.print(_summary_table(results))
     err.print(f"wrote {folder}/report.html", highlight=False)
+    failed = int((~results.verdicts["passed"]).sum()) if not results.verdicts.empty else 0
+    if failed:
+        err.print(f"{failed} SLO check{'s' if failed != 1 else ''} failed", highlight=False)
+        raise typer.Exit(EXIT_SLO)
 
 
 def _progress(err: Console) -> Callable[[RunResult], None] | None:
@@ -143,19 +151,18 @@ def _progress(err: Console) -> Callable[[RunResult], None] | None:
     return show
 
 
-def _format(metric: str, value: float) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    unit = UNITS.get(metric, "")
-    if unit == "s":
-        return f"{value:.3g} s" if abs(value) >= 1 else f"{value * 1000:.3g} ms"
-    if unit == "fraction":
-        return f"{value * 100:.3g}%"
-    if unit == "1/s":
-        return f"{value:.4g}/s"
-    if unit == "count":
-        return f"{value:.4g}"
-    return f"{value:.4g}"
+def _verdict_table(verdicts: object) -> Table:
+    import pandas as pd
+
+    assert isinstance(verdicts, pd.DataFrame)
+    table = Table(title="SLOs (mean over replications)")
+    for column in ("", "pattern", "slo", "value"):
+        table.add_column(column)
+    for row in verdicts.to_dict("records"):
+        mark = "[green]✓[/green]" if row["passed"] else "[red]✗[/red]"
+        value = format_value(str(row["metric"]), float(row["value"]))
+        table.add_row(mark, str(row["pattern"]), str(row["slo"]), value)
+    return table
 
 
 def _summary_table(results: api.Results) -> Table:
@@ -170,9 +177,9 @@ def _summary_table(results: api.Results) -> Table:
         cells = []
         for name in results.patterns:
             row = summary[(summary["pattern"] == name) & (summary["metric"] == metric)].iloc[0]
-            text = _format(metric, row["mean"])
+            text = format_value(metric, row["mean"])
             if not compact and math.isfinite(row["ci_low"]):
-                text += f" [{_format(metric, row['ci_low'])}, {_format(metric, row['ci_high'])}]"
+                text += f" [{format_value(metric, row['ci_low'])}, {format_value(metric, row['ci_high'])}]"
             cells.append(text)
         table.add_row(metric, *cells)
     return table

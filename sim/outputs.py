@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 import sim
-from sim.metrics.summarize import UNITS
+from sim.metrics.summarize import UNITS, format_value
 from sim.scenario import resolved_yaml
 
 if TYPE_CHECKING:
@@ -57,6 +57,18 @@ def summary_document(results: Results) -> dict[str, Any]:
         "percentiles": "latency_pNN: NNth percentile (linear interpolation) of successful "
         "requests started after the warm-up; p999 is the 99.9th",
         "patterns": patterns,
+        "slo": list(scenario.slo),
+        "verdicts": [
+            {
+                "pattern": str(row["pattern"]),
+                "slo": str(row["slo"]),
+                "metric": str(row["metric"]),
+                "value": _number(float(row["value"])),
+                "passed": bool(row["passed"]),
+            }
+            for row in results.verdicts.to_dict("records")
+        ],
+        "passed": bool(results.verdicts["passed"].all()) if len(results.verdicts) else True,
     }
 
 
@@ -69,6 +81,8 @@ def write_run_folder(results: Results, out: Path) -> Path:
     results.fault_windows.to_csv(out / "faults.csv", index=False)
     results.per_replication.to_csv(out / "replications.csv", index=False)
     results.summary.to_csv(out / "summary.csv", index=False)
+    if len(results.verdicts):
+        results.verdicts.to_csv(out / "verdicts.csv", index=False)
     document = json.dumps(summary_document(results), indent=2, allow_nan=False)
     (out / "summary.json").write_text(document + "\n", encoding="utf-8")
     _write_report(results, out)
@@ -79,6 +93,15 @@ def _write_report(results: Results, out: Path) -> None:
     from sim.report.page import render_report
 
     scenario = results.scenario
+    verdicts = results.verdicts
+    shown = None
+    if len(verdicts):
+        shown = verdicts.assign(
+            value=[
+                format_value(str(m), float(v))
+                for m, v in zip(verdicts["metric"], verdicts["value"], strict=True)
+            ]
+        ).drop(columns=["ci_low", "ci_high"])
     page = render_report(
         title=f"patternsim: {scenario.name}",
         summary=results.summary,
@@ -93,6 +116,7 @@ def _write_report(results: Results, out: Path) -> None:
             "warmup": scenario.warmup,
             "load_end": scenario.workload.load_duration,
         },
+        verdicts=shown,
     )
     (out / "report.html").write_text(page, encoding="utf-8")
 

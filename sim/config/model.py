@@ -12,9 +12,9 @@ Defaults cite ``domain.md`` (``../shared/design/domain.md``) by source tag.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, RootModel, model_validator
+from pydantic import AfterValidator, Field, RootModel, model_validator
 
 from sim.config.broker import BrokerConfig, BrokerLeaderLossFault
 from sim.config.faults import (
@@ -46,6 +46,7 @@ from sim.config.types import (
     StrictModel,
 )
 from sim.distributions import Constant, ConstantTime, Exponential, ExponentialTime
+from sim.slo import SloError, parse_slo
 
 __all__ = [
     "BrokerConfig",
@@ -213,6 +214,18 @@ class WorkloadConfig(StrictModel):
         return sum(phase.duration for phase in self.phases)
 
 
+def _check_slo(text: str) -> str:
+    try:
+        parse_slo(text)
+    except SloError as error:
+        raise ValueError(str(error)) from None
+    return text
+
+
+SloLine = Annotated[str, AfterValidator(_check_slo)]
+"""One SLO line, checked by :func:`sim.slo.parse_slo`."""
+
+
 class Scenario(StrictModel):
     """A whole scenario file."""
 
@@ -237,6 +250,12 @@ class Scenario(StrictModel):
     )
     patterns: list[Pattern] = Field(min_length=1)
     faults: list[Fault] = Field(default_factory=list)
+    slo: list[SloLine] = Field(
+        default_factory=list,
+        description="objectives every pattern is judged against, k6-style: "
+        "'p99(latency) < 250ms', 'error_rate < 1%', 'p99(staleness) < 5s', 'lost_updates == 0'",
+        examples=[["p99(latency) < 250ms", "error_rate < 1%", "divergent_keys == 0"]],
+    )
 
     def pattern_names(self) -> list[str]:
         """Labels of the patterns, in file order."""

@@ -27,7 +27,7 @@ from sim.metrics.consistency import (
 )
 from sim.metrics.stats import mean_ci
 
-__all__ = ["METRICS", "UNITS", "replication_metrics", "summarize"]
+__all__ = ["METRICS", "UNITS", "format_value", "replication_metrics", "summarize"]
 
 UNITS: dict[str, str] = {
     "latency_mean": "s",
@@ -123,3 +123,17 @@ def summarize(
             mean, low, high, n = mean_ci([run.get(metric, math.nan) for run in runs])
             records.append((pattern, metric, mean, low, high, n))
     return pd.DataFrame(records, columns=["pattern", "metric", "mean", "ci_low", "ci_high", "n"])
+
+
+def format_value(metric: str, value: float) -> str:
+    """A metric's value for people: ``32.8 ms``, ``1.5 s``, ``3.6%``, ``120/s``, ``43``."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    unit = UNITS.get(metric, "")
+    if unit == "s":
+        return f"{value:.3g} s" if abs(value) >= 1 else f"{value * 1000:.3g} ms"
+    if unit == "fraction":
+        return f"{value * 100:.3g}%"
+    if unit == "1/s":
+        return f"{value:.4g}/s"
+    return f"{value:.4g}"

@@ -1,0 +1,125 @@
+"""Service-level objectives: a small, k6-like threshold language and its verdicts.
+
+An SLO is one line such as ``"p99(latency) < 250ms"``, ``"error_rate < 1%"``,
+``"p99(staleness) < 5s"``, ``"lost_updates == 0"`` or ``"throughput >= 100/s"``::
+
+    slo      := subject OP value
+    subject  := AGG "(" SERIES ")" | METRIC
+    AGG      := mean | p50 | p95 | p99 | p999 | max          (latency: not max)
+    SERIES   := latency | staleness
+    OP       := < | <= | > | >= | == | !=
+    value    := a duration for latency and staleness, a percentage or fraction for rates and
+                loads, a rate for throughput, a number for counts
+
+It is parsed by a regular grammar (never ``eval``), checked when the scenario is validated, and
+evaluated per pattern on the mean across replications — the figure the summary shows — with
+the interval shown beside it. A metric a pattern does not have (no broker, no connector) cannot
+pass: the check fails with "not measured".
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from sim.metrics.summarize import UNITS
+from sim.units import UnitError, parse_duration, parse_percent, parse_rate
+
+__all__ = ["Slo", "SloError", "evaluate", "parse_slo"]
+
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_LINE = re.compile(
+    r"^\s*(?:(?P<agg>[a-z0-9]+)\s*\(\s*(?P<series>[a-z_]+)\s*\)|(?P<metric>[a-z_0-9]+))"
+    r"\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\S.*?)\s*$"
+)
+_SERIES_METRICS = {
+    ("latency", agg): f"latency_{agg}" for agg in ("mean", "p50", "p95", "p99", "p999")
+} | {("staleness", agg): f"staleness_{agg}" for agg in ("p50", "p99", "max")}
+
+
+class SloError(ValueError):
+    """An SLO line that does not parse; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Slo:
+    """One parsed objective: ``metric op threshold`` (threshold in SI units)."""
+
+    text: str
+    metric: str
+    op: str
+    threshold: float
+
+    def holds(self, value: float) -> bool:
+        """True when ``value`` meets the objective (never for a value not measured)."""
+        return math.isfinite(value) and _OPERATORS[self.op](value, self.threshold)
+
+
+def parse_slo(text: str) -> Slo:
+    """Parse one SLO line; raise :class:`SloError` saying what is expected."""
+    match = _LINE.match(text)
+    if match is None:
+        raise SloError(
+            "expected 'p99(latency) < 250ms', 'error_rate < 1%' or 'lost_updates == 0': "
+            "a metric, an operator (< <= > >= == !=) and a value"
+        )
+    if match.group("metric"):
+        metric = match.group("metric")
+        if metric not in UNITS:
+            raise SloError(f"unknown metric {metric!r}; known: {', '.join(UNITS)}")
+    else:
+        key = (match.group("series"), match.group("agg"))
+        if key not in _SERIES_METRICS:
+            known = ", ".join(f"{agg}({series})" for series, agg in _SERIES_METRICS)
+            raise SloError(f"unknown {key[1]}({key[0]}); known: {known}")
+        metric = _SERIES_METRICS[key]
+    threshold = _threshold(metric, match.group("value"))
+    return Slo(text.strip(), metric, match.group("op"), threshold)
+
+
+def _threshold(metric: str, raw: str) -> float:
+    unit = UNITS[metric]
+    try:
+        if unit == "s":
+            return parse_duration(raw)
+        if unit == "fraction":
+            return parse_percent(raw)
+        if unit == "1/s":
+            return parse_rate(raw)
+        value = float(raw)
+    except (UnitError, ValueError) as error:
+        raise SloError(f"{metric}: {error}") from None
+    if not math.isfinite(value):
+        raise SloError(f"{metric}: expected a finite number (got {raw!r})")
+    return value
+
+
+def evaluate(slos: list[Slo], summary: pd.DataFrame, patterns: list[str]) -> pd.DataFrame:
+    """Verdicts: one row per (pattern, SLO): ``pattern, slo, metric, value, ci_low, ci_high,
+    passed``, in pattern then SLO order."""
+    names = ("pattern", "metric", "mean", "ci_low", "ci_high")
+    found: dict[tuple[str, str], tuple[float, float, float]] = {
+        (str(pattern), str(metric)): (float(mean), float(low), float(high))
+        for pattern, metric, mean, low, high in zip(
+            *(summary[name].tolist() for name in names), strict=True
+        )
+    }
+    rows = []
+    for pattern in patterns:
+        for slo in slos:
+            mean, low, high = found.get((pattern, slo.metric), (math.nan, math.nan, math.nan))
+            rows.append((pattern, slo.text, slo.metric, mean, low, high, slo.holds(mean)))
+    columns = ["pattern", "slo", "metric", "value", "ci_low", "ci_high", "passed"]
+    return pd.DataFrame(rows, columns=columns)
