@@ -3,9 +3,10 @@
 A pattern model is built for one run. It owns the services of the scenario, the network and
 the databases it chooses (one shared database, or one per service), receives each request from
 the workload through :meth:`PatternModel.arrive`, and decides how a write reaches the copies and
-how a read is answered. Subclasses implement :meth:`build_databases`, :meth:`database_of` and :meth:`write`
-(and :meth:`read` when a read is not simply answered from the service's own database); they
-only wire the infrastructure pieces together.
+how a read is answered. Subclasses implement :meth:`write` (and override :meth:`build_databases` and
+:meth:`database_of` when services do not each own a database, :meth:`read` when a read is not
+simply answered from the service's database); they only wire the infrastructure pieces
+together.
 """
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ class PatternModel:
 
     # -- to implement ------------------------------------------------------------------------
     def build_databases(self) -> dict[str, Database]:
-        """The databases of this pattern, by name."""
-        raise NotImplementedError
+        """The databases of this pattern, by name: by default each service has its own, with
+        the profile ``databases.default`` overridden by ``databases.<service>``."""
+        profiles = self.scenario.databases
+        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
 
     def database_of(self, service: str) -> Database:
-        """The database a service uses."""
-        raise NotImplementedError
+        """The database a service uses (by default its own)."""
+        return self.databases[service]
 
     def write(self, index: int, key: int) -> None:
         """Handle write (or delete: :meth:`is_delete`) request ``index`` arriving at the owner."""

@@ -67,13 +67,12 @@ from sim.context import SimContext
 from sim.infra.broker import Broker
 from sim.infra.common import ERROR, OK, later
 from sim.infra.consumer import ConsumerGroup, Handler
-from sim.infra.database import Database
 from sim.infra.log import Record
 from sim.infra.producer import Producer, RecordMetadata
 from sim.infra.service import Instance, Job, Service
 from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
-from sim.patterns.messaging import lose_leader
+from sim.patterns.messaging import consumer_lag_max, lose_leader
 
 __all__ = ["EventSourcingModel"]
 
@@ -128,13 +127,6 @@ class EventSourcingModel(PatternModel):
             )
             for name in self.stores
         }
-
-    def build_databases(self) -> dict[str, Database]:
-        profiles = self.scenario.databases
-        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
-
-    def database_of(self, service: str) -> Database:
-        return self.databases[service]
 
     # -- the write service -------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
@@ -276,10 +268,8 @@ class EventSourcingModel(PatternModel):
         return lose_leader(self.broker, fault)
 
     def gauges(self) -> dict[str, float]:
-        lag = self.ctx.recorder.tables.get("consumer_lag")
-        values = lag.columns["lag"] if lag is not None else []
         return {
-            "consumer_lag_max": float(max(values)) if len(values) else 0.0,
+            "consumer_lag_max": consumer_lag_max(self.ctx.recorder),
             "wal_retained_max": math.nan,  # no database commit log is tailed
             "connector_db_load": math.nan,  # no connector queries a database
         }

@@ -32,14 +32,14 @@ from sim.context import SimContext
 from sim.infra.broker import Broker
 from sim.infra.common import OK, later
 from sim.infra.consumer import ConsumerGroup
-from sim.infra.database import Database
 from sim.infra.log import Record
 from sim.infra.producer import Producer, RecordMetadata
 from sim.infra.service import Instance, Job
+from sim.metrics.recorder import Recorder
 from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
 
-__all__ = ["MessagingModel", "lose_leader"]
+__all__ = ["MessagingModel", "consumer_lag_max", "lose_leader"]
 
 Acked = Callable[[bool], None]
 
@@ -73,13 +73,6 @@ class MessagingModel(PatternModel):
             service = self.services[replica]
             service.crash_listeners.append(self._member_down(replica))
             service.restart_listeners.append(self._member_up(replica))
-
-    def build_databases(self) -> dict[str, Database]:
-        profiles = self.scenario.databases
-        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
-
-    def database_of(self, service: str) -> Database:
-        return self.databases[service]
 
     # -- publishing --------------------------------------------------------------------------
     def producer(self, node: str) -> Producer:
@@ -185,9 +178,7 @@ class MessagingModel(PatternModel):
         return lose_leader(self.broker, fault)
 
     def gauges(self) -> dict[str, float]:
-        lag = self.ctx.recorder.tables.get("consumer_lag")
-        values = lag.columns["lag"] if lag is not None else []
-        return {"consumer_lag_max": float(max(values)) if len(values) else 0.0}
+        return {"consumer_lag_max": consumer_lag_max(self.ctx.recorder)}
 
 
 def lose_leader(broker: Broker, fault: Any) -> Callable[[], None] | None:
@@ -212,3 +203,10 @@ def lose_leader(broker: Broker, fault: Any) -> Callable[[], None] | None:
                 broker.recover_replica(topic, partition, leader)
 
     return recover
+
+
+def consumer_lag_max(recorder: Recorder) -> float:
+    """The largest lag any consumer group's partition showed (records; 0 if none sampled)."""
+    lag = recorder.tables.get("consumer_lag")
+    values = lag.columns["lag"] if lag is not None else []
+    return float(max(values)) if len(values) else 0.0

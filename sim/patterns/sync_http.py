@@ -25,7 +25,6 @@ from typing import Any
 
 from sim.config.model import SyncHttpPattern
 from sim.infra.common import ERROR, OK, TIMEOUT, later
-from sim.infra.database import Database
 from sim.infra.service import Job
 from sim.patterns.base import PatternModel
 
@@ -39,13 +38,6 @@ class SyncHttpModel(PatternModel):
 
     kind = "sync_http"
     spec: SyncHttpPattern
-
-    def build_databases(self) -> dict[str, Database]:
-        profiles = self.scenario.databases
-        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
-
-    def database_of(self, service: str) -> Database:
-        return self.databases[service]
 
     def write(self, index: int, key: int) -> None:
         owner = self.services[self.owner]

@@ -35,10 +35,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.config.model import TwoPhaseCommitPattern
+from sim.config.model import Scenario, TwoPhaseCommitPattern
+from sim.context import SimContext
 from sim.infra.common import ERROR, OK, TIMEOUT, later
-from sim.infra.database import Database
 from sim.infra.service import Instance, Job
+from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
 
 __all__ = ["TwoPhaseCommitModel"]
@@ -66,16 +67,12 @@ class TwoPhaseCommitModel(PatternModel):
     kind = "two_phase_commit"
     spec: TwoPhaseCommitPattern
 
-    def build_databases(self) -> dict[str, Database]:
-        profiles = self.scenario.databases
+    def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
+        super().__init__(ctx, scenario, spec, log)
         self._numbers = 0
         self._in_doubt: dict[Instance, list[_Txn]] = {}
         self._aborted: dict[str, set[int]] = {name: set() for name in self.replicas}
         self.services[self.owner].restart_listeners.append(self._recover)
-        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
-
-    def database_of(self, service: str) -> Database:
-        return self.databases[service]
 
     # -- coordinator -------------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
