@@ -40,7 +40,6 @@ __all__ = [
     "Lognormal",
     "Pareto",
     "Sampler",
-    "TimeDistribution",
     "Uniform",
 ]
 
@@ -217,8 +216,6 @@ ConstantTime = Annotated[
     Distribution, BeforeValidator(_bare("constant")), _OrBareDuration("exactly that duration")
 ]
 """A distribution where a bare duration means exactly that duration."""
-
-TimeDistribution = Distribution
 
 
 def is_zero(

@@ -13,8 +13,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 import sim
 from sim.metrics.summarize import UNITS, format_value
 from sim.scenario import resolved_yaml
@@ -119,8 +117,3 @@ def _write_report(results: Results, out: Path) -> None:
         verdicts=shown,
     )
     (out / "report.html").write_text(page, encoding="utf-8")
-
-
-def read_summary(path: Path) -> pd.DataFrame:
-    """Read a ``summary.csv`` back."""
-    return pd.read_csv(path)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 
 import pandas as pd
 
@@ -98,19 +98,13 @@ def run_many(
                 on_result(result)
             results.append(result)
         return results
-    method = "fork" if "fork" in _start_methods() else "spawn"
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
         for result in pool.map(run_one, tasks):
             if on_result is not None:
                 on_result(result)
             results.append(result)
     return results
-
-
-def _start_methods() -> list[str]:
-    import multiprocessing
-
-    return multiprocessing.get_all_start_methods()
 
 
 def default_workers() -> int:

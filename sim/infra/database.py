@@ -82,6 +82,7 @@ class _Query:
         "row_id",
         "scan",
         "settled",
+        "tag",
         "version",
         "write",
     )
@@ -103,6 +104,7 @@ class _Query:
         self.commit = commit
         self.delete = False
         self.scan = -1.0
+        self.tag = ""
         self.begun = 0.0
         self.row_id = 0
         self.epoch = 0
@@ -176,8 +178,7 @@ class Database:
         ``done(OK, None)`` when it ends. Its time is added to ``busy_by_tag[tag]``."""
         query = _Query(-1, False, None, done)
         query.scan = duration
-        query.prepare = None
-        query.commit = tag  # reused as the tag of a scan
+        query.tag = tag
         self._submit(query)
 
     def prepare(self, key: int, token: object, done: Done) -> None:
@@ -247,9 +248,7 @@ class Database:
     def _connected(self, query: _Query) -> None:
         self._active.add(query)
         if query.scan >= 0.0:
-            self.busy_by_tag[str(query.commit)] = (
-                self.busy_by_tag.get(str(query.commit), 0.0) + query.scan
-            )
+            self.busy_by_tag[query.tag] = self.busy_by_tag.get(query.tag, 0.0) + query.scan
             self._execute(query, query.scan)
             return
         if query.commit is not None:  # the prepared transaction already holds the lock

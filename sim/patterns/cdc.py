@@ -36,20 +36,20 @@ tables or tasks, schema changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sim.config.model import Scenario
 from sim.context import SimContext
 from sim.infra.connectors import TAG, CdcConnector, OutboxPoller, connect_producer_config
 from sim.infra.database import Database
+from sim.infra.poller import JdbcSourcePoller
 from sim.infra.producer import Producer
 from sim.metrics.requests import RequestLog
-from sim.patterns.messaging import Acked, MessagingModel
+from sim.patterns.messaging import Acked, BrokerLink, MessagingModel
 
 __all__ = ["CdcModel", "RelayModel"]
 
-Relay = CdcConnector | OutboxPoller
+Relay = CdcConnector | OutboxPoller | JdbcSourcePoller
 
 
 class RelayModel(MessagingModel):
@@ -61,9 +61,6 @@ class RelayModel(MessagingModel):
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.relay_node = f"connector:{self.owner}"
-        self._relay_producer: Producer | None = None
-        self._relay_cut = 0
-        self._relay_held: list[tuple[int, int, Acked]] = []
         self.relay = self.build_relay(self.databases[self.owner])
         self.relay.start()
 
@@ -76,36 +73,16 @@ class RelayModel(MessagingModel):
         self.commit_at_owner(index, key, self.databases[self.owner])
 
     # -- the connector's producer ------------------------------------------------------------
-    def producer(self, node: str) -> Producer:
+    def make_link(self, node: str) -> BrokerLink:
         if node != self.relay_node:
-            return super().producer(node)
-        if self._relay_producer is None:
-            config = connect_producer_config(self.scenario.broker)
-            self._relay_producer = Producer(self.ctx, self.broker, config, name=node)
-        return self._relay_producer
+            return super().make_link(node)
+        config = connect_producer_config(self.scenario.broker)
+        producer = Producer(self.ctx, self.broker, config, name=node)
+        return BrokerLink(self.ctx, producer, self.topic, expiry=None)
 
     def publish_from_connector(self, key: int, version: int, acked: Acked) -> None:
         """Send a change from the Connect task; held without expiry while it is cut off."""
-        if self._relay_cut:
-            self._relay_held.append((key, version, acked))
-            return
-        self.producer(self.relay_node).send(
-            self.topic, key, version, on_ack=lambda _meta, error: acked(error is None)
-        )
-
-    def block_broker(self, node: str) -> Callable[[], None]:
-        if node != self.relay_node:
-            return super().block_broker(node)
-        self._relay_cut += 1
-
-        def heal() -> None:
-            self._relay_cut -= 1
-            if self._relay_cut == 0:
-                held, self._relay_held = self._relay_held, []
-                for key, version, acked in held:
-                    self.publish_from_connector(key, version, acked)
-
-        return heal
+        self.publish(self.relay_node, key, version, acked)
 
     # -- faults and gauges -------------------------------------------------------------------
     def connector(self, name: str) -> Relay | None:

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.config.model import DualWritePattern
+from sim.config.model import DualWritePattern, Scenario
+from sim.context import SimContext
 from sim.infra.common import ERROR, OK
 from sim.infra.service import Job
+from sim.metrics.requests import RequestLog
 from sim.patterns.messaging import MessagingModel
 
 __all__ = ["DualWriteModel"]
@@ -34,6 +36,11 @@ class DualWriteModel(MessagingModel):
 
     kind = "dual_write"
     spec: DualWritePattern
+
+    def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
+        super().__init__(ctx, scenario, spec, log)
+        self._handed: dict[int, int] = {}
+        """The last version a publish-first write announced, per key."""
 
     def write(self, index: int, key: int) -> None:
         delete = self.is_delete(index)
@@ -97,7 +104,6 @@ class DualWriteModel(MessagingModel):
         """The version a publish-first write announces: one past both the committed version
         and the last one handed out, so writes in flight never share one (a failed commit
         leaves a gap in the owner's history and a phantom at the copies)."""
-        handed: dict[int, int] = self.__dict__.setdefault("_handed", {})
-        version = max(self.databases[self.owner].version(key), handed.get(key, 0)) + 1
-        handed[key] = version
+        version = max(self.databases[self.owner].version(key), self._handed.get(key, 0)) + 1
+        self._handed[key] = version
         return version

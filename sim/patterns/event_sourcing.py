@@ -68,15 +68,13 @@ from sim.infra.broker import Broker
 from sim.infra.common import ERROR, OK, later
 from sim.infra.consumer import ConsumerGroup, Handler
 from sim.infra.log import Record
-from sim.infra.producer import Producer, RecordMetadata
+from sim.infra.producer import Producer
 from sim.infra.service import Instance, Job, Service
 from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
-from sim.patterns.messaging import consumer_lag_max, lose_leader
+from sim.patterns.messaging import BrokerLink, consumer_lag_max, lose_leader
 
 __all__ = ["EventSourcingModel"]
-
-Acked = Callable[[bool], None]
 
 
 class EventSourcingModel(PatternModel):
@@ -107,10 +105,11 @@ class EventSourcingModel(PatternModel):
         self.topic = f"{self.owner}.events"
         # kept forever and never compacted: the log is the history [ES-KAFKA, K-DESIGN]
         self.broker.create_topic(self.topic, retention=None, compaction=False)
-        self.producer = Producer(ctx, self.broker, scenario.broker, name=self.owner)
+        producer = Producer(ctx, self.broker, scenario.broker, name=self.owner)
+        # while the writer is cut off, its client holds appends, failing each after
+        # delivery_timeout [K-PROD]
+        self.link = BrokerLink(ctx, producer, self.topic, scenario.broker.delivery_timeout)
         self._versions: dict[int, int] = {}
-        self._cut = 0
-        self._held: list[tuple[int, Any, Acked]] = []
         self._projections = ctx.recorder.table(
             "projections",
             {"time": "d", "store": "O", "key": "q", "version": "q", "applied": "q"},
@@ -152,40 +151,12 @@ class EventSourcingModel(PatternModel):
                 self.consistency.commit(key, version, env.now)
             self.writer.finish(job, OK if ok else ERROR, version)
 
-        self._send(key, (version, delete), acked)
-
-    def _send(self, key: int, value: Any, acked: Acked) -> None:
-        """Append one event; while the owner is cut off from the broker the client holds it
-        and fails it after ``delivery_timeout`` [K-PROD]."""
-        if self._cut:
-            entry = (key, value, acked)
-            self._held.append(entry)
-            later(self.ctx.env, self.scenario.broker.delivery_timeout, lambda: self._expire(entry))
-            return
-
-        def answered(_metadata: RecordMetadata | None, error: str | None) -> None:
-            acked(error is None)
-
-        self.producer.send(self.topic, key, value, on_ack=answered)
-
-    def _expire(self, entry: tuple[int, Any, Acked]) -> None:
-        if entry in self._held:
-            self._held.remove(entry)
-            entry[2](False)
+        self.link.send(key, (version, delete), acked)
 
     def block_broker(self, node: str) -> Callable[[], None]:
         if node != self.owner:
             return lambda: None  # listeners are not cut off (see the module docstring)
-        self._cut += 1
-
-        def heal() -> None:
-            self._cut -= 1
-            if self._cut == 0:
-                held, self._held = self._held, []
-                for key, value, acked in held:
-                    self._send(key, value, acked)
-
-        return heal
+        return self.link.cut()
 
     # -- listeners ---------------------------------------------------------------------------
     def _listener(self, store: str) -> Handler:

@@ -33,15 +33,63 @@ from sim.infra.broker import Broker
 from sim.infra.common import OK, later
 from sim.infra.consumer import ConsumerGroup
 from sim.infra.log import Record
-from sim.infra.producer import Producer, RecordMetadata
+from sim.infra.producer import Producer
 from sim.infra.service import Instance, Job
 from sim.metrics.recorder import Recorder
 from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
 
-__all__ = ["MessagingModel", "consumer_lag_max", "lose_leader"]
+__all__ = ["BrokerLink", "MessagingModel", "consumer_lag_max", "lose_leader"]
 
 Acked = Callable[[bool], None]
+
+
+class BrokerLink:
+    """One producer client's connection to the broker, which a ``partition`` can cut.
+
+    While cut, sends are held in order and sent when the cut heals; with an ``expiry`` each
+    held send fails after it (the Kafka client's ``delivery_timeout`` [K-PROD]), without one it
+    waits as long as it takes (a Kafka Connect source task [K-CONNECT]).
+    """
+
+    def __init__(
+        self, ctx: SimContext, producer: Producer, topic: str, expiry: float | None
+    ) -> None:
+        self.ctx = ctx
+        self.producer = producer
+        self.topic = topic
+        self.expiry = expiry
+        self._cuts = 0
+        self._held: list[tuple[int, Any, Acked]] = []
+
+    def send(self, key: int, value: Any, acked: Acked) -> None:
+        """Send one record; ``acked(True)`` once the broker has it, ``acked(False)`` when
+        delivery failed for good."""
+        if self._cuts:
+            entry = (key, value, acked)
+            self._held.append(entry)
+            if self.expiry is not None:
+                later(self.ctx.env, self.expiry, lambda: self._expire(entry))
+            return
+        self.producer.send(self.topic, key, value, on_ack=lambda _m, error: acked(error is None))
+
+    def _expire(self, entry: tuple[int, Any, Acked]) -> None:
+        if entry in self._held:
+            self._held.remove(entry)
+            entry[2](False)
+
+    def cut(self) -> Callable[[], None]:
+        """Cut the client off the broker; returns the heal."""
+        self._cuts += 1
+
+        def heal() -> None:
+            self._cuts -= 1
+            if self._cuts == 0:
+                held, self._held = self._held, []
+                for key, value, acked in held:
+                    self.send(key, value, acked)
+
+        return heal
 
 
 class MessagingModel(PatternModel):
@@ -55,9 +103,7 @@ class MessagingModel(PatternModel):
         self.broker = Broker(ctx, scenario.broker)
         self.topic = f"{self.owner}.changes"
         self.broker.create_topic(self.topic)
-        self._producers: dict[str, Producer] = {}
-        self._cut: dict[str, int] = {}
-        self._held: dict[str, list[tuple[int, int, Acked, float]]] = {}
+        self._links: dict[str, BrokerLink] = {}
         self._seen: dict[str, set[tuple[int, int]]] = {name: set() for name in self.replicas}
         self.groups: dict[str, ConsumerGroup] = {}
         for replica in self.replicas:
@@ -75,47 +121,27 @@ class MessagingModel(PatternModel):
             service.restart_listeners.append(self._member_up(replica))
 
     # -- publishing --------------------------------------------------------------------------
-    def producer(self, node: str) -> Producer:
-        """The producer client of a node (created on first use)."""
-        found = self._producers.get(node)
+    def link(self, node: str) -> BrokerLink:
+        """The broker connection of a node's producer client (created on first use)."""
+        found = self._links.get(node)
         if found is None:
-            found = Producer(self.ctx, self.broker, self.scenario.broker, name=node)
-            self._producers[node] = found
+            found = self.make_link(node)
+            self._links[node] = found
         return found
+
+    def make_link(self, node: str) -> BrokerLink:
+        """A node's producer client: the broker's producer settings; held sends expire."""
+        config = self.scenario.broker
+        producer = Producer(self.ctx, self.broker, config, name=node)
+        return BrokerLink(self.ctx, producer, self.topic, config.delivery_timeout)
 
     def publish(self, node: str, key: int, version: int, acked: Acked) -> None:
         """Send change (key, version) from ``node``; ``acked(True)`` once the broker has it,
         ``acked(False)`` when delivery failed for good."""
-        if self._cut.get(node):
-            deadline = self.ctx.env.now + self.scenario.broker.delivery_timeout
-            entry = (key, version, acked, deadline)
-            self._held.setdefault(node, []).append(entry)
-            self.ctx.env.timeout(self.scenario.broker.delivery_timeout).callbacks.append(
-                lambda _e: self._expire(node, entry)
-            )
-            return
-
-        def answered(metadata: RecordMetadata | None, error: str | None) -> None:
-            acked(error is None)
-
-        self.producer(node).send(self.topic, key, version, on_ack=answered)
-
-    def _expire(self, node: str, entry: tuple[int, int, Acked, float]) -> None:
-        held = self._held.get(node, [])
-        if entry in held:
-            held.remove(entry)
-            entry[2](False)
+        self.link(node).send(key, version, acked)
 
     def block_broker(self, node: str) -> Callable[[], None]:
-        self._cut[node] = self._cut.get(node, 0) + 1
-
-        def heal() -> None:
-            self._cut[node] -= 1
-            if self._cut[node] == 0:
-                for key, version, acked, _ in self._held.pop(node, []):
-                    self.publish(node, key, version, acked)
-
-        return heal
+        return self.link(node).cut()
 
     # -- consuming ---------------------------------------------------------------------------
     def _handler(self, replica: str) -> Callable[[Record, Callable[[], None]], None]:

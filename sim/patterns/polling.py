@@ -34,9 +34,8 @@ What the numbers show ([JDBC-CFG], [JDBC-ISS], [QCDC]):
 The connector's producer uses Kafka Connect's overrides for source tasks [K-CONNECT]: acks=all,
 one request in flight, no idempotence, no delivery timeout and no send timeout (it waits
 through any broker outage rather than drop a record). Its node on the network is
-``connector:<owner>``: a ``partition`` from the broker holds its sends (a send held past the
-scenario's ``delivery_timeout`` is sent again), one from ``db:<owner>`` fails its polls until
-it heals; either way the changes wait and nothing is lost.
+``connector:<owner>``: a ``partition`` from the broker holds its sends until it heals, one from
+``db:<owner>`` fails its polls until it heals; either way the changes wait and nothing is lost.
 
 Left out: soft deletes (a ``deleted`` flag column the poll could see), custom queries, the
 connector's own connection (its queries take connections from the owner's pool, which stands
@@ -45,34 +44,27 @@ for the database's capacity); ``wal_retained_max`` is 0 (no replication slot).
 
 from __future__ import annotations
 
-from typing import Any
-
-from sim.config.model import PollingPattern, Scenario
-from sim.context import SimContext
-from sim.infra.connectors import connect_producer_config
+from sim.config.model import PollingPattern
+from sim.infra.database import Database
 from sim.infra.poller import JdbcSourcePoller
-from sim.infra.producer import Producer
-from sim.metrics.requests import RequestLog
-from sim.patterns.messaging import MessagingModel
+from sim.patterns.cdc import RelayModel
 
 __all__ = ["PollingModel"]
 
 
-class PollingModel(MessagingModel):
+class PollingModel(RelayModel):
     """The owner commits; a JDBC source task polls its table into the broker."""
 
     kind = "polling"
     spec: PollingPattern
 
-    def __init__(
-        self, ctx: SimContext, scenario: Scenario, spec: PollingPattern, log: RequestLog
-    ) -> None:
-        super().__init__(ctx, scenario, spec, log)
-        self.poller = JdbcSourcePoller(
-            ctx,
+    def build_relay(self, database: Database) -> JdbcSourcePoller:
+        spec = self.spec
+        return JdbcSourcePoller(
+            self.ctx,
             self.owner,
-            self.databases[self.owner],
-            self._publish_row,
+            database,
+            self.publish_from_connector,
             mode=spec.mode,
             poll_interval=spec.poll_interval,
             batch_max_rows=spec.batch_max_rows,
@@ -81,31 +73,6 @@ class PollingModel(MessagingModel):
             offset_flush_interval=spec.offset_flush_interval,
             network=self.network,
         )
-        self._connect_producer = Producer(
-            ctx, self.broker, connect_producer_config(scenario.broker), name=self.poller.node
-        )
-        self.poller.start()
-
-    def producer(self, node: str) -> Producer:
-        if node == self.poller.node:
-            return self._connect_producer
-        return super().producer(node)
-
-    def _publish_row(self, key: int, version: int, acked: Any) -> None:
-        self.publish(self.poller.node, key, version, acked)
-
-    def write(self, index: int, key: int) -> None:
-        self.commit_at_owner(index, key, self.databases[self.owner])
-
-    # -- faults and gauges -------------------------------------------------------------------
-    def connector(self, name: str) -> JdbcSourcePoller | None:
-        return self.poller if name == self.owner else None
 
     def gauges(self) -> dict[str, float]:
-        database = self.poller.database
-        capacity = database.profile.pool * max(self.ctx.env.now, 1e-12)
-        return {
-            **super().gauges(),
-            "connector_db_load": self.poller.busy_time / capacity,
-            "wal_retained_max": 0.0,
-        }
+        return {**super().gauges(), "wal_retained_max": 0.0}  # no replication slot

@@ -23,9 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sim.config.model import SyncHttpPattern
-from sim.infra.common import ERROR, OK, TIMEOUT, later
+from sim.config.model import Scenario, SyncHttpPattern
+from sim.context import SimContext
+from sim.infra.common import ERROR, OK
+from sim.infra.http import HttpClient
 from sim.infra.service import Job
+from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
 
 __all__ = ["SyncHttpModel"]
@@ -38,6 +41,10 @@ class SyncHttpModel(PatternModel):
 
     kind = "sync_http"
     spec: SyncHttpPattern
+
+    def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
+        super().__init__(ctx, scenario, spec, log)
+        self.http = HttpClient(ctx, self.network, self.owner, self.services)
 
     def write(self, index: int, key: int) -> None:
         owner = self.services[self.owner]
@@ -118,38 +125,16 @@ class SyncHttpModel(PatternModel):
     def _call(self, job: Job, replica: str, key: int, version: int, done: Outcome) -> None:
         """One HTTP call with timeout and retries; ``done(outcome)`` once, unless the caller died."""
         spec = self.spec
-        env = self.ctx.env
-        network = self.network
-        target = self.services[replica]
         copy = self.replicas.index(replica)
-        backoff = self.ctx.stream(f"backoff:{self.owner}->{replica}").uniform
-
-        def attempt(number: int) -> None:
-            if not job.alive:
-                return
-            settled = [False]
-
-            def settle(outcome: int) -> None:
-                if settled[0] or not job.alive:
-                    return
-                settled[0] = True
-                if outcome == OK or number >= spec.retries:
-                    done(outcome)
-                    return
-                ceiling = min(spec.backoff.cap, (2 ** (number + 1) - 1) * spec.backoff.base)
-                later(env, backoff() * ceiling, lambda: attempt(number + 1))
-
-            env.timeout(spec.timeout).callbacks.append(lambda _e: settle(TIMEOUT))
-            network.send(
-                self.owner,
-                replica,
-                lambda: target.call(
-                    lambda rjob: self._apply(rjob, replica, copy, key, version),
-                    lambda outcome, _v: network.send(replica, self.owner, lambda: settle(outcome)),
-                ),
-            )
-
-        attempt(0)
+        self.http.call(
+            replica,
+            lambda rjob: self._apply(rjob, replica, copy, key, version),
+            done,
+            timeout=spec.timeout,
+            backoff=spec.backoff,
+            retries=spec.retries,
+            alive=lambda: job.alive,
+        )
 
     def _apply(self, job: Job, replica: str, copy: int, key: int, version: int) -> None:
         service = self.services[replica]

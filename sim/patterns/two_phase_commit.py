@@ -37,7 +37,8 @@ from typing import Any
 
 from sim.config.model import Scenario, TwoPhaseCommitPattern
 from sim.context import SimContext
-from sim.infra.common import ERROR, OK, TIMEOUT, later
+from sim.infra.common import ERROR, OK, TIMEOUT
+from sim.infra.http import HttpClient
 from sim.infra.service import Instance, Job
 from sim.metrics.requests import RequestLog
 from sim.patterns.base import PatternModel
@@ -73,6 +74,7 @@ class TwoPhaseCommitModel(PatternModel):
         self._in_doubt: dict[Instance, list[_Txn]] = {}
         self._aborted: dict[str, set[int]] = {name: set() for name in self.replicas}
         self.services[self.owner].restart_listeners.append(self._recover)
+        self.http = HttpClient(ctx, self.network, self.owner, self.services)
 
     # -- coordinator -------------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
@@ -116,15 +118,15 @@ class TwoPhaseCommitModel(PatternModel):
         self.network.send(self.owner, node, lambda: database.prepare(txn.key, txn, prepared))
 
     def _prepare_remote(self, txn: _Txn, replica: str) -> None:
-        answered = [False]
-
-        def answer(outcome: int) -> None:
-            if not answered[0]:
-                answered[0] = True
-                self._vote(txn, outcome)
-
-        self.ctx.env.timeout(self.spec.timeout).callbacks.append(lambda _e: answer(TIMEOUT))
-        self._message(replica, lambda job: self._participant_prepare(job, replica, txn), answer)
+        self.http.call(
+            replica,
+            lambda job: self._participant_prepare(job, replica, txn),
+            lambda outcome: self._vote(txn, outcome),
+            timeout=self.spec.timeout,
+            backoff=self.spec.backoff,
+            retries=0,  # a vote not received in time is a no
+            alive=lambda: self._coordinator_alive(txn),
+        )
 
     def _vote(self, txn: _Txn, outcome: int) -> None:
         if txn.decision or not self._coordinator_alive(txn):
@@ -189,29 +191,17 @@ class TwoPhaseCommitModel(PatternModel):
                 self._deliver(txn, replica, self._participant_abort)
 
     def _deliver(self, txn: _Txn, replica: str, handler: Callable[[Job, str, _Txn], None]) -> None:
-        """Send a decision until the participant acknowledges it (or the coordinator dies)."""
-        backoff = self.ctx.stream(f"backoff:{self.owner}->{replica}").uniform
-        spec = self.spec
-
-        def attempt(number: int) -> None:
-            if not self._coordinator_alive(txn):
-                return  # resent on recovery
-            settled = [False]
-
-            def settle(outcome: int) -> None:
-                if settled[0]:
-                    return
-                settled[0] = True
-                if outcome == OK:
-                    self._acknowledged(txn, replica)
-                    return
-                ceiling = min(spec.backoff.cap, (2 ** (number + 1) - 1) * spec.backoff.base)
-                later(self.ctx.env, backoff() * ceiling, lambda: attempt(number + 1))
-
-            self.ctx.env.timeout(spec.timeout).callbacks.append(lambda _e: settle(TIMEOUT))
-            self._message(replica, lambda job: handler(job, replica, txn), settle)
-
-        attempt(0)
+        """Send a decision until the participant acknowledges it (or the coordinator dies: it
+        sends it again when it recovers)."""
+        self.http.call(
+            replica,
+            lambda job: handler(job, replica, txn),
+            lambda _outcome: self._acknowledged(txn, replica),
+            timeout=self.spec.timeout,
+            backoff=self.spec.backoff,
+            retries=None,
+            alive=lambda: self._coordinator_alive(txn),
+        )
 
     def _acknowledged(self, txn: _Txn, replica: str) -> None:
         txn.acked.add(replica)
@@ -244,19 +234,6 @@ class TwoPhaseCommitModel(PatternModel):
                 self._abort_everywhere(txn)
 
     # -- participants ------------------------------------------------------------------------
-    def _message(
-        self, replica: str, work: Callable[[Job], None], answer: Callable[[int], None]
-    ) -> None:
-        network = self.network
-        target = self.services[replica]
-        network.send(
-            self.owner,
-            replica,
-            lambda: target.call(
-                work, lambda outcome, _v: network.send(replica, self.owner, lambda: answer(outcome))
-            ),
-        )
-
     def _participant_prepare(self, job: Job, replica: str, txn: _Txn) -> None:
         database = self.databases[replica]
         service = self.services[replica]
