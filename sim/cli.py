@@ -15,17 +15,13 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from sim import api
-from sim.config.model import Scenario
-from sim.metrics.summarize import format_value
-from sim.runner import RunResult
-from sim.scenario import ScenarioError
 
 __all__ = ["app", "main"]
 
@@ -47,10 +43,10 @@ def _consoles() -> tuple[Console, Console]:
     return out, err
 
 
-def _load(path: Path, overrides: list[str], err: Console) -> Scenario:
+def _load(path: Path, overrides: list[str], err: Console) -> api.Scenario:
     try:
         return api.load(path, overrides)
-    except ScenarioError as error:
+    except api.ScenarioError as error:
         for issue in error.issues:
             err.print(str(issue), markup=False, highlight=False)
         count = len(error.issues)
@@ -81,10 +77,7 @@ def validate(scenario: ScenarioPath, set_: SetOption = None) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of scenario files (for editors and validation)."""
-    document = Scenario.model_json_schema(mode="validation")
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "patternsim scenario"
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    sys.stdout.write(json.dumps(api.schema(), indent=2) + "\n")
 
 
 @app.command()
@@ -121,9 +114,7 @@ def run(
         raise typer.Exit(EXIT_USAGE) from None
     folder = api.write(results, out if out is not None else Path("reports") / loaded.name)
     if as_json:
-        from sim.outputs import summary_document
-
-        sys.stdout.write(json.dumps(summary_document(results), indent=2) + "\n")
+        sys.stdout.write(json.dumps(api.summary_document(results), indent=2) + "\n")
     else:
         if not console.is_terminal:  # a file or a pipe: no reason to wrap at 80 columns
             console.width = max(console.width, 30 + 16 * len(results.patterns))
@@ -138,11 +129,11 @@ def run(
         raise typer.Exit(EXIT_SLO)
 
 
-def _progress(err: Console) -> Callable[[RunResult], None] | None:
+def _progress(err: Console) -> Callable[[api.RunResult], None] | None:
     if not err.is_terminal:
         return None
 
-    def show(result: RunResult) -> None:
+    def show(result: api.RunResult) -> None:
         err.print(
             f"  done {result.pattern} replication {result.replication}",
             highlight=False,
@@ -151,16 +142,13 @@ def _progress(err: Console) -> Callable[[RunResult], None] | None:
     return show
 
 
-def _verdict_table(verdicts: object) -> Table:
-    import pandas as pd
-
-    assert isinstance(verdicts, pd.DataFrame)
+def _verdict_table(verdicts: Any) -> Table:
     table = Table(title="SLOs (mean over replications)")
     for column in ("", "pattern", "slo", "value"):
         table.add_column(column)
     for row in verdicts.to_dict("records"):
         mark = "[green]✓[/green]" if row["passed"] else "[red]✗[/red]"
-        value = format_value(str(row["metric"]), float(row["value"]))
+        value = api.format_value(str(row["metric"]), float(row["value"]))
         table.add_row(mark, str(row["pattern"]), str(row["slo"]), value)
     return table
 
@@ -177,9 +165,9 @@ def _summary_table(results: api.Results) -> Table:
         cells = []
         for name in results.patterns:
             row = summary[(summary["pattern"] == name) & (summary["metric"] == metric)].iloc[0]
-            text = format_value(metric, row["mean"])
+            text = api.format_value(metric, row["mean"])
             if not compact and math.isfinite(row["ci_low"]):
-                text += f" [{format_value(metric, row['ci_low'])}, {format_value(metric, row['ci_high'])}]"
+                text += f" [{api.format_value(metric, row['ci_low'])}, {api.format_value(metric, row['ci_high'])}]"
             cells.append(text)
         table.add_row(metric, *cells)
     return table

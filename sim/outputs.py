@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sim
-from sim.metrics.summarize import UNITS, format_value
+from sim.metrics.summarize import format_value
+from sim.report.page import render_report
+from sim.results import Results
 from sim.scenario import resolved_yaml
-
-if TYPE_CHECKING:
-    from sim.api import Results
 
 __all__ = ["SCHEMA_VERSION", "summary_document", "write_run_folder"]
 
@@ -51,11 +50,12 @@ def summary_document(results: Results) -> dict[str, Any]:
         "load_end": scenario.workload.load_duration,
         "drain": scenario.drain,
         "confidence": "95% Student-t interval across replications; null when n < 2",
-        "units": UNITS,
+        "units": {m.name: m.unit for m in results.metrics},
+        "meanings": {m.name: m.meaning for m in results.metrics},
         "percentiles": "latency_pNN: NNth percentile (linear interpolation) of successful "
         "requests started after the warm-up; p999 is the 99.9th",
         "patterns": patterns,
-        "slo": list(scenario.slo),
+        "slo": [slo.text for slo in scenario.slo],
         "verdicts": [
             {
                 "pattern": str(row["pattern"]),
@@ -88,8 +88,6 @@ def write_run_folder(results: Results, out: Path) -> Path:
 
 
 def _write_report(results: Results, out: Path) -> None:
-    from sim.report.page import render_report
-
     scenario = results.scenario
     verdicts = results.verdicts
     shown = None

@@ -2,8 +2,15 @@
 
 A task is ``(scenario, pattern index, replication)`` and returns a :class:`RunResult` with the
 run's frames and metrics. Each replication's random streams come from the scenario seed and
-the replication number alone (see :mod:`sim.rng`), so results do not depend on the pattern,
-on the order tasks run in, or on the number of worker processes.
+the replication number alone (see :mod:`sim.kernel.rng`), so results do not depend on the
+pattern, on the order tasks run in, or on the number of worker processes.
+
+One run constructs the pattern model, elaborates its topology (which resolves every fault
+target: a fault that reaches nothing is listed in :attr:`RunResult.not_applicable`), starts
+its components, schedules the arrivals and the faults, and runs through the load and the
+drain. At the end it checks the model: a slot leaked by a job (:mod:`sim.infra.service`) or a
+gauge the model reports without declaring it (:mod:`sim.metrics.catalog`) is a
+:class:`ModelError`.
 """
 
 from __future__ import annotations
@@ -17,15 +24,20 @@ from multiprocessing import get_all_start_methods, get_context
 import pandas as pd
 
 from sim.config.model import Scenario
-from sim.context import SimContext
 from sim.faults import FaultInjector
+from sim.kernel.context import SimContext
+from sim.metrics.catalog import declared
 from sim.metrics.consistency import propagation
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import replication_metrics
-from sim.patterns import model_class
+from sim.patterns import PatternModel, model_class
 from sim.workload import draw_requests, schedule_arrivals
 
-__all__ = ["RunResult", "Task", "run_many", "run_one"]
+__all__ = ["ModelError", "RunResult", "Task", "default_workers", "run_many", "run_one"]
+
+
+class ModelError(RuntimeError):
+    """A pattern model broke its contract during a run (a leaked slot, an undeclared gauge)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,8 @@ class RunResult:
     propagation: pd.DataFrame
     faults: pd.DataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    not_applicable: list[str] = field(default_factory=list)
+    """The faults (``kind target``) that reach no component of this pattern."""
 
 
 def run_one(task: Task) -> RunResult:
@@ -61,10 +75,14 @@ def run_one(task: Task) -> RunResult:
     requests = draw_requests(workload, scenario.data, ctx.streams)
     log = RequestLog(requests, workload.timeout, list(scenario.services))
     model = model_class(spec.kind)(ctx, scenario, spec, log)
+    topology = model.elaborate()
+    injector = FaultInjector(ctx, topology, list(scenario.faults), heal_by=load_end)
+    model.start()
     schedule_arrivals(ctx.env, requests.times, model.arrive)
-    FaultInjector(ctx, model, list(scenario.faults), heal_by=load_end).start()
+    injector.start()
     ctx.env.run(until=load_end + scenario.drain)
     log.close(ctx.env.now)
+    gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
     commits, applies = frames.pop("commits"), frames.pop("applies")
     faults = frames.pop("faults")
@@ -78,10 +96,40 @@ def run_one(task: Task) -> RunResult:
         model.replicas,
         scenario.warmup,
         load_end,
-        model.gauges(),
+        gauges,
     )
     frames["commits"], frames["applies"] = commits, applies
-    return RunResult(label, task.replication, metrics, request_frame, spread, faults, frames)
+    skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
+    return RunResult(
+        label, task.replication, metrics, request_frame, spread, faults, frames, skipped
+    )
+
+
+def _checked_gauges(model: PatternModel, label: str) -> dict[str, float]:
+    """The model's gauges, after checking its contract: no leaked slot, every gauge declared
+    and every declared gauge reported."""
+    leaks = model.leaks()
+    held = sum(service.held_by_finished() for service in model.all_services())
+    if leaks or held:
+        shown = ", ".join(map(repr, leaks[:5])) + (" ..." if len(leaks) > 5 else "")
+        raise ModelError(
+            f"pattern {label!r} ({model.kind}): {len(leaks) + held} job(s) ended their work "
+            f"without finishing, so their slots leaked: {shown or 'slots held by finished jobs'}. "
+            "Every path through a job's work must end with job.finish(...), and work must "
+            "continue only through the job (job.read_row, job.write_row, job.track)."
+        )
+    gauges = model.gauges()
+    names = {m.name for m in declared(type(model))}
+    undeclared = sorted(set(gauges) - names)
+    missing = sorted(names - set(gauges))
+    if undeclared or missing:
+        parts = []
+        if undeclared:
+            parts.append(f"reports {', '.join(undeclared)} without declaring it in `metrics`")
+        if missing:
+            parts.append(f"declares {', '.join(missing)} but does not report it in gauges()")
+        raise ModelError(f"pattern {label!r} ({model.kind}) " + " and ".join(parts))
+    return gauges
 
 
 def run_many(

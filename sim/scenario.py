@@ -5,7 +5,9 @@ sexagesimal numbers; it builds only plain mappings, sequences and scalars, never
 so every key and value keeps its line and column. Overrides ``key.path=value`` are parsed as
 YAML values and merged before validation. Validation errors from pydantic and from
 :func:`sim.config.model.cross_check` are collected together and reported all at once, each as
-``file:line:col path: message (got X)``.
+``file:line:col path: message (got X)``. Importing this module registers the built-in pattern
+and fault kinds (:mod:`sim.patterns`, :mod:`sim.faults`) the scenario model's unions are built
+from.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from sim.config.model import Location, Scenario, cross_check
+from sim.config.model import Location, Scenario, cross_check, ensure_current
 
 __all__ = [
     "ScenarioError",
@@ -109,6 +111,7 @@ def parse_scenario(
             [ScenarioIssue(filename, 1, 1, "", "a scenario must be a mapping of keys", data, True)]
         )
     overridden = apply_overrides(data, overrides, filename)
+    ensure_current()
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:

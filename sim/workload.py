@@ -19,14 +19,10 @@ import numpy as np
 import simpy
 
 from sim.config.model import DataConfig, WorkloadConfig
-from sim.rng import Streams
+from sim.kernel.codes import DELETE, OP_NAMES, READ, WRITE
+from sim.kernel.rng import Streams
 
 __all__ = ["DELETE", "OP_NAMES", "READ", "WRITE", "Requests", "draw_requests", "schedule_arrivals"]
-
-READ = 0
-WRITE = 1
-DELETE = 2
-OP_NAMES = ("read", "write", "delete")
 
 
 @dataclass(frozen=True)

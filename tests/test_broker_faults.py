@@ -36,12 +36,16 @@ def test_broker_fault_targets_are_checked(scenario_factory):
         )
     assert "partitions 0 to 5" in str(caught.value)
     with pytest.raises(ScenarioError) as caught:
-        scenario_factory(faults=[{"kind": "consumer-crash", "target": "consumer:ghost", "start": 1}])
+        scenario_factory(
+            faults=[{"kind": "consumer-crash", "target": "consumer:ghost", "start": 1}]
+        )
     assert "no consumer group 'ghost'" in str(caught.value)
 
 
 def test_leader_loss_with_acks_all_loses_nothing(scenario_factory):
-    faults = [{"kind": "broker-leader-loss", "target": "broker:partition/0", "start": 5, "duration": 5}]
+    faults = [
+        {"kind": "broker-leader-loss", "target": "broker:partition/0", "start": 5, "duration": 5}
+    ]
     results = api.run(_dual_write(scenario_factory, faults), workers=1)
     assert results.metric("dual_write", "lost_updates") == 0
     assert results.metric("dual_write", "divergent_keys") == 0

@@ -9,7 +9,8 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.metrics.summarize import METRICS
+from sim.metrics.catalog import metrics_for
+from sim.patterns import model_class
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
@@ -44,8 +45,9 @@ def test_run_writes_the_run_folder(tmp_path):
         assert (out / name).is_file(), name
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.columns) == ["pattern", "metric", "mean", "ci_low", "ci_high", "n"]
+    expected = {m.name for m in metrics_for([model_class("shared_db"), model_class("sync_http")])}
     for pattern in ("shared_db", "sync_http"):
-        assert set(summary.loc[summary["pattern"] == pattern, "metric"]) == set(METRICS)
+        assert set(summary.loc[summary["pattern"] == pattern, "metric"]) == expected
     document = json.loads((out / "summary.json").read_text())
     assert document["schema_version"] == 1
     assert document["scenario"] == "quickstart"

@@ -7,7 +7,7 @@ import json
 import pytest
 from ruamel.yaml import YAML
 
-from sim.distributions import Exponential
+from sim.config.distributions import Exponential
 from sim.scenario import ScenarioError, parse_scenario, resolved_dict, resolved_yaml
 
 GOOD = """\
@@ -65,7 +65,7 @@ def test_database_overrides_merge_with_the_default():
         ),
         (
             "faults: [{kind: crash, target: link:users->orders, start: 1s, duration: 1s}]",
-            "a crash fault cannot target a link",
+            "faults[0].target: expected service:X, instance:X/N, db:X",
         ),
         (
             "faults: [{kind: latency, target: link:users->mars, start: 1s, duration: 1s, delay: 1ms}]",

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from sim.kernel.recorder import Recorder
 from sim.metrics.consistency import (
     ConsistencyLog,
     divergent_keys,
@@ -14,7 +15,6 @@ from sim.metrics.consistency import (
     propagation,
     stale_read_flags,
 )
-from sim.metrics.recorder import Recorder
 
 
 def commits(*rows: tuple[int, int, float]) -> pd.DataFrame:

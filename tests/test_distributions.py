@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from sim.config.model import DatabaseProfile, NetworkConfig, ServiceConfig
-from sim.distributions import (
+from sim.config.distributions import (
     Constant,
     ConstantTime,
     Distribution,
@@ -24,7 +23,8 @@ from sim.distributions import (
     Pareto,
     Uniform,
 )
-from sim.rng import Streams
+from sim.config.sections import DatabaseProfile, NetworkConfig, ServiceConfig
+from sim.kernel.rng import Streams
 
 N = 200_000
 Z99 = 2.3263478740408408

@@ -69,8 +69,11 @@ def test_a_replica_crash_loses_nothing_the_broker_keeps_it(scenario_factory):
 def test_owner_cut_off_from_the_broker_past_the_delivery_timeout_loses_changes(scenario_factory):
     cut = [{"kind": "partition", "target": "link:users<->broker", "start": 5, "duration": 8}]
     scenario = _scenario(scenario_factory, [{"kind": "dual_write"}], cut)
-    short = scenario.model_copy(
-        update={"broker": scenario.broker.model_copy(update={"delivery_timeout": 3.0})}
+    short = scenario_factory(
+        **{
+            **scenario.model_dump(mode="json", include={"workload", "data", "patterns", "faults"}),
+            "broker": {"delivery_timeout": 3.0, "request_timeout": 2.0},
+        }
     )
     results = api.run(short, workers=1)
     assert results.metric("dual_write", "lost_updates") > 0

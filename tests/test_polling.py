@@ -87,7 +87,7 @@ def test_shorter_intervals_and_bulk_mode_load_the_database_more(intervals):
     assert 0 < load["every_10s"] < load["every_5s"] < load["every_1s"]
     # one statement a second each; bulk reads the whole table, incrementing the new rows
     assert load["bulk_1s"] > load["incrementing"]
-    assert intervals.metric("every_1s", "wal_retained_max") == 0
+    assert "wal_retained_max" not in set(intervals.summary["metric"])  # no replication slot
 
 
 def test_incrementing_mode_sees_new_rows_but_misses_updates(intervals):

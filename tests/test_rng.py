@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.rng import Streams, name_key
+from sim.kernel.rng import Streams, name_key
 
 DRAWS = 10_000  # more than two buffered blocks, so block boundaries are crossed
 

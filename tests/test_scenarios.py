@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from sim import api
-from sim.metrics.summarize import METRICS
+from sim.metrics.catalog import metrics_for
+from sim.patterns import model_class
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 
@@ -35,7 +36,8 @@ def test_scenario_runs_shortened(path):
     )
     results = api.run(scenario, workers=1)
     assert set(results.summary["pattern"]) == set(scenario.pattern_names())
-    assert set(results.summary["metric"]) == set(METRICS)
+    kinds = [model_class(p.kind) for p in scenario.patterns]
+    assert set(results.summary["metric"]) == {m.name for m in metrics_for(kinds)}
     assert results.requests["outcome"].isin(["ok", "error", "timeout"]).all()
 
 

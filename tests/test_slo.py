@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
+from sim.metrics.slo import SloError, parse_slo
+from sim.metrics.verdicts import evaluate
 from sim.scenario import ScenarioError, parse_scenario
-from sim.slo import SloError, evaluate, parse_slo
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"

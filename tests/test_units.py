@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.units import UnitError, format_duration, parse_duration, parse_percent, parse_rate
+from sim.kernel.units import UnitError, format_duration, parse_duration, parse_percent, parse_rate
 
 # -- durations ---------------------------------------------------------------------------------
 

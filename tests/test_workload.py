@@ -13,8 +13,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.config.model import DataConfig, WorkloadConfig
-from sim.rng import Streams
+from sim.config.sections import DataConfig, WorkloadConfig
+from sim.kernel.rng import Streams
 from sim.workload import READ, WRITE, arrival_times, draw_requests
 
 

@@ -1,9 +1,9 @@
-"""The ``broker:`` block of a scenario and the three broker faults.
+"""The ``broker:`` block of a scenario: the cluster, its producers and its consumer groups.
 
 Every default is the value of domain.md ("Suggested default parameters" and §1), and each field's
 description names the source tag it comes from (``K-PROD``, ``K-CONS``, ``K-BRK``, ...) or says
 "judgment" where domain.md chose the value itself. Sizes are in bytes; durations accept the human
-forms of :mod:`sim.units` (``250ms``, ``45s``, ``7d``).
+forms of :mod:`sim.kernel.units` (``250ms``, ``45s``, ``7d``).
 
 Two Kafka rules are enforced here rather than at run time, with the same message Kafka would give
 in spirit:
@@ -15,24 +15,14 @@ in spirit:
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from sim.config.distributions import ConstantTime, Pareto
 from sim.config.types import NonNegativeDuration, PositiveDuration, PositiveRate, StrictModel
-from sim.distributions import ConstantTime, Pareto
 
-__all__ = [
-    "Acks",
-    "AssignmentStrategy",
-    "BrokerConfig",
-    "BrokerFault",
-    "BrokerLeaderLossFault",
-    "CommitPolicy",
-    "ConsumerCrashFault",
-    "ConsumerPauseFault",
-]
+__all__ = ["Acks", "AssignmentStrategy", "BrokerConfig", "CommitPolicy"]
 
 Acks = Literal["0", "1", "all"]
 AssignmentStrategy = Literal["eager", "cooperative"]
@@ -359,105 +349,3 @@ class BrokerConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
-
-
-# --- faults -------------------------------------------------------------------------------------
-
-_BROKER_TARGET = re.compile(r"^broker(?::(?:partition/(?P<partition>\d+)|(?P<broker>\d+)))?$")
-_CONSUMER_TARGET = re.compile(r"^consumer:(?P<group>[^\s/:]+)$")
-
-
-class BrokerLeaderLossFault(StrictModel):
-    """A leader dies hard: detection, election and metadata refresh make it unavailable."""
-
-    kind: Literal["broker-leader-loss"] = "broker-leader-loss"
-    target: str = Field(
-        description="'broker' (broker 0 dies, with every replica it holds), 'broker:N' (broker "
-        "N dies) or 'broker:partition/N' (the leader replica of partition N dies)."
-    )
-    topic: str | None = Field(
-        default=None, description="With broker:partition/N, the topic; null means every topic."
-    )
-    start: NonNegativeDuration = Field(description="When the leader dies.")
-    duration: NonNegativeDuration = Field(
-        default=0.0,
-        description="When the dead replica or broker comes back; 0 means it stays down.",
-    )
-
-    @field_validator("target")
-    @classmethod
-    def _check_target(cls, value: str) -> str:
-        if _BROKER_TARGET.match(value) is None:
-            raise ValueError(
-                "target must be 'broker', 'broker:N' (a broker id) or 'broker:partition/N' "
-                f"(got {value!r})"
-            )
-        return value
-
-    @property
-    def partition(self) -> int | None:
-        """The partition whose leader dies, or None when a whole broker dies."""
-        match = _BROKER_TARGET.match(self.target)
-        found = match.group("partition") if match else None
-        return None if found is None else int(found)
-
-    @property
-    def broker_id(self) -> int | None:
-        """The broker that dies, or None when only a partition's leader dies."""
-        if self.partition is not None:
-            return None
-        match = _BROKER_TARGET.match(self.target)
-        found = match.group("broker") if match else None
-        return 0 if found is None else int(found)
-
-
-class _ConsumerFault(StrictModel):
-    """Shared target syntax of the consumer faults: ``consumer:GROUP``."""
-
-    target: str = Field(description="'consumer:GROUP', the consumer group.")
-    member: int = Field(default=0, ge=0, description="Index of the member hit by the fault.")
-
-    @field_validator("target")
-    @classmethod
-    def _check_target(cls, value: str) -> str:
-        if _CONSUMER_TARGET.match(value) is None:
-            raise ValueError(f"target must be 'consumer:GROUP' (got {value!r})")
-        return value
-
-    @property
-    def group(self) -> str:
-        """The consumer group id."""
-        return self.target.split(":", 1)[1]
-
-
-class ConsumerCrashFault(_ConsumerFault):
-    """A group member dies: its partitions stop until the session timeout and a rebalance."""
-
-    kind: Literal["consumer-crash"] = "consumer-crash"
-    start: NonNegativeDuration = Field(description="When the member crashes.")
-    duration: NonNegativeDuration = Field(
-        default=0.0, description="When it restarts; 0 means it stays down."
-    )
-
-
-class ConsumerPauseFault(_ConsumerFault):
-    """A group member freezes (a long GC pause): no polls, no heartbeats, then resumes."""
-
-    kind: Literal["consumer-pause"] = "consumer-pause"
-    start: NonNegativeDuration = Field(description="When the member freezes.")
-    duration: NonNegativeDuration = Field(
-        default=0.0,
-        validate_default=True,
-        description="How long it stays frozen (must be above 0); longer than session_timeout "
-        "means it is evicted.",
-    )
-
-    @field_validator("duration")
-    @classmethod
-    def _check_duration(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError(f"a consumer-pause needs a duration above 0, e.g. 60s (got {value})")
-        return value
-
-
-BrokerFault = BrokerLeaderLossFault | ConsumerCrashFault | ConsumerPauseFault

@@ -1,7 +1,7 @@
 """Building blocks of the scenario models: the strict base model and unit-aware field types.
 
 Durations are stored as float seconds, rates as float per second and probabilities as
-fractions; each accepts the human forms of :mod:`sim.units` in the file and is written back in
+fractions; each accepts the human forms of :mod:`sim.kernel.units` in the file and is written back in
 seconds in the resolved scenario.
 """
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from sim.units import (
+from sim.kernel.units import (
     DURATION_HELP,
     PERCENT_HELP,
     RATE_HELP,
@@ -22,7 +22,9 @@ from sim.units import (
 )
 
 __all__ = [
+    "NAME_PATTERN",
     "Duration",
+    "Name",
     "NonNegativeDuration",
     "PositiveDuration",
     "PositiveRate",
@@ -30,6 +32,11 @@ __all__ = [
     "Rate",
     "StrictModel",
 ]
+
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=64)]
+"""A name of a service, pattern or scenario: a letter, then letters, digits, ``_ . -``."""
 
 
 class StrictModel(BaseModel):

@@ -39,10 +39,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
-from sim.config.model import DatabaseProfile
-from sim.context import SimContext
-from sim.distributions import Sampler, is_zero
-from sim.infra.common import ERROR, OK, Done, Trampoline, combined
+from sim.config.distributions import Sampler, is_zero
+from sim.config.sections import DatabaseProfile
+from sim.infra.injected import Injected
+from sim.kernel.codes import ERROR, OK, Done
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import Trampoline
 
 __all__ = ["Commit", "Database", "RowMeta"]
 
@@ -129,8 +131,7 @@ class Database:
         self._fault_draw = ctx.stream(f"fault:db:{name}").uniform
         self.up = True
         self.epoch = 0
-        self.extra_delays: list[Sampler] = []
-        self.error_probabilities: list[float] = []
+        self.injected = Injected()
         self._soon = Trampoline()
         self.keep_log = False
         """Set by patterns that read the commit log (CDC) or the rows' metadata (polling)."""
@@ -149,13 +150,7 @@ class Database:
     # -- public calls ------------------------------------------------------------------------
     def read(self, key: int, done: Done) -> None:
         """Read a row; ``done(OK, version)`` with 0 for a row never written."""
-        if (
-            self._reads_free
-            and self.up
-            and self.free > 0
-            and not self.extra_delays
-            and not self.error_probabilities
-        ):
+        if self._reads_free and self.up and self.free > 0 and not self.injected:
             # a zero-time query holds its connection for no time at all: answer now
             done(OK, self.rows.get(key, 0))
             return
@@ -215,7 +210,8 @@ class Database:
         if not self.up:
             self._fail(query, "refused")
             return
-        if self.error_probabilities and self._fault_draw() < combined(self.error_probabilities):
+        injected = self.injected
+        if injected.errors and self._fault_draw() < injected.error_probability:
             self._fail(query, "injected")
             return
         query.epoch = self.epoch
@@ -271,7 +267,7 @@ class Database:
             if old is None or old.deleted:  # an insert takes its id from the sequence now
                 self._row_ids += 1
                 query.row_id = self._row_ids
-        for extra in self.extra_delays:
+        for extra in self.injected.delays:
             duration += extra()
         self.busy_time += duration
         if duration <= 0.0:
@@ -360,6 +356,18 @@ class Database:
     def restart(self) -> None:
         """Come back up, empty pool queues, rows as committed."""
         self.up = True
+
+    def add_delay(self, sampler: Sampler) -> None:
+        self.injected.add_delay(sampler)
+
+    def remove_delay(self, sampler: Sampler) -> None:
+        self.injected.remove_delay(sampler)
+
+    def add_error(self, probability: float) -> None:
+        self.injected.add_error(probability)
+
+    def remove_error(self, probability: float) -> None:
+        self.injected.remove_error(probability)
 
     @property
     def in_use(self) -> int:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sim.config.patterns import Backoff
-from sim.context import SimContext
-from sim.infra.common import OK, TIMEOUT, later
+from sim.config.clients import Backoff
 from sim.infra.network import Network
 from sim.infra.service import Job, Service
+from sim.kernel.codes import OK, TIMEOUT
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import later
 
 __all__ = ["HttpClient"]
 
@@ -58,12 +59,12 @@ class HttpClient:
         def attempt(number: int) -> None:
             if not alive():
                 return
-            settled = [False]
+            answer = _Attempt(number)
 
             def settle(outcome: int) -> None:
-                if settled[0] or not alive():
+                if answer.settled or not alive():
                     return
-                settled[0] = True
+                answer.settled = True
                 if outcome == OK or (retries is not None and number >= retries):
                     done(outcome)
                     return
@@ -81,3 +82,13 @@ class HttpClient:
             )
 
         attempt(0)
+
+
+class _Attempt:
+    """One attempt of a call: settled by its answer or its timeout, whichever comes first."""
+
+    __slots__ = ("number", "settled")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.settled = False

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sim.context import SimContext
-from sim.distributions import Distribution, Sampler, is_zero
-from sim.infra.common import later
+from sim.config.distributions import Distribution, Sampler, is_zero
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import later
 
-__all__ = ["Network"]
+__all__ = ["Network", "NetworkLink"]
 
 
 class Network:
@@ -33,8 +33,6 @@ class Network:
         self._latency: Sampler = latency.sampler(ctx.stream("network"))
         self._extra: dict[tuple[str, str], list[Sampler]] = {}
         self._blocked: dict[tuple[str, str], int] = {}
-        self.dropped = 0
-        """Messages dropped by partitions."""
 
     @property
     def instant(self) -> bool:
@@ -48,7 +46,6 @@ class Network:
             deliver()
             return
         if self._blocked and (source, destination) in self._blocked:
-            self.dropped += 1
             return
         delay = 0.0 if self._zero else self._latency()
         if self._extra:
@@ -83,3 +80,24 @@ class Network:
             delays.remove(extra)
         if not delays:
             self._extra.pop((source, destination), None)
+
+
+class NetworkLink:
+    """The messages from one node to another, as a fault target: a partition cuts it, a
+    latency fault slows it."""
+
+    __slots__ = ("destination", "network", "source")
+
+    def __init__(self, network: Network, source: str, destination: str) -> None:
+        self.network = network
+        self.source = source
+        self.destination = destination
+
+    def cut(self) -> Callable[[], None]:
+        return self.network.block(self.source, self.destination)
+
+    def add_delay(self, sampler: Sampler) -> None:
+        self.network.add_delay(self.source, self.destination, sampler)
+
+    def remove_delay(self, sampler: Sampler) -> None:
+        self.network.remove_delay(self.source, self.destination, sampler)

@@ -3,14 +3,22 @@
 A request picks an instance (round robin, random or least outstanding), waits in that
 instance's queue for a free slot, spends its service time (CPU work, drawn when the request
 arrives so that every pattern gives the same request the same work), and then runs the
-caller's ``work``: database calls, calls to other services. The slot stays held until ``work``
-ends with :meth:`Service.finish`, as in a thread-per-request server, so a slow dependency ties
+caller's ``work(job)``: database calls, calls to other services. The slot stays held until the
+work ends with :meth:`Job.finish`, as in a thread-per-request server, so a slow dependency ties
 up the caller's slots and queues build upstream.
 
-Faults act on instances: ``crash`` (down; queued and running requests fail at once; arrivals
-are refused until restart), ``latency`` (extra time added to each request's service time) and
-``error`` (an arriving request fails fast with a probability). A service-wide fault acts on
-every instance.
+**A slot cannot leak.** Work continues only through the job: :meth:`Job.read_row`,
+:meth:`Job.write_row`, :meth:`Job.after` and :meth:`Job.track` (for any other continuation,
+such as an HTTP call's answer) count the continuations still pending. When ``work`` or one of
+its continuations returns with nothing pending and without :meth:`Job.finish`, nothing can
+ever finish the job: the slot is released, the caller gets an error, and the leak is recorded
+in :attr:`Service.leaks` (the run reports it at its end). A continuation of a job that has
+already finished (answered, or failed by a crash) does not run.
+
+Faults act on instances (:mod:`sim.faults`): ``crash`` (down; queued and running requests fail
+at once; arrivals are refused until restart), ``latency`` (extra time added to each request's
+service time) and ``error`` (an arriving request fails fast with a probability). A
+service-wide fault acts on every instance.
 
 Left out: health checks (the balancer keeps sending to a crashed instance, whose refusals
 fail fast), autoscaling, CPU contention between slots (each slot is an independent server),
@@ -23,33 +31,122 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sim.config.model import ServiceConfig
-from sim.context import SimContext
-from sim.distributions import Sampler
-from sim.infra.common import ERROR, Done, Trampoline, combined
+from sim.config.distributions import Sampler
+from sim.config.sections import ServiceConfig
+from sim.infra.injected import Injected
+from sim.infra.network import Network
+from sim.infra.queries import Queries
+from sim.kernel.codes import ERROR, Done
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import Trampoline, later
 
-__all__ = ["Instance", "Job", "Service"]
+__all__ = ["Instance", "Job", "Leak", "Service"]
 
 Work = Callable[["Job"], None]
 
 
 class Job:
-    """One request being handled by an instance."""
+    """One request being handled by an instance: the handle of its slot."""
 
-    __slots__ = ("done", "epoch", "finished", "instance", "service_time", "work")
+    __slots__ = (
+        "done",
+        "epoch",
+        "finished",
+        "instance",
+        "pending",
+        "service",
+        "service_time",
+        "work",
+    )
 
-    def __init__(self, work: Work, done: Done, service_time: float) -> None:
+    def __init__(self, service: Service, work: Work, done: Done, service_time: float) -> None:
+        self.service = service
         self.work = work
         self.done = done
         self.service_time = service_time
         self.instance: Instance | None = None
         self.epoch = 0
         self.finished = False
+        self.pending = 0
+        """Continuations started for this job that have not run yet."""
 
     @property
     def alive(self) -> bool:
         """False once the job has finished or its instance crashed under it."""
         return not self.finished
+
+    def finish(self, outcome: int, value: Any = None) -> None:
+        """End the job: free its slot and answer the caller (once)."""
+        self.service.finish(self, outcome, value)
+
+    def track(self, then: Callable[..., None]) -> Callable[..., None]:
+        """Wrap a continuation of this job's work: it runs only while the job is alive, and
+        if it returns with nothing else pending and the job unfinished, the slot has leaked."""
+        self.pending += 1
+
+        def resumed(*args: Any) -> None:
+            self.pending -= 1
+            if self.finished:
+                return
+            then(*args)
+            if not self.finished and self.pending == 0:
+                self.service.leaked(self)
+
+        return resumed
+
+    def after(self, delay: float, then: Callable[[], None]) -> None:
+        """Continue with ``then()`` after ``delay`` simulated seconds."""
+        later(self.service.ctx.env, delay, self.track(then))
+
+    def read_row(self, database: Any, key: int, *, then: Done) -> None:
+        """Read a row of ``database`` (a hop there and back); ``then(outcome, version)``."""
+        self.service.queries.read_row(database, key, then=self.track(then))
+
+    def write_row(
+        self,
+        database: Any,
+        key: int,
+        *,
+        version: int | None = None,
+        delete: bool = False,
+        on_commit: Done | None = None,
+        then: Done,
+    ) -> None:
+        """Write a row (see :meth:`sim.infra.queries.Queries.write_row`): ``on_commit`` at the
+        commit instant (always), ``then(outcome, version)`` when the answer is back."""
+        self.service.queries.write_row(
+            database,
+            key,
+            version=version,
+            delete=delete,
+            on_commit=on_commit,
+            then=self.track(then),
+        )
+
+    def query(
+        self,
+        database: Any,
+        issue: Callable[[Done], None],
+        *,
+        on_end: Done | None = None,
+        then: Done,
+    ) -> None:
+        """Any other query (see :meth:`sim.infra.queries.Queries.query`)."""
+        self.service.queries.query(database, issue, on_end=on_end, then=self.track(then))
+
+
+class Leak:
+    """A job that ended its work without finishing: where and when."""
+
+    __slots__ = ("instance", "service", "time")
+
+    def __init__(self, service: str, instance: int, time: float) -> None:
+        self.service = service
+        self.instance = instance
+        self.time = time
+
+    def __repr__(self) -> str:
+        return f"{self.service}/{self.instance} at t={self.time:g}s"
 
 
 class Instance:
@@ -64,8 +161,7 @@ class Instance:
         self.running: set[Job] = set()
         self.up = True
         self.epoch = 0
-        self.extra_delays: list[Sampler] = []
-        self.error_probabilities: list[float] = []
+        self.injected = Injected()
         self._timeout = service.ctx.env.timeout
 
     @property
@@ -78,9 +174,8 @@ class Instance:
             job.finished = True
             job.done(ERROR, "refused")
             return
-        if self.error_probabilities and self.service.error_draw() < combined(
-            self.error_probabilities
-        ):
+        injected = self.injected
+        if injected.errors and self.service.error_draw() < injected.error_probability:
             job.finished = True
             job.done(ERROR, "injected")
             return
@@ -95,16 +190,21 @@ class Instance:
     def _start(self, job: Job) -> None:
         self.running.add(job)
         delay = job.service_time
-        for extra in self.extra_delays:
+        for extra in self.injected.delays:
             delay += extra()
         if delay <= 0.0:
-            job.work(job)
+            self._work(job)
         else:
             self._timeout(delay).callbacks.append(lambda _e: self._served(job))
 
     def _served(self, job: Job) -> None:
         if not job.finished and job.epoch == self.epoch:
-            job.work(job)
+            self._work(job)
+
+    def _work(self, job: Job) -> None:
+        job.work(job)
+        if not job.finished and job.pending == 0:
+            self.service.leaked(job)
 
     def release(self, job: Job) -> None:
         self.running.discard(job)
@@ -114,6 +214,7 @@ class Instance:
         else:
             self.free += 1
 
+    # -- faults ------------------------------------------------------------------------------
     def crash(self) -> None:
         """Go down: every queued and running request fails now."""
         self.up = False
@@ -126,8 +227,6 @@ class Instance:
             if not job.finished:
                 job.finished = True
                 job.done(ERROR, "crashed")
-        for listener in list(self.service.crash_listeners):
-            listener(self)
 
     def restart(self) -> None:
         """Come back up with empty queues; tell the service's restart listeners."""
@@ -135,29 +234,55 @@ class Instance:
         for listener in list(self.service.restart_listeners):
             listener(self)
 
+    def add_delay(self, sampler: Sampler) -> None:
+        self.injected.add_delay(sampler)
+
+    def remove_delay(self, sampler: Sampler) -> None:
+        self.injected.remove_delay(sampler)
+
+    def add_error(self, probability: float) -> None:
+        self.injected.add_error(probability)
+
+    def remove_error(self, probability: float) -> None:
+        self.injected.remove_error(probability)
+
 
 class Service:
-    """A named service of ``instances`` identical instances."""
+    """A named service of ``instances`` identical instances.
 
-    def __init__(self, ctx: SimContext, name: str, config: ServiceConfig) -> None:
+    ``network`` carries its database queries (:attr:`queries`) from its network ``node``
+    (by default its name; a role of a service, such as a reader, sits on the service's node);
+    without a network they are instant. ``name`` also names its random streams.
+    """
+
+    def __init__(
+        self,
+        ctx: SimContext,
+        name: str,
+        config: ServiceConfig,
+        network: Network | None = None,
+        node: str | None = None,
+    ) -> None:
         self.ctx = ctx
         self.name = name
         self.config = config
         self.instances = [Instance(self, i, config.concurrency) for i in range(config.instances)]
         self._service_time = config.service_time.sampler(ctx.stream(f"service:{name}"))
-        self._fault_stream = ctx.stream(f"fault:service:{name}")
         self._balancer_stream = ctx.stream(f"balancer:{name}")
+        self.error_draw = ctx.stream(f"fault:service:{name}").uniform
+        self.node = name if node is None else node
+        self.queries = Queries(network, self.node)
         self._next = 0
         self.soon = Trampoline()
-        self.crash_listeners: list[Callable[[Instance], None]] = []
-        """Called with an instance when it crashes (what ran inside it dies too)."""
         self.restart_listeners: list[Callable[[Instance], None]] = []
         """Called with an instance when it restarts (recovery of in-doubt work)."""
-        self.error_draw = self._fault_stream.uniform
+        self.leaks: list[Leak] = []
+        """Jobs whose work ended without finishing them (a model error, reported by the run)."""
 
     def call(self, work: Work, done: Done) -> Job:
-        """Handle one request: queue, serve, run ``work(job)``; ``work`` ends with :meth:`finish`."""
-        job = Job(work, done, self._service_time())
+        """Handle one request: queue, serve, run ``work(job)``; the work ends with
+        :meth:`Job.finish`."""
+        job = Job(self, work, done, self._service_time())
         self._pick().accept(job)
         return job
 
@@ -170,6 +295,16 @@ class Service:
         if instance is not None and instance.epoch == job.epoch:
             instance.release(job)
         job.done(outcome, value)
+
+    def leaked(self, job: Job) -> None:
+        """``job``'s work ended without finishing it: record the leak, free the slot."""
+        index = job.instance.index if job.instance is not None else -1
+        self.leaks.append(Leak(self.name, index, self.ctx.env.now))
+        self.finish(job, ERROR, "leaked")
+
+    def held_by_finished(self) -> int:
+        """Slots still held by jobs that have finished (always 0 unless a slot leaked)."""
+        return sum(1 for i in self.instances for job in i.running if job.finished)
 
     def _pick(self) -> Instance:
         instances = self.instances
@@ -185,7 +320,3 @@ class Service:
                 min(int(self._balancer_stream.uniform() * len(instances)), len(instances) - 1)
             ]
         return min(instances, key=lambda instance: instance.outstanding)
-
-    def busy_slots(self) -> int:
-        """Slots in use over all instances (a probe)."""
-        return sum(len(instance.running) for instance in self.instances)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.metrics.recorder import Recorder
+from sim.kernel.recorder import Recorder
 
 __all__ = [
     "ConsistencyLog",

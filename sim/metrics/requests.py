@@ -15,8 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from sim.infra.common import OUTCOME_NAMES, TIMEOUT
-from sim.workload import OP_NAMES, Requests
+from sim.kernel.codes import OP_NAMES, OUTCOME_NAMES, TIMEOUT
+from sim.workload import Requests
 
 __all__ = ["RequestLog"]
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from sim.metrics.catalog import COMMON, known_metrics
 from sim.metrics.consistency import (
     apply_anomalies,
     divergent_keys,
@@ -27,31 +28,7 @@ from sim.metrics.consistency import (
 )
 from sim.metrics.stats import mean_ci
 
-__all__ = ["METRICS", "UNITS", "format_value", "replication_metrics", "summarize"]
-
-UNITS: dict[str, str] = {
-    "latency_mean": "s",
-    "latency_p50": "s",
-    "latency_p95": "s",
-    "latency_p99": "s",
-    "latency_p999": "s",
-    "throughput": "1/s",
-    "error_rate": "fraction",
-    "staleness_p50": "s",
-    "staleness_p99": "s",
-    "staleness_max": "s",
-    "stale_read_rate": "fraction",
-    "divergent_keys": "count",
-    "lost_updates": "count",
-    "duplicates": "count",
-    "reorders": "count",
-    "phantom_writes": "count",
-    "read_your_writes_violations": "count",
-    "consumer_lag_max": "records",
-    "connector_db_load": "fraction",
-    "wal_retained_max": "records",
-}
-METRICS = list(UNITS)
+__all__ = ["format_value", "replication_metrics", "summarize"]
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -70,9 +47,8 @@ def replication_metrics(
 ) -> dict[str, float]:
     """The metrics of one run (one pattern, one replication).
 
-    ``gauges`` carries what components measured themselves (``consumer_lag_max``,
-    ``connector_db_load``, ``wal_retained_max``); a metric a pattern has no component for is
-    NaN (not applicable), shown empty in the summary.
+    ``gauges`` carries what the pattern's components measured themselves (the metrics its
+    model declares, :mod:`sim.metrics.catalog`).
     """
     measured = requests[requests["start"] >= warmup]
     ok = measured[measured["outcome"] == "ok"]
@@ -98,9 +74,6 @@ def replication_metrics(
         "lost_updates": float(lost_updates(commits, applies, replicas)),
         **{name: float(count) for name, count in apply_anomalies(commits, applies).items()},
         "read_your_writes_violations": float(read_your_writes_violations(measured)),
-        "consumer_lag_max": math.nan,
-        "connector_db_load": math.nan,
-        "wal_retained_max": math.nan,
         **dict(gauges or {}),
     }
 
@@ -111,12 +84,14 @@ def summarize(
     """Mean and 95% Student-t interval per (pattern, metric) over replications.
 
     ``rows`` holds ``(pattern, metrics of one replication)``; patterns keep their first-seen
-    order. Columns: ``pattern, metric, mean, ci_low, ci_high, n``.
+    order; ``metrics`` names the rows per pattern (by default the common metrics). A metric a
+    pattern does not have is NaN (not applicable), shown empty. Columns:
+    ``pattern, metric, mean, ci_low, ci_high, n``.
     """
     grouped: dict[str, list[Mapping[str, float]]] = {}
     for pattern, values in rows:
         grouped.setdefault(pattern, []).append(values)
-    names = metrics or METRICS
+    names = metrics or [m.name for m in COMMON]
     records = []
     for pattern, runs in grouped.items():
         for metric in names:
@@ -129,7 +104,8 @@ def format_value(metric: str, value: float) -> str:
     """A metric's value for people: ``32.8 ms``, ``1.5 s``, ``3.6%``, ``120/s``, ``43``."""
     if value is None or not math.isfinite(value):
         return "—"
-    unit = UNITS.get(metric, "")
+    found = known_metrics().get(metric)
+    unit = found.unit if found is not None else ""
     if unit == "s":
         return f"{value:.3g} s" if abs(value) >= 1 else f"{value * 1000:.3g} ms"
     if unit == "fraction":

@@ -1,33 +1,38 @@
-"""Pattern models, one module each, found by their scenario ``kind``.
+"""Pattern models, one module each, registered by their scenario ``kind``.
 
-Modules are imported when a run first needs them, so a notebook that compares two patterns does
-not pay for the others.
+A pattern is one module here (its settings model and its model class) plus its entry in
+:data:`BUILTIN`; importing this package imports each and so registers them in
+:data:`sim.kernel.registry.PATTERNS`, from which the scenario's ``patterns:`` union, the
+metric catalog and :func:`model_class` are read.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 
-from sim.patterns.base import PatternModel
+from sim.kernel.registry import PATTERNS
+from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["KINDS", "PatternModel", "model_class"]
+__all__ = ["BUILTIN", "PatternModel", "model_class", "register_pattern"]
 
-KINDS: dict[str, str] = {
-    "shared_db": "sim.patterns.shared_db:SharedDbModel",
-    "sync_http": "sim.patterns.sync_http:SyncHttpModel",
-    "two_phase_commit": "sim.patterns.two_phase_commit:TwoPhaseCommitModel",
-    "dual_write": "sim.patterns.dual_write:DualWriteModel",
-    "event_sourcing": "sim.patterns.event_sourcing:EventSourcingModel",
-    "cdc": "sim.patterns.cdc:CdcModel",
-    "polling": "sim.patterns.polling:PollingModel",
-    "outbox": "sim.patterns.outbox:OutboxModel",
-}
-"""Where the model class of each ``kind`` lives (``module:Class``)."""
+BUILTIN = (
+    "shared_db",
+    "sync_http",
+    "two_phase_commit",
+    "dual_write",
+    "event_sourcing",
+    "cdc",
+    "polling",
+    "outbox",
+)
+"""The modules of the built-in patterns, in the order the schema lists them."""
+
+for _module in BUILTIN:
+    import_module(f"sim.patterns.{_module}")
 
 
 def model_class(kind: str) -> type[PatternModel]:
     """The model class of a pattern ``kind``."""
-    module, _, name = KINDS[kind].partition(":")
-    found = getattr(import_module(module), name)
+    found = PATTERNS.get(kind)
     assert issubclass(found, PatternModel)
     return found

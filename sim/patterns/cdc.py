@@ -1,7 +1,7 @@
 """Log-based change data capture: the owner writes only its database; a connector tails its log.
 
 A write at the owner is one local transaction and nothing else; the owner answers at its
-commit. A Debezium-like connector (:class:`sim.infra.connectors.CdcConnector`, named after the
+commit. A Debezium-like connector (:class:`sim.connectors.cdc.CdcConnector`, named after the
 owner: fault target ``connector:<owner>``) first snapshots the rows that already exist, then
 streams the owner's commit log from the position read at the snapshot's start, in commit
 order, keyed by primary key, into the change topic; the consumer groups of the replicas apply
@@ -22,9 +22,8 @@ the copies end at the latest version), and a row deleted meanwhile is in no snap
 copies keep it (divergent keys).
 
 The connector publishes through its own producer with the settings Kafka Connect forces on
-source tasks (``acks=all``, one request in flight, no delivery timeout [K-CONNECT]). Its node
-on the network is ``connector:<owner>``; a ``partition`` between it and the broker holds its
-sends, without expiry, until the partition heals.
+source tasks (``acks=all``, one request in flight, no delivery timeout [K-CONNECT]); see
+:mod:`sim.patterns.relay`.
 
 Measured: ``wal_retained_max`` (entries, exact maximum) and ``connector_db_load`` (connection
 time of the snapshot scans over the database's pool × run time).
@@ -36,72 +35,40 @@ tables or tasks, schema changes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar, Literal
 
-from sim.config.model import Scenario
-from sim.context import SimContext
-from sim.infra.connectors import TAG, CdcConnector, OutboxPoller, connect_producer_config
+from pydantic import Field
+
+from sim.config.clients import ConnectorSettings
+from sim.config.model import PatternSettings
+from sim.connectors.cdc import CdcConnector
 from sim.infra.database import Database
-from sim.infra.poller import JdbcSourcePoller
-from sim.infra.producer import Producer
-from sim.metrics.requests import RequestLog
-from sim.patterns.messaging import Acked, BrokerLink, MessagingModel
+from sim.metrics.catalog import Metric
+from sim.patterns.model import register_pattern
+from sim.patterns.relay import WAL_RETAINED_MAX, Relay, RelayModel
 
-__all__ = ["CdcModel", "RelayModel"]
-
-Relay = CdcConnector | OutboxPoller | JdbcSourcePoller
+__all__ = ["CdcModel", "CdcSettings"]
 
 
-class RelayModel(MessagingModel):
-    """A pattern whose owner only commits locally and a relay (a connector) publishes.
+class CdcSettings(PatternSettings):
+    """The owner writes only its database; a connector tails the commit log into the broker."""
 
-    Subclasses choose the relay in :meth:`build_relay`.
-    """
-
-    def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
-        super().__init__(ctx, scenario, spec, log)
-        self.relay_node = f"connector:{self.owner}"
-        self.relay = self.build_relay(self.databases[self.owner])
-        self.relay.start()
-
-    def build_relay(self, database: Database) -> Relay:
-        """The relay of this pattern, reading ``database`` (the owner's)."""
-        raise NotImplementedError
-
-    # -- the owner's writes ------------------------------------------------------------------
-    def write(self, index: int, key: int) -> None:
-        self.commit_at_owner(index, key, self.databases[self.owner])
-
-    # -- the connector's producer ------------------------------------------------------------
-    def make_link(self, node: str) -> BrokerLink:
-        if node != self.relay_node:
-            return super().make_link(node)
-        config = connect_producer_config(self.scenario.broker)
-        producer = Producer(self.ctx, self.broker, config, name=node)
-        return BrokerLink(self.ctx, producer, self.topic, expiry=None)
-
-    def publish_from_connector(self, key: int, version: int, acked: Acked) -> None:
-        """Send a change from the Connect task; held without expiry while it is cut off."""
-        self.publish(self.relay_node, key, version, acked)
-
-    # -- faults and gauges -------------------------------------------------------------------
-    def connector(self, name: str) -> Relay | None:
-        return self.relay if name == self.owner else None
-
-    def gauges(self) -> dict[str, float]:
-        gauges = super().gauges()
-        database = self.databases[self.owner]
-        capacity = database.profile.pool * max(self.ctx.env.now, 1e-12)
-        gauges["connector_db_load"] = database.busy_by_tag.get(TAG, 0.0) / capacity
-        if isinstance(self.relay, CdcConnector):
-            gauges["wal_retained_max"] = float(self.relay.wal_retained_max)
-        return gauges
+    kind: Literal["cdc"]
+    idempotent_consumers: bool = Field(
+        False, description="consumers drop a change whose version they already hold"
+    )
+    connector: ConnectorSettings = Field(
+        default_factory=lambda: ConnectorSettings.model_validate({})
+    )
 
 
+@register_pattern
 class CdcModel(RelayModel):
     """The owner commits locally; a Debezium-like connector streams its commit log."""
 
-    kind = "cdc"
+    settings = CdcSettings
+    spec: CdcSettings
+    metrics: ClassVar[tuple[Metric, ...]] = (*RelayModel.metrics, WAL_RETAINED_MAX)
 
     def build_relay(self, database: Database) -> Relay:
         return CdcConnector(
@@ -110,5 +77,6 @@ class CdcModel(RelayModel):
             database,
             self.publish_from_connector,
             self.spec.connector,
+            retry_backoff=self.scenario.broker.retry_backoff_max,
             snapshot=True,
         )

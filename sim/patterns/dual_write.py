@@ -19,23 +19,41 @@ Left out: the outbox-less workarounds (retry tables, reconciliation jobs).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from sim.config.model import DualWritePattern, Scenario
-from sim.context import SimContext
-from sim.infra.common import ERROR, OK
+from pydantic import Field
+
+from sim.config.model import PatternSettings, Scenario
 from sim.infra.service import Job
+from sim.kernel.codes import ERROR, OK
+from sim.kernel.context import SimContext
 from sim.metrics.requests import RequestLog
 from sim.patterns.messaging import MessagingModel
+from sim.patterns.model import register_pattern
 
-__all__ = ["DualWriteModel"]
+__all__ = ["DualWriteModel", "DualWriteSettings"]
 
 
+class DualWriteSettings(PatternSettings):
+    """The owner commits to its database and publishes the change to the broker, not atomically."""
+
+    kind: Literal["dual_write"]
+    order: Literal["commit_first", "publish_first"] = Field(
+        "commit_first",
+        description="commit_first loses the event when the publish fails or the owner crashes "
+        "in between; publish_first leaves a phantom event when the commit then fails [DBZ-BLOG]",
+    )
+    idempotent_consumers: bool = Field(
+        False, description="consumers drop an event whose version they already hold"
+    )
+
+
+@register_pattern
 class DualWriteModel(MessagingModel):
     """Commit, then publish (or publish, then commit), with nothing tying the two together."""
 
-    kind = "dual_write"
-    spec: DualWritePattern
+    settings = DualWriteSettings
+    spec: DualWriteSettings
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
@@ -50,7 +68,6 @@ class DualWriteModel(MessagingModel):
             self.request(index, self.owner, lambda job: self._publish_first(job, key, delete))
 
     def _commit_first(self, job: Job, key: int, delete: bool) -> None:
-        owner = self.services[self.owner]
         env = self.ctx.env
 
         def committed(outcome: int, version: Any) -> None:
@@ -58,21 +75,19 @@ class DualWriteModel(MessagingModel):
                 self.consistency.commit(key, version, env.now)
 
         def back(outcome: int, version: Any) -> None:
-            if not job.alive:
-                return  # the owner died between its commit and its publish: the change is lost
+            # (a job whose owner died between its commit and its publish never gets here:
+            # the change is lost)
             if outcome != OK:
-                owner.finish(job, outcome)
+                job.finish(outcome)
                 return
-            self.publish(
-                self.owner, key, version, lambda ok: owner.finish(job, OK if ok else ERROR, version)
-            )
+            answer = job.track(lambda ok: job.finish(OK if ok else ERROR, version))
+            self.publish(self.owner, key, version, answer)
 
-        self.db_call(
-            self.owner, self.databases[self.owner], key, True, committed, back, delete=delete
+        job.write_row(
+            self.databases[self.owner], key, delete=delete, on_commit=committed, then=back
         )
 
     def _publish_first(self, job: Job, key: int, delete: bool) -> None:
-        owner = self.services[self.owner]
         database = self.databases[self.owner]
         env = self.ctx.env
         version = self._next_version(key)
@@ -82,23 +97,15 @@ class DualWriteModel(MessagingModel):
                 self.consistency.commit(key, value, env.now)
 
         def published(ok: bool) -> None:
+            # (a job whose owner died after the publish never gets here: a phantom)
             if not ok:
-                owner.finish(job, ERROR)
+                job.finish(ERROR)
                 return
-            if not job.alive:
-                return  # published, never committed: a phantom
-            self.db_call(
-                self.owner,
-                database,
-                key,
-                True,
-                committed,
-                lambda outcome, value: owner.finish(job, outcome, value),
-                version=version,
-                delete=delete,
+            job.write_row(
+                database, key, version=version, delete=delete, on_commit=committed, then=job.finish
             )
 
-        self.publish(self.owner, key, version, published)
+        self.publish(self.owner, key, version, job.track(published))
 
     def _next_version(self, key: int) -> int:
         """The version a publish-first write announces: one past both the committed version

@@ -20,13 +20,14 @@ entity key (all events of a key on one partition, in append order), kept forever
   crashed meanwhile) is still committed: the log has it.
 * **Listeners**: for every service that serves reads (the owner and each replica) a consumer
   group named after it (``consumer:users``, ``consumer:orders``) with ``listeners`` members
-  (:mod:`sim.infra.consumer`: assignment, rebalances, auto-commit, lag, seek). Each event costs
+  (:mod:`sim.broker.group`: assignment, rebalances, auto-commit, lag, seek). Each event costs
   one draw of ``projection_time``, then a write of that service's read store (its database).
   Projections are idempotent: an event whose version the store already holds (or a newer one)
   changes nothing — the conditional write finds the row newer and costs a query like a read —
   so a replay after a ``rewind`` reprocesses events, spends their projection time, and leaves
   the same state. A projection whose query fails (store down) is retried with backoff
-  (``retry.backoff`` 100 ms doubling to 1 s [K-PROD]), holding up its partition.
+  (``broker.retry_backoff`` doubling up to ``retry_backoff_max``, 100 ms to 1 s [K-PROD]),
+  holding up its partition.
 * **Read services** (``readers`` instances of each read-serving service, with that service's
   concurrency and service time) answer a read from their own read store. Reads are eventually
   consistent, even at the owner: a client that reads right after its write was acknowledged can
@@ -58,54 +59,91 @@ concurrently, except a crashed member's query already sent).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from sim.config.model import EventSourcingPattern, Scenario
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.common import ERROR, OK, later
-from sim.infra.consumer import ConsumerGroup, Handler
-from sim.infra.log import Record
-from sim.infra.producer import Producer
-from sim.infra.service import Instance, Job, Service
+from pydantic import Field
+
+from sim.broker.cluster import Broker
+from sim.broker.group import ConsumerGroup, Handler
+from sim.broker.log import Record
+from sim.broker.producer import Producer
+from sim.broker.producer_settings import ProducerSettings
+from sim.config.distributions import Exponential, ExponentialTime
+from sim.config.model import PatternSettings, Scenario
+from sim.config.sections import ServiceConfig
+from sim.faults.topology import Topology
+from sim.infra.queries import Queries
+from sim.infra.service import Job, Service
+from sim.kernel.codes import ERROR, OK
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import later
+from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
-from sim.patterns.base import PatternModel
-from sim.patterns.messaging import BrokerLink, consumer_lag_max, lose_leader
+from sim.patterns.messaging import CONSUMER_LAG_MAX, BrokerLink, consumer_lag_max
+from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["EventSourcingModel"]
+__all__ = ["EventSourcingModel", "EventSourcingSettings"]
 
 
+class EventSourcingSettings(PatternSettings):
+    """The log is the source of truth: writers append, listeners project, readers answer."""
+
+    kind: Literal["event_sourcing"]
+    writers: int = Field(
+        1,
+        ge=1,
+        le=10_000,
+        description="instances of the write service (the owner's concurrency and service time); "
+        "one serialized writer per key is assumed [ES-KAFKA]",
+    )
+    listeners: int = Field(
+        2,
+        ge=1,
+        le=10_000,
+        description="members of the listener group of each read store (consumer:SERVICE); "
+        "parallelism is capped by the partitions [RAO]",
+    )
+    readers: int = Field(
+        3,
+        ge=1,
+        le=10_000,
+        description="instances of each read service (that service's concurrency and service time)",
+    )
+    projection_time: ExponentialTime = Field(
+        default_factory=lambda: Exponential(mean=0.002),
+        description="a listener's work per event before it writes the read store; judgment",
+    )
+
+
+def _with_instances(config: ServiceConfig, instances: int) -> ServiceConfig:
+    """``config`` with another instance count (validated like any service)."""
+    return ServiceConfig.model_validate({**config.model_dump(), "instances": instances})
+
+
+@register_pattern
 class EventSourcingModel(PatternModel):
     """The log is the source of truth; projections serve the reads."""
 
-    kind = "event_sourcing"
-    spec: EventSourcingPattern
+    settings = EventSourcingSettings
+    spec: EventSourcingSettings
+    metrics: ClassVar[tuple[Metric, ...]] = (CONSUMER_LAG_MAX,)
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
-        configs = scenario.services
-        self.stores = [self.owner, *self.replicas]
-        """The services that serve reads, each with a read store, listeners and readers."""
+        owner_config = scenario.services[self.owner]
         self.writer = Service(
             ctx,
             f"{self.owner}.writer",
-            configs[self.owner].model_copy(update={"instances": spec.writers}),
+            _with_instances(owner_config, spec.writers),
+            self.network,
+            node=self.owner,
         )
-        # The read services replace the services the base class built: a read arriving at X is
-        # answered by X's read service from X's database (PatternModel.read does exactly that).
-        self.services = {
-            name: Service(
-                ctx, f"{name}.reader", configs[name].model_copy(update={"instances": spec.readers})
-            )
-            for name in self.stores
-        }
         self.broker = Broker(ctx, scenario.broker)
         self.topic = f"{self.owner}.events"
         # kept forever and never compacted: the log is the history [ES-KAFKA, K-DESIGN]
         self.broker.create_topic(self.topic, retention=None, compaction=False)
-        producer = Producer(ctx, self.broker, scenario.broker, name=self.owner)
+        producer = Producer(ctx, self.broker, ProducerSettings.of(scenario.broker), name=self.owner)
         # while the writer is cut off, its client holds appends, failing each after
         # delivery_timeout [K-PROD]
         self.link = BrokerLink(ctx, producer, self.topic, scenario.broker.delivery_timeout)
@@ -114,6 +152,7 @@ class EventSourcingModel(PatternModel):
             "projections",
             {"time": "d", "store": "O", "key": "q", "version": "q", "applied": "q"},
         )
+        self._store_queries = {name: Queries(self.network, name) for name in self.stores}
         self.groups = {
             name: ConsumerGroup(
                 ctx,
@@ -127,36 +166,65 @@ class EventSourcingModel(PatternModel):
             for name in self.stores
         }
 
+    @property
+    def stores(self) -> list[str]:
+        """The services that serve reads, each with a read store, listeners and readers."""
+        return [self.owner, *self.replicas]
+
+    def build_services(self) -> dict[str, Service]:
+        # a read arriving at X is answered by X's read service from X's database
+        configs = self.scenario.services
+        readers = self.spec.readers
+        return {
+            name: Service(
+                self.ctx,
+                f"{name}.reader",
+                _with_instances(configs[name], readers),
+                self.network,
+                node=name,
+            )
+            for name in self.stores
+        }
+
+    def all_services(self) -> list[Service]:
+        return [self.writer, *self.services.values()]
+
+    def describe(self, topology: Topology) -> None:
+        super().describe(topology)
+        topology.add_publisher(self.owner, self.topic)
+        topology.set_broker(self.broker)
+        topology.startable(self.broker)
+        for name, group in self.groups.items():
+            topology.add_group(name, group, self.topic)
+            topology.startable(group)
+
+    def describe_services(self, topology: Topology) -> None:
+        """The owner hosts the writers and its read service; each replica its read service.
+        Listeners are a role of their own (see the module docstring)."""
+        for instance in self.writer.instances:
+            topology.host(instance, self.owner, instance.index)
+        super().describe_services(topology)
+
     # -- the write service -------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
         delete = self.is_delete(index)
-        owner, log, env, network = self.owner, self.log, self.ctx.env, self.network
-
-        def answered(outcome: int, value: Any) -> None:
-            version = value if outcome == OK and isinstance(value, int) else -1
-            network.send(owner, "client", lambda: log.finish(index, env.now, outcome, version))
-
-        def work(job: Job) -> None:
-            self._append(job, key, delete)
-
-        network.send("client", owner, lambda: self.writer.call(work, answered))
+        self.request(index, self.owner, lambda job: self._append(job, key, delete), at=self.writer)
 
     def _append(self, job: Job, key: int, delete: bool) -> None:
         version = self._versions.get(key, 0) + 1  # one serialized writer per key [ES-KAFKA]
         self._versions[key] = version
         env = self.ctx.env
+        answer = job.track(lambda ok: job.finish(OK if ok else ERROR, version))
 
         def acked(ok: bool) -> None:
             if ok:  # durable in the log whether or not the writer is still there to answer
                 self.consistency.commit(key, version, env.now)
-            self.writer.finish(job, OK if ok else ERROR, version)
+            answer(ok)
 
         self.link.send(key, (version, delete), acked)
 
-    def block_broker(self, node: str) -> Callable[[], None]:
-        if node != self.owner:
-            return lambda: None  # listeners are not cut off (see the module docstring)
-        return self.link.cut()
+    def broker_links(self, node: str) -> list[Any]:
+        return [self.link] if node == self.owner else []  # listeners are not cut off
 
     # -- listeners ---------------------------------------------------------------------------
     def _listener(self, store: str) -> Handler:
@@ -183,7 +251,9 @@ class EventSourcingModel(PatternModel):
     ) -> None:
         """Write one event into a read store, only if it is newer than what the store holds."""
         database = self.databases[store]
+        queries = self._store_queries[store]
         env = self.ctx.env
+        config = self.scenario.broker
         newer = database.version(key) < version
 
         def committed(outcome: int, _value: Any) -> None:
@@ -198,7 +268,7 @@ class EventSourcingModel(PatternModel):
                     self._projections.append(env.now, store, key, version, 0)
                 done()
                 return
-            wait = min(1.0, 0.1 * 2**attempt)  # retry.backoff 100 ms doubling to 1 s [K-PROD]
+            wait = min(config.retry_backoff_max, config.retry_backoff * 2**attempt)
             later(
                 env,
                 wait,
@@ -206,41 +276,12 @@ class EventSourcingModel(PatternModel):
             )
 
         if newer:
-            self.db_call(
-                store, database, key, True, committed, back, version=version, delete=delete
+            queries.write_row(
+                database, key, version=version, delete=delete, on_commit=committed, then=back
             )
         else:  # the conditional write matches no row: it costs a query, changes nothing
-            self.db_call(store, database, key, False, None, back)
+            queries.read_row(database, key, then=back)
 
-    # -- faults and gauges -------------------------------------------------------------------
-    def roles(self, service: str) -> list[Service]:
-        """The request-serving roles running as ``service`` (listeners are separate)."""
-        found = [self.services[service]] if service in self.services else []
-        return [self.writer, *found] if service == self.owner else found
-
-    def fault_objects(self, target: str) -> list[Any]:
-        kind, _, rest = target.partition(":")
-        if kind == "service":
-            return [i for role in self.roles(rest) for i in role.instances]
-        if kind == "instance":
-            name, _, number = rest.rpartition("/")
-            index = int(number)
-            found: list[Instance] = []
-            for role in self.roles(name):
-                if index < len(role.instances):
-                    found.append(role.instances[index])
-            return found
-        return super().fault_objects(target)
-
-    def consumer_group(self, name: str) -> ConsumerGroup | None:
-        return self.groups.get(name)
-
-    def lose_leader(self, fault: Any) -> Callable[[], None] | None:
-        return lose_leader(self.broker, fault)
-
+    # -- gauges ------------------------------------------------------------------------------
     def gauges(self) -> dict[str, float]:
-        return {
-            "consumer_lag_max": consumer_lag_max(self.ctx.recorder),
-            "wal_retained_max": math.nan,  # no database commit log is tailed
-            "connector_db_load": math.nan,  # no connector queries a database
-        }
+        return {"consumer_lag_max": consumer_lag_max(self.ctx.recorder)}

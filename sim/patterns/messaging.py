@@ -1,14 +1,16 @@
 """Shared plumbing of the patterns that move changes through the broker.
 
-Every such pattern has one database per service, a broker (:mod:`sim.infra.broker`) with a
+Every such pattern has one database per service, a broker (:mod:`sim.broker.cluster`) with a
 change topic ``<owner>.changes`` keyed by entity key (so the changes of one key stay in order
-on one partition), producers (one per publishing node, :mod:`sim.infra.producer`) and, for each
-replica service, a consumer group named after it (``consumer:orders``) with one member per
-instance of the service. A member hands each change to its service: the apply takes a slot
-and writes the copy's database, exactly like any other request; an apply that fails (the
-service or its database is down) is retried with backoff, holding up its partition, as a
-consumer that does not skip does. Crashing a replica's instance crashes the group member that
-runs in it (redelivery of what it had not committed, a rebalance after the session timeout).
+on one partition), a producer for the node that publishes the changes
+(:mod:`sim.broker.producer`) and, for each replica service, a consumer group named after it
+(``consumer:orders``) with one member per instance of the service. A member runs inside its
+instance (a crash of the instance crashes the member: redelivery of what it had not
+committed, a rebalance after the session timeout) and hands each change to its service: the
+apply takes a slot and writes the copy's database, exactly like any other request; an apply
+that fails (the service or its database is down) is retried after the consumer's backoff
+(``broker.retry_backoff`` doubling up to ``retry_backoff_max``), holding up its partition, as a
+consumer that does not skip does.
 
 A change carries the owner's version. Consumers that are ``idempotent`` remember the (key,
 version) ids they applied and drop a repeat; the others apply whatever arrives, so a redelivered
@@ -17,6 +19,8 @@ change is applied twice (a duplicate) and an old one after a newer (a reorder).
 A node cut off the broker by a ``partition`` keeps its sends buffered, as the Kafka client does,
 and fails each after ``delivery_timeout`` if the partition has not healed by then.
 
+Measured: ``consumer_lag_max`` (records; the largest lag any partition of any group showed).
+
 Left out: a producer's unsent buffer is not lost when its instance crashes; one topic for all
 changes; consumers commit their offsets as configured in ``broker:`` (auto-commit by default).
 """
@@ -24,24 +28,34 @@ changes; consumers commit their offsets as configured in ``broker:`` (auto-commi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
-from sim.config.broker import BrokerLeaderLossFault
+from sim.broker.cluster import Broker
+from sim.broker.group import ConsumerGroup
+from sim.broker.log import Record
+from sim.broker.producer import Producer
+from sim.broker.producer_settings import ProducerSettings
 from sim.config.model import Scenario
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.common import OK, later
-from sim.infra.consumer import ConsumerGroup
-from sim.infra.log import Record
-from sim.infra.producer import Producer
-from sim.infra.service import Instance, Job
-from sim.metrics.recorder import Recorder
+from sim.faults.topology import Topology
+from sim.infra.service import Job
+from sim.kernel.codes import OK
+from sim.kernel.context import SimContext
+from sim.kernel.recorder import Recorder
+from sim.kernel.schedule import later
+from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
-from sim.patterns.base import PatternModel
+from sim.patterns.model import PatternModel
 
-__all__ = ["BrokerLink", "MessagingModel", "consumer_lag_max", "lose_leader"]
+__all__ = ["CONSUMER_LAG_MAX", "Acked", "BrokerLink", "MessagingModel", "consumer_lag_max"]
 
 Acked = Callable[[bool], None]
+
+CONSUMER_LAG_MAX = Metric(
+    "consumer_lag_max",
+    "records",
+    "largest consumer lag (log end minus committed offset) of any partition",
+    "freshness",
+)
 
 
 class BrokerLink:
@@ -95,7 +109,7 @@ class BrokerLink:
 class MessagingModel(PatternModel):
     """Base of patterns whose copies are updated by consumers of a change topic."""
 
-    idempotent = False
+    metrics: ClassVar[tuple[Metric, ...]] = (CONSUMER_LAG_MAX,)
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
@@ -105,9 +119,8 @@ class MessagingModel(PatternModel):
         self.broker.create_topic(self.topic)
         self._links: dict[str, BrokerLink] = {}
         self._seen: dict[str, set[tuple[int, int]]] = {name: set() for name in self.replicas}
-        self.groups: dict[str, ConsumerGroup] = {}
-        for replica in self.replicas:
-            self.groups[replica] = ConsumerGroup(
+        self.groups: dict[str, ConsumerGroup] = {
+            replica: ConsumerGroup(
                 ctx,
                 self.broker,
                 self.topic,
@@ -116,9 +129,37 @@ class MessagingModel(PatternModel):
                 handler=self._handler(replica),
                 config=scenario.broker,
             )
-            service = self.services[replica]
-            service.crash_listeners.append(self._member_down(replica))
-            service.restart_listeners.append(self._member_up(replica))
+            for replica in self.replicas
+        }
+
+    @property
+    def publisher(self) -> str:
+        """The node whose producer publishes the changes (the owner, unless a relay does)."""
+        return self.owner
+
+    # -- elaboration and start ---------------------------------------------------------------
+    def describe(self, topology: Topology) -> None:
+        super().describe(topology)
+        self.link(self.publisher)
+        for node in self._links:
+            topology.add_publisher(node, self.topic)
+        topology.set_broker(self.broker)
+        topology.startable(self.broker)
+        for name, group in self.groups.items():
+            topology.add_group(name, group, self.topic)
+            topology.startable(group)
+
+    def describe_services(self, topology: Topology) -> None:
+        """Each service hosts its instances; a replica's instance i also runs member i of its
+        consumer group."""
+        for name, service in self.services.items():
+            group = self.groups.get(name)
+            for instance in service.instances:
+                topology.host(instance, name, instance.index)
+                if group is not None:
+                    topology.host(
+                        group.member_handle(instance.index % group.size), name, instance.index
+                    )
 
     # -- publishing --------------------------------------------------------------------------
     def link(self, node: str) -> BrokerLink:
@@ -132,7 +173,7 @@ class MessagingModel(PatternModel):
     def make_link(self, node: str) -> BrokerLink:
         """A node's producer client: the broker's producer settings; held sends expire."""
         config = self.scenario.broker
-        producer = Producer(self.ctx, self.broker, config, name=node)
+        producer = Producer(self.ctx, self.broker, ProducerSettings.of(config), name=node)
         return BrokerLink(self.ctx, producer, self.topic, config.delivery_timeout)
 
     def publish(self, node: str, key: int, version: int, acked: Acked) -> None:
@@ -140,8 +181,9 @@ class MessagingModel(PatternModel):
         ``acked(False)`` when delivery failed for good."""
         self.link(node).send(key, version, acked)
 
-    def block_broker(self, node: str) -> Callable[[], None]:
-        return self.link(node).cut()
+    def broker_links(self, node: str) -> list[Any]:
+        found = self._links.get(node)
+        return [] if found is None else [found]
 
     # -- consuming ---------------------------------------------------------------------------
     def _handler(self, replica: str) -> Callable[[Record, Callable[[], None]], None]:
@@ -159,6 +201,7 @@ class MessagingModel(PatternModel):
         copy = self.replicas.index(replica)
         seen = self._seen[replica]
         env = self.ctx.env
+        config = self.scenario.broker
 
         def applied(outcome: int, _value: Any) -> None:
             if outcome == OK:
@@ -167,68 +210,28 @@ class MessagingModel(PatternModel):
 
         def work(job: Job) -> None:
             if self.idempotent and (key, version) in seen:
-                service.finish(job, OK)  # a repeat of an event id already applied
+                job.finish(OK)  # a repeat of an event id already applied
                 return
-            self.db_call(
-                replica,
+            job.write_row(
                 database,
                 key,
-                True,
-                applied,
-                lambda outcome, _v: service.finish(job, outcome),
                 version=version,
+                on_commit=applied,
+                then=lambda outcome, _v: job.finish(outcome),
             )
 
         def after(outcome: int, _value: Any) -> None:
             if outcome == OK:
                 done()
                 return
-            wait = min(1.0, 0.1 * 2**attempt)  # retry.backoff 100 ms up to 1 s [K-CONS]
+            wait = min(config.retry_backoff_max, config.retry_backoff * 2**attempt)
             later(env, wait, lambda: self.apply_change(replica, key, version, done, attempt + 1))
 
         service.call(work, after)
 
-    def _member_down(self, replica: str) -> Callable[[Instance], None]:
-        group = self.groups[replica]
-        return lambda instance: group.crash_member(instance.index % len(group.members))
-
-    def _member_up(self, replica: str) -> Callable[[Instance], None]:
-        group = self.groups[replica]
-        return lambda instance: group.restart_member(instance.index % len(group.members))
-
-    # -- faults and gauges -------------------------------------------------------------------
-    def consumer_group(self, name: str) -> ConsumerGroup | None:
-        return self.groups.get(name)
-
-    def lose_leader(self, fault: Any) -> Callable[[], None] | None:
-        return lose_leader(self.broker, fault)
-
+    # -- gauges ------------------------------------------------------------------------------
     def gauges(self) -> dict[str, float]:
         return {"consumer_lag_max": consumer_lag_max(self.ctx.recorder)}
-
-
-def lose_leader(broker: Broker, fault: Any) -> Callable[[], None] | None:
-    """Apply a ``broker-leader-loss`` to ``broker``; returns the undo (None if nothing died).
-
-    ``broker`` / ``broker:N`` kill a whole broker; ``broker:partition/N`` kills the leader of
-    partition N of ``fault.topic`` or, when it is not given, of every topic."""
-    assert isinstance(fault, BrokerLeaderLossFault)
-    if fault.partition is None:
-        broker_id = fault.broker_id or 0
-        broker.fail_broker(broker_id)
-        return lambda: broker.recover_broker(broker_id)
-    partition: int = fault.partition
-    topics = [fault.topic] if fault.topic else list(broker.topics)
-    lost = [(t, broker.fail_leader(t, partition)) for t in topics if t in broker.topics]
-    if all(leader is None for _, leader in lost):
-        return None
-
-    def recover() -> None:
-        for topic, leader in lost:
-            if leader is not None:
-                broker.recover_replica(topic, partition, leader)
-
-    return recover
 
 
 def consumer_lag_max(recorder: Recorder) -> float:

@@ -1,7 +1,7 @@
 """Polling connector: the owner writes only its database; a JDBC source task polls the table.
 
 The owner answers a write once its transaction commits; nothing else happens on the request
-path. A Kafka Connect JDBC source task (:class:`sim.infra.poller.JdbcSourcePoller`, named after
+path. A Kafka Connect JDBC source task (:class:`sim.connectors.jdbc.JdbcSourcePoller`, named after
 the owner, so ``connector:<owner>`` is its fault target) queries the owner's table every
 ``poll_interval`` for rows changed since its position (``mode``), and publishes each row's
 current version to the change topic, keyed by primary key; consumers at each replica apply
@@ -39,24 +39,56 @@ through any broker outage rather than drop a record). Its node on the network is
 
 Left out: soft deletes (a ``deleted`` flag column the poll could see), custom queries, the
 connector's own connection (its queries take connections from the owner's pool, which stands
-for the database's capacity); ``wal_retained_max`` is 0 (no replication slot).
+for the database's capacity); it holds no replication slot, so it has no ``wal_retained_max``.
 """
 
 from __future__ import annotations
 
-from sim.config.model import PollingPattern
+from typing import Literal
+
+from pydantic import Field
+
+from sim.config.model import PatternSettings
+from sim.config.types import NonNegativeDuration, PositiveDuration
+from sim.connectors.jdbc import JdbcSourcePoller
 from sim.infra.database import Database
-from sim.infra.poller import JdbcSourcePoller
-from sim.patterns.cdc import RelayModel
+from sim.patterns.model import register_pattern
+from sim.patterns.relay import RelayModel
 
-__all__ = ["PollingModel"]
+__all__ = ["PollingModel", "PollingSettings"]
 
 
+class PollingSettings(PatternSettings):
+    """A Kafka Connect JDBC-style source polls the owner's table for changed rows."""
+
+    kind: Literal["polling"]
+    mode: Literal["bulk", "incrementing", "timestamp", "timestamp+incrementing"] = Field(
+        "timestamp", description="which rows a poll selects [JDBC-CFG]"
+    )
+    poll_interval: PositiveDuration = Field(5.0, description="poll.interval.ms [JDBC-CFG]")
+    batch_max_rows: int = Field(1000, ge=1, description="batch.max.rows [JDBC-CFG]")
+    timestamp_delay: NonNegativeDuration = Field(
+        0.0,
+        description="timestamp.delay.interval.ms: skip rows newer than now minus this [JDBC-CFG]",
+    )
+    row_time: NonNegativeDuration = Field(
+        0.00001, description="database time per row a poll reads (10 us); judgment"
+    )
+    offset_flush_interval: PositiveDuration = Field(
+        60.0,
+        description="source offsets are flushed this often; offset.flush.interval.ms [K-CONNECT]",
+    )
+    idempotent_consumers: bool = Field(
+        False, description="consumers drop a row version they already hold"
+    )
+
+
+@register_pattern
 class PollingModel(RelayModel):
     """The owner commits; a JDBC source task polls its table into the broker."""
 
-    kind = "polling"
-    spec: PollingPattern
+    settings = PollingSettings
+    spec: PollingSettings
 
     def build_relay(self, database: Database) -> JdbcSourcePoller:
         spec = self.spec
@@ -71,8 +103,6 @@ class PollingModel(RelayModel):
             timestamp_delay=spec.timestamp_delay,
             row_time=spec.row_time,
             offset_flush_interval=spec.offset_flush_interval,
+            retry_backoff=self.scenario.broker.retry_backoff_max,
             network=self.network,
         )
-
-    def gauges(self) -> dict[str, float]:
-        return {**super().gauges(), "wal_retained_max": 0.0}  # no replication slot

@@ -13,16 +13,26 @@ Left out: schema coupling between teams, per-service pools against the server's
 
 from __future__ import annotations
 
+from typing import Literal
+
+from sim.config.model import PatternSettings
 from sim.infra.database import Database
-from sim.patterns.base import PatternModel
+from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["SharedDbModel"]
+__all__ = ["SharedDbModel", "SharedDbSettings"]
 
 
+class SharedDbSettings(PatternSettings):
+    """Every service reads and writes one database: never stale, one hot spot."""
+
+    kind: Literal["shared_db"]
+
+
+@register_pattern
 class SharedDbModel(PatternModel):
     """One database for all services."""
 
-    kind = "shared_db"
+    settings = SharedDbSettings
 
     def build_databases(self) -> dict[str, Database]:
         profile = self.scenario.databases.profile("shared")

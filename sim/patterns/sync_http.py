@@ -21,36 +21,72 @@ Left out: circuit breakers, bulkheads, retry budgets, deadline propagation, idem
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from sim.config.model import Scenario, SyncHttpPattern
-from sim.context import SimContext
-from sim.infra.common import ERROR, OK
+from pydantic import Field
+
+from sim.config.clients import Backoff
+from sim.config.model import PatternSettings, Scenario
+from sim.config.types import PositiveDuration
 from sim.infra.http import HttpClient
 from sim.infra.service import Job
+from sim.kernel.codes import ERROR, OK
+from sim.kernel.context import SimContext
 from sim.metrics.requests import RequestLog
-from sim.patterns.base import PatternModel
+from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["SyncHttpModel"]
+__all__ = ["SyncHttpModel", "SyncHttpSettings"]
 
 Outcome = Callable[[int], None]
 
 
+class SyncHttpSettings(PatternSettings):
+    """The owner commits, then calls each replica service over HTTP."""
+
+    kind: Literal["sync_http"]
+    fanout: Literal["sequential", "parallel"] = Field(
+        "sequential", description="sequential stops at the first call that fails"
+    )
+    timeout: PositiveDuration = Field(
+        15.0, description="per attempt; Envoy route timeout 15 s [ENVOY]"
+    )
+    retries: int = Field(2, ge=0, le=100, description="Istio default: 2 retries [ISTIO]")
+    backoff: Backoff = Field(default_factory=lambda: Backoff.model_validate({}))
+
+
+class _FanOut:
+    """A parallel fan-out: the calls still out, and the first failure among them."""
+
+    __slots__ = ("done", "outcome", "waiting")
+
+    def __init__(self, calls: int, done: Outcome) -> None:
+        self.waiting = calls
+        self.outcome = OK
+        self.done = done
+
+    def one_done(self, outcome: int) -> None:
+        self.waiting -= 1
+        if outcome != OK and self.outcome == OK:
+            self.outcome = outcome
+        if self.waiting == 0:
+            self.done(self.outcome)
+
+
+@register_pattern
 class SyncHttpModel(PatternModel):
     """One database per service, copies updated by synchronous calls."""
 
-    kind = "sync_http"
-    spec: SyncHttpPattern
+    settings = SyncHttpSettings
+    spec: SyncHttpSettings
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.http = HttpClient(ctx, self.network, self.owner, self.services)
 
     def write(self, index: int, key: int) -> None:
-        owner = self.services[self.owner]
         consistency = self.consistency
         env = self.ctx.env
-
+        database = self.databases[self.owner]
         delete = self.is_delete(index)
 
         def committed(outcome: int, version: Any) -> None:
@@ -59,33 +95,14 @@ class SyncHttpModel(PatternModel):
 
         def work(job: Job) -> None:
             def back(outcome: int, version: Any) -> None:
-                if not job.alive:
-                    return
                 if outcome != OK:
-                    owner.finish(job, outcome)
+                    job.finish(outcome)
                     return
-                self._fan_out(job, key, version, lambda result: owner.finish(job, result, version))
+                self._fan_out(job, key, version, lambda result: job.finish(result, version))
 
-            self.db_call(
-                self.owner, self.databases[self.owner], key, True, committed, back, delete=delete
-            )
+            job.write_row(database, key, delete=delete, on_commit=committed, then=back)
 
         self.request(index, self.owner, work)
-
-    def read(self, index: int, key: int, service: str) -> None:
-        handler = self.services[service]
-
-        def work(job: Job) -> None:
-            self.db_call(
-                service,
-                self.databases[service],
-                key,
-                False,
-                None,
-                lambda outcome, value: handler.finish(job, outcome, value),
-            )
-
-        self.request(index, service, work)
 
     # -- fan-out -----------------------------------------------------------------------------
     def _fan_out(self, job: Job, key: int, version: int, done: Outcome) -> None:
@@ -94,17 +111,9 @@ class SyncHttpModel(PatternModel):
             done(OK)
             return
         if self.spec.fanout == "parallel":
-            pending = [len(replicas), OK]
-
-            def one_done(outcome: int) -> None:
-                pending[0] -= 1
-                if outcome != OK and pending[1] == OK:
-                    pending[1] = outcome
-                if pending[0] == 0:
-                    done(pending[1])
-
+            fan_out = _FanOut(len(replicas), done)
             for replica in replicas:
-                self._call(job, replica, key, version, one_done)
+                self._call(job, replica, key, version, fan_out.one_done)
             return
 
         def step(position: int) -> None:
@@ -128,16 +137,15 @@ class SyncHttpModel(PatternModel):
         copy = self.replicas.index(replica)
         self.http.call(
             replica,
-            lambda rjob: self._apply(rjob, replica, copy, key, version),
-            done,
+            lambda rjob: self._apply(rjob, copy, key, version),
+            job.track(done),
             timeout=spec.timeout,
             backoff=spec.backoff,
             retries=spec.retries,
             alive=lambda: job.alive,
         )
 
-    def _apply(self, job: Job, replica: str, copy: int, key: int, version: int) -> None:
-        service = self.services[replica]
+    def _apply(self, job: Job, copy: int, key: int, version: int) -> None:
         consistency = self.consistency
         env = self.ctx.env
 
@@ -145,12 +153,10 @@ class SyncHttpModel(PatternModel):
             if outcome == OK:
                 consistency.apply(copy, key, version, env.now)
 
-        self.db_call(
-            replica,
-            self.databases[replica],
+        job.write_row(
+            self.databases[self.replicas[copy]],
             key,
-            True,
-            applied,
-            lambda outcome, _v: service.finish(job, outcome if outcome == OK else ERROR),
             version=version,
+            on_commit=applied,
+            then=lambda outcome, _v: job.finish(outcome if outcome == OK else ERROR),
         )

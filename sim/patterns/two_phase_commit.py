@@ -33,17 +33,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from sim.config.model import Scenario, TwoPhaseCommitPattern
-from sim.context import SimContext
-from sim.infra.common import ERROR, OK, TIMEOUT
+from pydantic import Field
+
+from sim.config.clients import Backoff
+from sim.config.model import PatternSettings, Scenario
+from sim.config.types import PositiveDuration
 from sim.infra.http import HttpClient
 from sim.infra.service import Instance, Job
+from sim.kernel.codes import ERROR, OK, TIMEOUT, Done
+from sim.kernel.context import SimContext
 from sim.metrics.requests import RequestLog
-from sim.patterns.base import PatternModel
+from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["TwoPhaseCommitModel"]
+__all__ = ["TwoPhaseCommitModel", "TwoPhaseCommitSettings"]
+
+
+class TwoPhaseCommitSettings(PatternSettings):
+    """The owner coordinates prepare and commit across every copy."""
+
+    kind: Literal["two_phase_commit"]
+    fanout: Literal["sequential", "parallel"] = Field(
+        "sequential",
+        description="participants one after another (a JTA manager's default) or all at once",
+    )
+    timeout: PositiveDuration = Field(
+        15.0, description="per call (prepare votes; decision re-sends); Envoy route timeout [ENVOY]"
+    )
+    backoff: Backoff = Field(
+        default_factory=lambda: Backoff.model_validate({}),
+        description="between re-sends of a decision that was not acknowledged",
+    )
 
 
 @dataclass(eq=False)
@@ -57,16 +78,18 @@ class _Txn:
     decision: str = ""  # "", "commit" or "abort"
     version: int = 0
     votes: int = 0
+    local_answered: bool = False
     failure: int = OK
     acked: set[str] = field(default_factory=set)
     on_done: Callable[[int], None] | None = None
 
 
+@register_pattern
 class TwoPhaseCommitModel(PatternModel):
     """Atomic writes across the owner and every replica."""
 
-    kind = "two_phase_commit"
-    spec: TwoPhaseCommitPattern
+    settings = TwoPhaseCommitSettings
+    spec: TwoPhaseCommitSettings
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
@@ -78,13 +101,11 @@ class TwoPhaseCommitModel(PatternModel):
 
     # -- coordinator -------------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
-        owner = self.services[self.owner]
-
         def work(job: Job) -> None:
             assert job.instance is not None
             self._numbers += 1
             txn = _Txn(self._numbers, key, job.instance, job.epoch)
-            txn.on_done = lambda outcome: owner.finish(job, outcome, txn.version)
+            txn.on_done = job.track(lambda outcome: job.finish(outcome, txn.version))
             self._in_doubt.setdefault(job.instance, []).append(txn)
             self._prepare_local(txn)
             if self.spec.fanout == "parallel":
@@ -99,11 +120,10 @@ class TwoPhaseCommitModel(PatternModel):
     def _prepare_local(self, txn: _Txn) -> None:
         database = self.databases[self.owner]
         node = f"db:{self.owner}"
-        answered = [False]
 
         def answer(outcome: int) -> None:
-            if not answered[0]:
-                answered[0] = True
+            if not txn.local_answered:
+                txn.local_answered = True
                 self._vote(txn, outcome)
 
         def prepared(outcome: int, _value: Any) -> None:
@@ -236,55 +256,35 @@ class TwoPhaseCommitModel(PatternModel):
     # -- participants ------------------------------------------------------------------------
     def _participant_prepare(self, job: Job, replica: str, txn: _Txn) -> None:
         database = self.databases[replica]
-        service = self.services[replica]
 
         def back(outcome: int, _value: Any) -> None:
             if outcome == OK and txn.number in self._aborted[replica]:
                 database.rollback_prepared(txn.key, txn)  # the abort overtook the prepare
                 outcome = ERROR
-            service.finish(job, outcome)
+            job.finish(outcome)
 
-        self._participant_db(replica, lambda done: database.prepare(txn.key, txn, done), back)
+        job.query(database, lambda done: database.prepare(txn.key, txn, done), then=back)
 
     def _participant_commit(self, job: Job, replica: str, txn: _Txn) -> None:
         database = self.databases[replica]
-        service = self.services[replica]
         copy = self.replicas.index(replica)
         env = self.ctx.env
 
-        def at_database(outcome: int, value: Any, done: Callable[[int, Any], None]) -> None:
+        def at_database(outcome: int, value: Any) -> None:
             if outcome == OK:
                 self.consistency.apply(copy, txn.key, value, env.now)
-            done(outcome, value)
 
         def committed(outcome: int, value: Any) -> None:
             if value == "not prepared" and database.version(txn.key) >= txn.version:
                 outcome = OK  # already committed: a re-sent decision
-            service.finish(job, outcome)
+            job.finish(outcome)
 
-        self._participant_db(
-            replica,
-            lambda done: database.commit_prepared(
-                txn.key, txn, lambda o, v: at_database(o, v, done), txn.version
-            ),
-            committed,
-        )
+        def issue(done: Done) -> None:
+            database.commit_prepared(txn.key, txn, done, txn.version)
+
+        job.query(database, issue, on_end=at_database, then=committed)
 
     def _participant_abort(self, job: Job, replica: str, txn: _Txn) -> None:
         self._aborted[replica].add(txn.number)
         self.databases[replica].rollback_prepared(txn.key, txn)
-        self.services[replica].finish(job, OK)
-
-    def _participant_db(
-        self,
-        replica: str,
-        query: Callable[[Callable[[int, Any], None]], None],
-        back: Callable[[int, Any], None],
-    ) -> None:
-        node = f"db:{replica}"
-        network = self.network
-
-        def ended(outcome: int, value: Any) -> None:
-            network.send(node, replica, lambda: back(outcome, value))
-
-        network.send(replica, node, lambda: query(ended))
+        job.finish(OK)

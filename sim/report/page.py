@@ -29,11 +29,11 @@ import plotly.graph_objects as go
 import plotly.offline
 
 import sim
-from sim.metrics.summarize import METRICS, UNITS
+from sim.metrics.catalog import COMMON, known_metrics
 from sim.report import figures
 
 #: Metrics in the order they are shown; metrics not listed follow, in order of appearance.
-METRIC_ORDER: tuple[str, ...] = tuple(METRICS)
+METRIC_ORDER: tuple[str, ...] = tuple(m.name for m in COMMON)
 _COUNT_SUFFIXES = ("_keys", "_count", "_updates", "_duplicates")
 _HEADER_KEYS = ("scenario", "seed", "replications", "patterns")
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -207,7 +207,8 @@ def _cell(metric: str, mean: object, low: object, high: object) -> str:
 def _unit(metric: str) -> tuple[float, str, bool]:
     """(scale, unit suffix, is a count) for a metric: from the units the summary declares,
     else from its name."""
-    declared = UNITS.get(metric)
+    found = known_metrics().get(metric)
+    declared = found.unit if found is not None else None
     if declared == "s":
         return 1000.0, " ms", False
     if declared == "fraction":

@@ -1,16 +1,13 @@
-"""The broker: block — defaults from domain.md, Kafka's cross-field rules, fault targets."""
+"""The broker: block — defaults from domain.md, Kafka's cross-field rules; broker fault targets."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from sim.config.broker import (
-    BrokerConfig,
-    BrokerLeaderLossFault,
-    ConsumerCrashFault,
-    ConsumerPauseFault,
-)
+from sim.config.broker import BrokerConfig
+from sim.faults.kinds import BrokerLeaderLossFault, ConsumerCrashFault, ConsumerPauseFault
+from sim.faults.targets import BrokerTarget, ConsumerTarget, PartitionTarget
 
 
 def test_defaults_follow_domain_md() -> None:
@@ -39,8 +36,14 @@ def test_every_field_is_described_with_a_source() -> None:
 
 def test_units_and_kafka_spellings_are_accepted() -> None:
     config = BrokerConfig.model_validate(
-        {"linger": "10ms", "session_timeout": "30s", "retention": -1, "acks": -1,
-         "partition_throughput": "20M/s", "latency": "2ms"}
+        {
+            "linger": "10ms",
+            "session_timeout": "30s",
+            "retention": -1,
+            "acks": -1,
+            "partition_throughput": "20M/s",
+            "latency": "2ms",
+        }
     )
     assert config.linger == pytest.approx(0.01)
     assert config.session_timeout == 30.0
@@ -81,29 +84,46 @@ def test_leader_loss_targets() -> None:
     partition = BrokerLeaderLossFault.model_validate(
         {"kind": "broker-leader-loss", "target": "broker:partition/3", "start": "1m"}
     )
-    assert (partition.partition, partition.broker_id, partition.start) == (3, None, 60.0)
-    whole = BrokerLeaderLossFault.model_validate({"target": "broker", "start": 0})
-    assert (whole.partition, whole.broker_id, whole.duration) == (None, 0, 0.0)
-    assert BrokerLeaderLossFault.model_validate({"target": "broker:2", "start": 0}).broker_id == 2
+    assert (partition.target, partition.start) == (PartitionTarget(3), 60.0)
+    whole = BrokerLeaderLossFault.model_validate(
+        {"kind": "broker-leader-loss", "target": "broker", "start": 0}
+    )
+    assert whole.target == BrokerTarget(0) and whole.duration is None  # until the load ends
+    two = BrokerLeaderLossFault.model_validate(
+        {"kind": "broker-leader-loss", "target": "broker:2", "start": 0}
+    )
+    assert two.target == BrokerTarget(2, "broker:2") and str(two.target) == "broker:2"
 
 
 @pytest.mark.parametrize("target", ["brokers", "broker:partition/x", "broker:", "consumer:g"])
 def test_bad_leader_loss_target_says_what_is_expected(target: str) -> None:
     with pytest.raises(ValidationError, match="broker:partition/N"):
-        BrokerLeaderLossFault.model_validate({"target": target, "start": 0})
+        BrokerLeaderLossFault.model_validate(
+            {"kind": "broker-leader-loss", "target": target, "start": 0}
+        )
 
 
 def test_consumer_fault_targets() -> None:
     crash = ConsumerCrashFault.model_validate(
         {"kind": "consumer-crash", "target": "consumer:billing", "start": "10s", "member": 1}
     )
-    assert (crash.group, crash.member, crash.duration) == ("billing", 1, 0.0)
+    assert (crash.target, crash.member, crash.duration) == (ConsumerTarget("billing"), 1, None)
     with pytest.raises(ValidationError, match="consumer:GROUP"):
-        ConsumerCrashFault.model_validate({"target": "billing", "start": 0})
+        ConsumerCrashFault.model_validate(
+            {"kind": "consumer-crash", "target": "billing", "start": 0}
+        )
 
 
 def test_pause_needs_a_duration() -> None:
+    with pytest.raises(ValidationError, match="duration"):
+        ConsumerPauseFault.model_validate(
+            {"kind": "consumer-pause", "target": "consumer:g", "start": 0}
+        )
     with pytest.raises(ValidationError, match="duration above 0"):
-        ConsumerPauseFault.model_validate({"target": "consumer:g", "start": 0})
-    pause = ConsumerPauseFault.model_validate({"target": "consumer:g", "start": 0, "duration": "1m"})
+        ConsumerPauseFault.model_validate(
+            {"kind": "consumer-pause", "target": "consumer:g", "start": 0, "duration": 0}
+        )
+    pause = ConsumerPauseFault.model_validate(
+        {"kind": "consumer-pause", "target": "consumer:g", "start": 0, "duration": "1m"}
+    )
     assert pause.duration == 60.0

@@ -8,23 +8,26 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from sim.broker.cluster import Broker
+from sim.broker.group import ConsumerGroup
+from sim.broker.log import Record
+from sim.broker.producer import Producer
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.consumer import ConsumerGroup
-from sim.infra.log import Record
-from sim.infra.producer import Producer
+from sim.kernel.context import SimContext
 
 FAST = {"latency": "0.5ms", "replication_latency": "0.5ms"}
 
 
-def setup(members: int = 3, handler: Any = None, rate: float = 50.0, until: float = 150.0,
-          **changes: Any) -> tuple[SimContext, Broker, ConsumerGroup]:
+def setup(
+    members: int = 3, handler: Any = None, rate: float = 50.0, until: float = 150.0, **changes: Any
+) -> tuple[SimContext, Broker, ConsumerGroup]:
     """A producer writing ``rate`` keyed records per second into ``t``, and a group reading it."""
     ctx = SimContext.create(seed=3)
     broker = Broker(ctx, BrokerConfig.model_validate({**FAST, **changes}))
+    broker.start()
     producer = Producer(ctx, broker, name="writer")
     group = ConsumerGroup(ctx, broker, "t", "g", members=members, handler=handler)
+    group.start()
 
     def writer() -> Any:
         i = 0
@@ -69,11 +72,17 @@ def test_a_crash_pauses_partitions_for_session_timeout_plus_rebalance(strategy: 
     # the crashed member's partitions stop for about session timeout + rebalance time
     for p in crashed:
         gap = longest_gap(ctx, p, 40.0, 150.0)
-        assert detected - 50 + config.rebalance_time <= gap < detected - 50 + config.rebalance_time + 0.1
+        assert (
+            detected - 50 + config.rebalance_time
+            <= gap
+            < detected - 50 + config.rebalance_time + 0.1
+        )
     survivors = [p for p in range(6) if p not in crashed]
     gaps = {p: longest_gap(ctx, p, 40.0, 150.0) for p in survivors}
     if strategy == "eager":  # everyone stops for the whole rebalance
-        assert all(config.rebalance_time <= gap < config.rebalance_time + 1 for gap in gaps.values())
+        assert all(
+            config.rebalance_time <= gap < config.rebalance_time + 1 for gap in gaps.values()
+        )
         assert set(frame(ctx, "partition_pauses").partition) == set(range(6))
     else:  # partitions that did not move keep flowing
         assert all(gap < config.rebalance_time / 2 for gap in gaps.values())  # usual spacing
@@ -111,7 +120,10 @@ def test_a_dynamic_member_restart_waits_for_the_old_session_to_expire() -> None:
     ctx.env.run(until=150)
     rebalance = frame(ctx, "rebalances")
     assert len(rebalance) == 1
-    assert rebalance.end.iloc[0] > 50 + broker.config.session_timeout - broker.config.heartbeat_interval
+    assert (
+        rebalance.end.iloc[0]
+        > 50 + broker.config.session_timeout - broker.config.heartbeat_interval
+    )
     assert rebalance.members.iloc[0] == 3
 
 
@@ -134,8 +146,9 @@ def test_slow_processing_past_max_poll_interval_evicts_the_member() -> None:
             slow_once.add(record.offset)
         ctx.env.timeout(400.0 if slow else 0.001).callbacks.append(lambda _e: done())
 
-    ctx, _broker, _group = setup(members=2, handler=handler, rate=20.0, until=700.0,
-                                max_poll_interval="300s")
+    ctx, _broker, _group = setup(
+        members=2, handler=handler, rate=20.0, until=700.0, max_poll_interval="300s"
+    )
     ctx.env.run(until=700)
     rebalance = frame(ctx, "rebalances")
     assert list(rebalance.reason) == ["max-poll-interval", "rejoin"]
@@ -176,11 +189,16 @@ def test_commit_policy_decides_redelivery_or_loss_after_a_crash(
     def handler(record: Record, done: Any) -> None:
         ctx.env.timeout(0.005).callbacks.append(lambda _e: done())
 
-    ctx, broker, group = setup(members=2, handler=handler, rate=1.0, until=0.0,
-                               commit=policy, max_poll_records=100)
+    ctx, broker, group = setup(
+        members=2, handler=handler, rate=1.0, until=0.0, commit=policy, max_poll_records=100
+    )
     producer = Producer(ctx, broker, name="bursts")
     for burst in range(1, 10):  # 300 records every 10 s; a member needs ~0.75 s for its half
-        at(ctx, 10.0 * burst, lambda b=burst: [producer.send("t", f"{b}-{i}", i) for i in range(300)])
+        at(
+            ctx,
+            10.0 * burst,
+            lambda b=burst: [producer.send("t", f"{b}-{i}", i) for i in range(300)],
+        )
     at(ctx, 20.3, lambda: group.crash_member(0))  # in the middle of a batch
     ctx.env.run(until=200)
     consumed = frame(ctx, "broker_consume")

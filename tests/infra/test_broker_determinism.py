@@ -6,18 +6,20 @@ from typing import Any
 
 import pandas as pd
 
+from sim.broker.cluster import Broker
+from sim.broker.group import ConsumerGroup
+from sim.broker.producer import Producer
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.consumer import ConsumerGroup
-from sim.infra.producer import Producer
+from sim.kernel.context import SimContext
 
 
 def run(seed: int) -> dict[str, pd.DataFrame]:
     ctx = SimContext.create(seed=seed)
     broker = Broker(ctx, BrokerConfig(acks="1"))
+    broker.start()
     producer = Producer(ctx, broker, name="writer")
     group = ConsumerGroup(ctx, broker, "t", "g", members=3)
+    group.start()
 
     def writer() -> Any:
         i = 0

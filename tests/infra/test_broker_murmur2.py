@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.infra.murmur2 import murmur2, partition_for_key, to_positive
+from sim.broker.murmur2 import murmur2, partition_for_key, to_positive
 
 # apache/kafka clients/src/test/java/org/apache/kafka/common/utils/UtilsTest.java, testMurmur2
 KAFKA_UTILS_TEST = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from sim.broker.cluster import Broker
+from sim.broker.producer import Producer, RecordMetadata
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.producer import Producer, RecordMetadata
+from sim.kernel.context import SimContext
 
 FAST = {"latency": "1ms", "replication_latency": "1ms"}
 Results = list[tuple[float, RecordMetadata | None, str | None]]
@@ -17,6 +17,7 @@ Results = list[tuple[float, RecordMetadata | None, str | None]]
 def cluster(**changes: Any) -> tuple[SimContext, Broker, Producer]:
     ctx = SimContext.create(seed=5)
     broker = Broker(ctx, BrokerConfig.model_validate({**FAST, **changes}))
+    broker.start()
     return ctx, broker, Producer(ctx, broker, name="writer")
 
 
@@ -33,7 +34,7 @@ def test_a_lone_record_waits_for_linger() -> None:
     results: Results = []
     producer.send("t", "k", 1, on_ack=collector(ctx, results))
     ctx.env.run(until=1)
-    (when, meta, error), = results
+    ((when, meta, error),) = results
     assert error is None and meta is not None and meta.offset == 0
     assert when >= 0.020 + 3 * 0.001  # linger + request + copy + leader learns; + response
     assert when < 0.020 + 5 * 0.001 + 1e-9
@@ -78,8 +79,12 @@ def test_acks_0_completes_at_once_and_loses_silently_on_a_dead_leader() -> None:
 def replay_after_append_failure(idempotence: bool) -> tuple[SimContext, Broker, Results]:
     """RF 2, min ISR 2: a follower dies, the ISR shrinks after the append, the producer retries."""
     ctx, broker, producer = cluster(
-        partitions=1, brokers=2, replication_factor=2, min_insync_replicas=2,
-        idempotence=idempotence, linger=0,
+        partitions=1,
+        brokers=2,
+        replication_factor=2,
+        min_insync_replicas=2,
+        idempotence=idempotence,
+        linger=0,
     )
     broker.create_topic("t")
     results: Results = []
@@ -110,7 +115,10 @@ def test_idempotent_retry_is_deduplicated() -> None:
 
 def test_retries_back_off_exponentially_up_to_the_maximum() -> None:
     ctx, broker, producer = cluster(
-        partitions=1, linger=0, retry_backoff="100ms", retry_backoff_max="1s",
+        partitions=1,
+        linger=0,
+        retry_backoff="100ms",
+        retry_backoff_max="1s",
         min_insync_replicas=3,
     )
     broker.create_topic("t")
@@ -135,7 +143,7 @@ def test_delivery_timeout_fails_records_of_an_offline_partition() -> None:
     at(ctx, 1.0, lambda: broker.fail_broker(2))
     at(ctx, 2.0, lambda: producer.send("t", "k", "x", on_ack=collector(ctx, results)))
     ctx.env.run(until=100)
-    (when, meta, error), = results
+    ((when, meta, error),) = results
     assert meta is None and error == "DELIVERY_TIMEOUT"
     assert when == 62.0
 

@@ -12,12 +12,12 @@ from typing import Any
 from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
+from sim.broker.cluster import Broker
+from sim.broker.group import ConsumerGroup
+from sim.broker.log import Record
+from sim.broker.producer import Producer
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.consumer import ConsumerGroup
-from sim.infra.log import Record
-from sim.infra.producer import Producer
+from sim.kernel.context import SimContext
 
 SEARCH = settings(max_examples=60, deadline=None, database=None, phases=[Phase.generate])
 PROPERTY = settings(max_examples=25, deadline=None, database=None)
@@ -33,6 +33,7 @@ def leader_loss(acks: str, idempotence: bool, fail_at: float, seed: int) -> tupl
         {"acks": acks, "idempotence": idempotence, "partitions": 1, "linger": 0}
     )
     broker = Broker(ctx, config)
+    broker.start()
     producer = Producer(ctx, broker, name="writer")
     acked: set[int] = set()
 
@@ -64,7 +65,9 @@ def test_search_finds_acks_1_losing_an_acknowledged_record_on_leader_loss() -> N
 
 def test_search_finds_non_idempotent_retries_duplicating() -> None:
     fail_at, seed = find(
-        st.tuples(fail_times, seeds), lambda a: leader_loss("all", False, *a)[1] > 0, settings=SEARCH
+        st.tuples(fail_times, seeds),
+        lambda a: leader_loss("all", False, *a)[1] > 0,
+        settings=SEARCH,
     )
     assert leader_loss("all", False, fail_at, seed)[1] > 0
 
@@ -81,12 +84,14 @@ def consumer_crash(commit: str, crash_at: float, seed: int) -> tuple[int, int]:
     ctx = SimContext.create(seed=seed)
     config = BrokerConfig.model_validate({"commit": commit, "max_poll_records": 50})
     broker = Broker(ctx, config)
+    broker.start()
     producer = Producer(ctx, broker, name="writer")
 
     def handler(record: Record, done: Any) -> None:
         ctx.env.timeout(0.01).callbacks.append(lambda _e: done())
 
     group = ConsumerGroup(ctx, broker, "t", "g", members=2, handler=handler)
+    group.start()
     ctx.env.timeout(1.0).callbacks.append(
         lambda _e: [producer.send("t", f"k{i}", i) for i in range(300)]
     )

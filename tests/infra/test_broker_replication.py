@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from sim.broker.cluster import Broker
+from sim.broker.murmur2 import partition_for_key
+from sim.broker.producer import Producer, RecordMetadata
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.murmur2 import partition_for_key
-from sim.infra.producer import Producer, RecordMetadata
+from sim.kernel.context import SimContext
 
 Outcome = dict[int, tuple[RecordMetadata | None, str | None]]
 
@@ -18,19 +18,22 @@ Outcome = dict[int, tuple[RecordMetadata | None, str | None]]
 def cluster(seed: int = 11, **changes: Any) -> tuple[SimContext, Broker, Producer]:
     ctx = SimContext.create(seed=seed)
     broker = Broker(ctx, BrokerConfig.model_validate(changes))
+    broker.start()
     return ctx, broker, Producer(ctx, broker, name="writer")
 
 
-def steady(ctx: SimContext, producer: Producer, until: float, gap: float = 0.002,
-           topic: str = "t") -> Outcome:
+def steady(
+    ctx: SimContext, producer: Producer, until: float, gap: float = 0.002, topic: str = "t"
+) -> Outcome:
     """Send one keyed record every ``gap`` seconds until ``until``; collect the outcomes."""
     outcome: Outcome = {}
 
     def writer() -> Any:
         i = 0
         while ctx.env.now < until:
-            producer.send(topic, f"key-{i % 50}", i,
-                          on_ack=lambda m, e, i=i: outcome.__setitem__(i, (m, e)))
+            producer.send(
+                topic, f"key-{i % 50}", i, on_ack=lambda m, e, i=i: outcome.__setitem__(i, (m, e))
+            )
             i += 1
             yield ctx.env.timeout(gap)
 
@@ -39,9 +42,7 @@ def steady(ctx: SimContext, producer: Producer, until: float, gap: float = 0.002
 
 
 def stored_values(broker: Broker, topic: str = "t") -> list[Any]:
-    return [
-        r.value for p in range(broker.partition_count(topic)) for r in broker.records(topic, p)
-    ]
+    return [r.value for p in range(broker.partition_count(topic)) for r in broker.records(topic, p)]
 
 
 def acked_missing(outcome: Outcome, broker: Broker) -> list[int]:

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
+from sim.broker.cluster import Broker
+from sim.broker.group import ConsumerGroup
+from sim.broker.log import PartitionLog, Record
+from sim.broker.producer import Producer
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.consumer import ConsumerGroup
-from sim.infra.log import PartitionLog, Record
-from sim.infra.producer import Producer
+from sim.kernel.context import SimContext
 
 FAST = {"latency": "0.5ms", "replication_latency": "0.5ms", "linger": 0}
 TIME = object()  # send the moment itself as the value
@@ -20,11 +20,18 @@ TIME = object()  # send the moment itself as the value
 def cluster(**changes: Any) -> tuple[SimContext, Broker, Producer]:
     ctx = SimContext.create(seed=7)
     broker = Broker(ctx, BrokerConfig.model_validate({**FAST, **changes}))
+    broker.start()
     return ctx, broker, Producer(ctx, broker, name="writer")
 
 
-def send_at(ctx: SimContext, producer: Producer, times: list[float], topic: str = "t",
-            key: Any = "k", value: Any = TIME) -> None:
+def send_at(
+    ctx: SimContext,
+    producer: Producer,
+    times: list[float],
+    topic: str = "t",
+    key: Any = "k",
+    value: Any = TIME,
+) -> None:
     for moment in times:
         ctx.env.timeout(moment).callbacks.append(
             lambda _e, m=moment: producer.send(topic, key, m if value is TIME else value)
@@ -50,11 +57,15 @@ def test_offset_for_time_is_the_earliest_offset_at_or_after() -> None:
 
 def test_records_older_than_retention_cannot_be_replayed() -> None:
     ctx, broker, producer = cluster(
-        partitions=1, retention="30s", segment_time="1ms", retention_check_interval="1s",
+        partitions=1,
+        retention="30s",
+        segment_time="1ms",
+        retention_check_interval="1s",
         auto_offset_reset="earliest",
     )
     send_at(ctx, producer, [float(t) for t in range(101)])
     group = ConsumerGroup(ctx, broker, "t", "replay", members=1)
+    group.start()
     ctx.env.run(until=100.5)
     assert broker.log_start("t", 0) == 70  # the check at t=100 cut every record before 70s
     stored = {r.offset: r.timestamp for r in broker.records("t", 0)}
@@ -78,16 +89,17 @@ def test_data_outlives_retention_by_up_to_one_segment() -> None:
 
 def test_compaction_keeps_exactly_the_last_value_of_each_key() -> None:
     ctx, broker, producer = cluster(
-        partitions=1, compaction=True, segment_bytes=4096, cleaner_backoff="1s",
+        partitions=1,
+        compaction=True,
+        segment_bytes=4096,
+        cleaner_backoff="1s",
         min_cleanable_dirty_ratio=0.01,
     )
     last: dict[str, int] = {}
     for i in range(300):
         key = f"k{(i * 7) % 23}"
         last[key] = i
-        ctx.env.timeout(i * 0.01).callbacks.append(
-            lambda _e, k=key, v=i: producer.send("t", k, v)
-        )
+        ctx.env.timeout(i * 0.01).callbacks.append(lambda _e, k=key, v=i: producer.send("t", k, v))
     ctx.env.timeout(3.5).callbacks.append(lambda _e: producer.send("t", "closing", 0))
     ctx.env.run(until=20)
     records = broker.records("t", 0)
@@ -105,8 +117,12 @@ def test_a_consumer_lagging_past_delete_retention_misses_the_tombstone(
     restart: float, expected: str | None
 ) -> None:
     ctx, broker, producer = cluster(
-        partitions=1, compaction=True, segment_time="1s", delete_retention="60s",
-        cleaner_backoff="5s", commit="after-batch",
+        partitions=1,
+        compaction=True,
+        segment_time="1s",
+        delete_retention="60s",
+        cleaner_backoff="5s",
+        commit="after-batch",
     )
     seen: dict[str, Any] = {}
 
@@ -118,6 +134,7 @@ def test_a_consumer_lagging_past_delete_retention_misses_the_tombstone(
         done()
 
     group = ConsumerGroup(ctx, broker, "t", "cache", members=1, handler=view)
+    group.start()
     send_at(ctx, producer, [1.0], key="user-1", value="alice")
     ctx.env.timeout(5).callbacks.append(lambda _e: group.crash_member(0))
     send_at(ctx, producer, [10.0], key="user-1", value=None)  # the delete
@@ -132,6 +149,7 @@ def test_a_consumer_lagging_past_delete_retention_misses_the_tombstone(
 def test_rewind_by_duration_replays_exactly_the_records_at_or_after_that_time() -> None:
     ctx, broker, producer = cluster(partitions=3, commit="after-batch")
     group = ConsumerGroup(ctx, broker, "t", "projection", members=2)
+    group.start()
     times = [0.25 * i for i in range(200)]
     for i, moment in enumerate(times):
         ctx.env.timeout(moment).callbacks.append(

@@ -22,13 +22,13 @@ from hypothesis.stateful import (
     rule,
 )
 
+from sim.broker.cluster import Broker
+from sim.broker.group import ConsumerGroup
+from sim.broker.log import Record
+from sim.broker.murmur2 import partition_for_key
+from sim.broker.producer import Producer
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker import Broker
-from sim.infra.consumer import ConsumerGroup
-from sim.infra.log import Record
-from sim.infra.murmur2 import partition_for_key
-from sim.infra.producer import Producer
+from sim.kernel.context import SimContext
 
 PARTITIONS = 3
 MEMBERS = 2
@@ -37,22 +37,32 @@ MEMBERS = 2
 class BrokerMachine(RuleBasedStateMachine):
     """Broker + producer + consumer group against a reference model."""
 
-    @initialize(seed=st.integers(0, 2**16), commit=st.sampled_from(["auto", "after-batch"]),
-                strategy=st.sampled_from(["eager", "cooperative"]))
+    @initialize(
+        seed=st.integers(0, 2**16),
+        commit=st.sampled_from(["auto", "after-batch"]),
+        strategy=st.sampled_from(["eager", "cooperative"]),
+    )
     def start(self, seed: int, commit: str, strategy: str) -> None:
         self.ctx = SimContext.create(seed=seed)
         config = BrokerConfig.model_validate(
-            {"partitions": PARTITIONS, "commit": commit, "assignment": strategy,
-             "auto_offset_reset": "earliest", "rebalance_time": "1s"}
+            {
+                "partitions": PARTITIONS,
+                "commit": commit,
+                "assignment": strategy,
+                "auto_offset_reset": "earliest",
+                "rebalance_time": "1s",
+            }
         )
         assert (config.replication_factor, config.min_insync_replicas) == (3, 2)
         assert config.acks == "all" and not config.unclean_leader_election
         self.broker = Broker(self.ctx, config)
+        self.broker.start()
         self.producer = Producer(self.ctx, self.broker, name="writer")
         self.processed: list[tuple[int, int, Any]] = []
         self.group = ConsumerGroup(
             self.ctx, self.broker, "t", "g", members=MEMBERS, handler=self.handle
         )
+        self.group.start()
         self.model: dict[int, list[int]] = {p: [] for p in range(PARTITIONS)}  # sent, in order
         self.acked: dict[int, int] = {}  # value -> partition
         self.failed: set[int] = set()
@@ -193,7 +203,5 @@ class BrokerMachine(RuleBasedStateMachine):
         assert not set(self.acked) & self.failed
 
 
-BrokerMachine.TestCase.settings = settings(
-    max_examples=100, stateful_step_count=40, deadline=None
-)
+BrokerMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
 TestBrokerMachine = BrokerMachine.TestCase

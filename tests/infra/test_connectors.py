@@ -12,13 +12,15 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from sim.broker.producer_settings import connect_source_settings
 from sim.config.broker import BrokerConfig
-from sim.config.model import DatabaseProfile
-from sim.config.patterns import ConnectorSettings
-from sim.context import SimContext
-from sim.infra.common import later
-from sim.infra.connectors import CdcConnector, OutboxPoller, connect_producer_config
+from sim.config.clients import ConnectorSettings
+from sim.config.sections import DatabaseProfile
+from sim.connectors.cdc import CdcConnector
+from sim.connectors.outbox_poller import OutboxPoller
 from sim.infra.database import Database
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import later
 
 TICK = 1 / 64
 ACK = 1 / 128
@@ -83,6 +85,7 @@ class Rig:
             self.db,
             self.broker.publish,
             ConnectorSettings.model_validate(config),
+            retry_backoff=1.0,
             snapshot=snapshot,
             fetch_size=fetch_size,
         )
@@ -289,9 +292,9 @@ def test_without_snapshot_a_restart_with_no_stored_offset_streams_from_the_slot(
 
 
 def test_connect_forces_its_producer_settings() -> None:
-    config = connect_producer_config(BrokerConfig.model_validate({"acks": "1"}))
+    config = connect_source_settings(BrokerConfig.model_validate({"acks": "1"}))
     assert config.acks == "all" and config.max_in_flight == 1 and not config.idempotence
-    assert config.delivery_timeout > 24 * 86400 and math.isinf(config.max_block)
+    assert math.isinf(config.delivery_timeout) and math.isinf(config.max_block)
 
 
 # -- outbox poller -----------------------------------------------------------------------------
@@ -307,6 +310,7 @@ def poller_rig(poll_interval: float = 1.0, batch: int = 1000) -> tuple[Rig, Outb
         poll_interval=poll_interval,
         batch_max_rows=batch,
         scan_rate=1024.0,
+        retry_backoff=1.0,
     )
     return rig, poller
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sim.config.model import DatabaseProfile
-from sim.context import SimContext
-from sim.infra.common import ERROR, OK
+from sim.config.sections import DatabaseProfile
 from sim.infra.database import Database
+from sim.kernel.codes import ERROR, OK
+from sim.kernel.context import SimContext
 
 TICK = 1 / 64
 
@@ -263,7 +263,7 @@ def test_restart_gives_back_the_whole_pool() -> None:
 def test_error_fault_fails_about_p_of_queries_fast() -> None:
     n, probability = 20_000, 0.25
     h = Harness(pool=1, read=0.0)
-    h.db.error_probabilities.append(probability)
+    h.db.add_error(probability)
     for _ in range(n):
         h.read("q", key=1)
     assert len(h.answers) == n  # all answered at time 0
@@ -273,7 +273,7 @@ def test_error_fault_fails_about_p_of_queries_fast() -> None:
 
 def test_latency_fault_lengthens_every_query() -> None:
     h = Harness(pool=2, read=TICK, write=TICK)
-    h.db.extra_delays.append(lambda: 2 * TICK)
+    h.db.add_delay(lambda: 2 * TICK)
     h.read("r", key=1)
     h.write("w", key=1)
     h.run()

@@ -18,10 +18,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from sim.config.model import DatabaseProfile
-from sim.context import SimContext
-from sim.infra.common import ERROR, OK
+from sim.config.sections import DatabaseProfile
 from sim.infra.database import Database
+from sim.kernel.codes import ERROR, OK
+from sim.kernel.context import SimContext
 
 TICK = 1 / 64
 KEYS = st.integers(0, 2)

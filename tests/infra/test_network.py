@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from sim.context import SimContext
-from sim.distributions import Constant, Exponential
+from sim.config.distributions import Constant, Exponential
 from sim.infra.network import Network
+from sim.kernel.context import SimContext
 
 
 def arrivals(ctx: SimContext, log: list[tuple[str, float]], label: str):

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from sim.config.model import DatabaseProfile
-from sim.context import SimContext
+from sim.config.sections import DatabaseProfile
+from sim.connectors.jdbc import JdbcSourcePoller
 from sim.infra.database import Database
-from sim.infra.poller import JdbcSourcePoller
+from sim.kernel.context import SimContext
 
 TICK = 1 / 64
 
@@ -37,7 +37,7 @@ class Harness:
             ),
         )
         self._extra: list[float] = []
-        self.db.extra_delays.append(lambda: self._extra.pop() if self._extra else 0.0)
+        self.db.add_delay(lambda: self._extra.pop() if self._extra else 0.0)
         self.published: list[tuple[float, int, int]] = []
         self.ack_delay = 0.0
         self.commits: dict[int, float] = {}

@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.config.model import ServiceConfig
-from sim.context import SimContext
-from sim.infra.common import ERROR, OK
+from sim.config.sections import ServiceConfig
 from sim.infra.service import Job, Service
+from sim.kernel.codes import ERROR, OK
+from sim.kernel.context import SimContext
 
 TICK = 1 / 64
 
@@ -54,11 +54,9 @@ class Harness:
         def work(job: Job) -> None:
             record.worked.append(self.now)
             if hold <= 0:
-                self.service.finish(job, OK, "done")
+                job.finish(OK, "done")
             else:
-                self.ctx.env.timeout(hold).callbacks.append(
-                    lambda _e: self.service.finish(job, OK, "done")
-                )
+                job.after(hold, lambda: job.finish(OK, "done"))
 
         def done(outcome: int, value: Any) -> None:
             record.answers.append((outcome, value, self.now))
@@ -297,6 +295,9 @@ def test_late_finish_of_a_crashed_request_is_ignored() -> None:
     h.at(0.625, instance.restart)
     h.call_at(0.625, hold=1.0)
     h.call_at(0.625, hold=1.0)
+    assert victim.job is not None
+    job = victim.job
+    h.at(1.125, lambda: h.service.finish(job, OK, "late"))  # a finish from a stale handle
     h.run()
     assert victim.answers == [(ERROR, "crashed", 0.5)]  # answered once, not again at 1.125
     first, second = h.calls[1], h.calls[2]
@@ -309,7 +310,7 @@ def test_late_finish_of_a_crashed_request_is_ignored() -> None:
 def test_error_fault_fails_about_p_of_calls_fast() -> None:
     n, p = 20_000, 0.2
     h = Harness(seed=11, instances=1, concurrency=10, service_time=constant(0.0))
-    h.service.instances[0].error_probabilities.append(p)
+    h.service.instances[0].add_error(p)
     calls = [h.call() for _ in range(n)]
     errors = [c for c in calls if c.answers and c.answers[0][:2] == (ERROR, "injected")]
     assert all(len(c.answers) == 1 for c in calls)  # every call answered at once, at time 0
@@ -320,7 +321,8 @@ def test_error_fault_fails_about_p_of_calls_fast() -> None:
 def test_error_faults_combine_as_independent_failures() -> None:
     n = 20_000
     h = Harness(seed=12, instances=1, concurrency=10, service_time=constant(0.0))
-    h.service.instances[0].error_probabilities.extend([0.2, 0.5])
+    h.service.instances[0].add_error(0.2)
+    h.service.instances[0].add_error(0.5)
     p = 1 - 0.8 * 0.5
     errors = sum(1 for _ in range(n) if h.call().answers[0][0] == ERROR)
     assert abs(errors - n * p) < 5 * math.sqrt(n * p * (1 - p))
@@ -333,9 +335,9 @@ def test_latency_fault_lengthens_service_until_removed() -> None:
     def extra() -> float:
         return 0.125
 
-    instance.extra_delays.append(extra)
+    instance.add_delay(extra)
     slowed = h.call()
-    h.at(1.0, lambda: instance.extra_delays.remove(extra))
+    h.at(1.0, lambda: instance.remove_delay(extra))
     h.call_at(1.0)
     h.run()
     assert slowed.worked == [0.375]

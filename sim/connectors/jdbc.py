@@ -6,7 +6,7 @@ Use::
     poller.start()
 
 ``publish(key, version, acked)`` hands one record to the connector's producer; ``acked(True)``
-is called once the broker has it (a failed send is sent again after ``RETRY_BACKOFF``).
+is called once the broker has it (a failed send is sent again after ``retry_backoff``).
 
 What is modelled ([JDBC-CFG], [JDBC-ISS], [QCDC], [K-CONNECT]):
 
@@ -71,11 +71,12 @@ from typing import Any, Literal, NamedTuple
 
 import simpy
 
-from sim.context import SimContext
-from sim.infra.common import ERROR, OK, later
-from sim.infra.connectors import RETRY_BACKOFF, TAG, Publish, Stallable
+from sim.connectors.task import TAG, Publish, StallGate
 from sim.infra.database import Commit, Database
 from sim.infra.network import Network
+from sim.kernel.codes import ERROR, OK
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import later
 
 __all__ = ["START", "JdbcSourcePoller", "Mode", "Position"]
 
@@ -101,7 +102,7 @@ class _Row(NamedTuple):
     version: int
 
 
-class JdbcSourcePoller(Stallable):
+class JdbcSourcePoller(StallGate):
     """A JDBC source task polling one table and publishing its changed rows."""
 
     def __init__(
@@ -117,6 +118,7 @@ class JdbcSourcePoller(Stallable):
         timestamp_delay: float = 0.0,
         row_time: float = 0.00001,
         offset_flush_interval: float = 60.0,
+        retry_backoff: float = 1.0,
         network: Network | None = None,
     ) -> None:
         if batch_max_rows < 1:
@@ -131,6 +133,7 @@ class JdbcSourcePoller(Stallable):
         self.timestamp_delay = timestamp_delay  # timestamp.delay.interval.ms=0 [JDBC-CFG]
         self.row_time = row_time
         self.offset_flush_interval = offset_flush_interval  # offset.flush.interval.ms [K-CONNECT]
+        self.retry_backoff = retry_backoff  # the producer's retry.backoff.max [K-PROD]
         self.network = network
         self.node = f"connector:{name}"
         self.tag = TAG
@@ -325,7 +328,9 @@ class JdbcSourcePoller(Stallable):
             if epoch != self._epoch:
                 return
             if not ok:  # sent again, as the Connect worker retries a failed send [K-CONNECT]
-                later(self.ctx.env, RETRY_BACKOFF, lambda: self._send(key, version, entry, epoch))
+                later(
+                    self.ctx.env, self.retry_backoff, lambda: self._send(key, version, entry, epoch)
+                )
                 return
             entry[1] = True
             unacked = self._unacked

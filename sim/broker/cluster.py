@@ -3,8 +3,8 @@
 What is modelled (domain.md §1, §7):
 
 - **Topics and partitions.** Each partition is an append-only log with offsets and timestamps
-  (:mod:`sim.infra.log`) replicated over ``replication_factor`` brokers
-  (:mod:`sim.infra.replication`). Topics are created on first use with the ``broker:`` defaults,
+  (:mod:`sim.broker.log`) replicated over ``replication_factor`` brokers
+  (:mod:`sim.broker.replication`). Topics are created on first use with the ``broker:`` defaults,
   or explicitly with :meth:`Broker.create_topic` (e.g. ``retention=None`` for an event-sourced
   topic [ES-KAFKA]). Replicas are placed round-robin over the brokers; the first is the
   preferred leader.
@@ -23,7 +23,7 @@ What is modelled (domain.md §1, §7):
   election + metadata refresh [K-BRK]; :meth:`Broker.recover_broker` and
   :meth:`Broker.recover_replica` bring replicas back.
 - **Retention and compaction** run as periodic broker tasks every
-  ``retention_check_interval`` and ``cleaner_backoff`` [K-BRK].
+  ``retention_check_interval`` and ``cleaner_backoff`` [K-BRK], from :meth:`Broker.start`.
 - **Offsets for times**: :meth:`Broker.offsets_for_times` answers the earliest offset at or
   after a timestamp per partition [K-CONS].
 
@@ -44,11 +44,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sim.broker.log import Offset, PartitionId, PartitionLog, Record
+from sim.broker.metrics import BrokerMetrics
+from sim.broker.replication import Partition, ProducerSequence
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.broker_metrics import BrokerMetrics
-from sim.infra.log import Offset, PartitionId, PartitionLog, Record
-from sim.infra.replication import Partition, ProducerSequence
+from sim.kernel.context import SimContext
 
 __all__ = ["Broker", "ProduceRequest", "ResponseCallback", "TopicSettings"]
 
@@ -125,7 +125,15 @@ class Broker:
         self._ids = [0, 0]  # last send id, last batch id
         self._retention_started = False
         self._cleaner_started = False
+        self._started = False
         self.metrics = BrokerMetrics(ctx)
+
+    def start(self) -> None:
+        """Start the broker's periodic tasks (retention, compaction) for the topics it has;
+        topics created later start theirs when created."""
+        self._started = True
+        for topic in self.topics.values():
+            self._start_housekeeping(topic.settings)
 
     # --- topics -------------------------------------------------------------------------------
 
@@ -183,6 +191,10 @@ class Broker:
             return partitions[index]
         raise ValueError(f"topic {topic!r} has partitions 0..{len(partitions) - 1} (got {index})")
 
+    def topic_names(self) -> list[str]:
+        """The topics, in creation order."""
+        return list(self.topics)
+
     def partition_count(self, topic: str) -> int:
         """Number of partitions of a topic."""
         return len(self.topic(topic).partitions)
@@ -232,10 +244,6 @@ class Broker:
         """A run-wide unique id for one producer batch."""
         self._ids[1] += 1
         return self._ids[1]
-
-    def leader_epoch(self, topic: str, index: PartitionId) -> int:
-        """The leader epoch clients address their requests to."""
-        return self.partition(topic, index).epoch
 
     def produce(self, request: ProduceRequest) -> None:
         """Send a produce request; its answer comes through ``request.on_response``."""
@@ -371,6 +379,8 @@ class Broker:
     # --- housekeeping -------------------------------------------------------------------------
 
     def _start_housekeeping(self, settings: TopicSettings) -> None:
+        if not self._started:
+            return
         if settings.compaction and not self._cleaner_started:
             self._cleaner_started = True
             self.env.process(self._cleaner())

@@ -1,4 +1,4 @@
-"""Small pieces shared by the components of the request hot path.
+"""Scheduling helpers of the callback-style hot path.
 
 The hot path (arrival, queue, service, hop, database, completion) is written with callbacks on
 SimPy timeout events rather than one generator process per request: a request costs one event
@@ -13,18 +13,7 @@ from typing import Any
 
 import simpy
 
-__all__ = ["ERROR", "OK", "OUTCOME_NAMES", "TIMEOUT", "Done", "combined", "later"]
-
-OK = 0
-"""The call succeeded."""
-ERROR = 1
-"""The call failed (refused, crashed, injected error, pool wait timed out)."""
-TIMEOUT = 2
-"""The caller gave up waiting."""
-OUTCOME_NAMES = ("ok", "error", "timeout")
-
-Done = Callable[[int, Any], None]
-"""Continuation of a call: ``done(outcome, value)``."""
+__all__ = ["Trampoline", "later"]
 
 
 def later(env: simpy.Environment, delay: float, callback: Callable[[], Any]) -> None:
@@ -33,14 +22,6 @@ def later(env: simpy.Environment, delay: float, callback: Callable[[], Any]) -> 
         callback()
         return
     env.timeout(delay).callbacks.append(lambda _event: callback())
-
-
-def combined(probabilities: list[float]) -> float:
-    """Probability that at least one of several independent failures happens."""
-    miss = 1.0
-    for probability in probabilities:
-        miss *= 1.0 - probability
-    return 1.0 - miss
 
 
 class Trampoline:

@@ -6,7 +6,7 @@ with Kafka's seed ``0x9747b28c``) and of ``BuiltInPartitioner.partitionForKey`` 
 ``StringSerializer`` does; ``bytes`` keys are hashed as they are.
 
 Keyless records do not come here: the producer's sticky partitioner handles them
-(:mod:`sim.infra.producer`).
+(:mod:`sim.broker.producer`).
 """
 
 from __future__ import annotations

@@ -17,15 +17,21 @@ All through ``ctx.recorder`` (one row per fact, frames built at the end):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sim.context import SimContext
-from sim.infra.log import Record
+from sim.broker.log import Record
+from sim.kernel.context import SimContext
 
-if TYPE_CHECKING:
-    from sim.infra.replication import Partition
+__all__ = ["BrokerMetrics", "PartitionView"]
 
-__all__ = ["BrokerMetrics"]
+
+class PartitionView(Protocol):
+    """What the tables note of a partition."""
+
+    topic: str
+    index: int
+    isr: list[int]
+    leader: int | None
 
 
 class BrokerMetrics:
@@ -96,12 +102,12 @@ class BrokerMetrics:
             },
         )
 
-    def isr_change(self, part: Partition, broker_id: int, change: str) -> None:
+    def isr_change(self, part: PartitionView, broker_id: int, change: str) -> None:
         """Note a change of a partition's in-sync replica set."""
         self.isr.append(self._env.now, part.topic, part.index, broker_id, change, len(part.isr))
 
     def election(
-        self, part: Partition, old_leader: int | None, *, unclean: bool, truncated: list[Record]
+        self, part: PartitionView, old_leader: int | None, *, unclean: bool, truncated: list[Record]
     ) -> None:
         """Note an election (or a failed one: ``part.leader`` is None) and the records it cut."""
         now = self._env.now
@@ -129,6 +135,6 @@ class BrokerMetrics:
             lost_acked,
         )
 
-    def available_again(self, part: Partition, since: float) -> None:
+    def available_again(self, part: PartitionView, since: float) -> None:
         """Note the end of a partition's unavailability to clients."""
         self.unavailable.append(part.topic, part.index, since, self._env.now)

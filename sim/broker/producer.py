@@ -19,7 +19,7 @@ What is modelled (domain.md §1.3, [K-PROD]):
   :meth:`Producer.flush`; at most ``max_in_flight`` batches per partition await an answer.
 - **Acks**: ``0`` completes when the batch is sent (offset -1, never retried, lost silently if
   the leader is gone); ``1`` and ``all`` complete on the broker's answer
-  (:mod:`sim.infra.broker`).
+  (:mod:`sim.broker.cluster`).
 - **Retries** of every error answer, after a backoff of ``retry_backoff`` doubling up to
   ``retry_backoff_max`` with ±20% jitter, until ``delivery_timeout`` after ``send`` [K-PROD].
   Batches for a partition without a reachable leader wait in the buffer (no request is sent)
@@ -45,12 +45,12 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.accumulator import INF, AckCallback, Batch, PartitionQueue, RecordMetadata
-from sim.infra.broker import Broker, ProduceRequest
-from sim.infra.log import Offset, PartitionId, Record
-from sim.infra.murmur2 import partition_for_key
+from sim.broker.accumulator import INF, AckCallback, Batch, PartitionQueue, RecordMetadata
+from sim.broker.cluster import Broker, ProduceRequest
+from sim.broker.log import Offset, PartitionId, Record
+from sim.broker.murmur2 import partition_for_key
+from sim.broker.producer_settings import ProducerSettings
+from sim.kernel.context import SimContext
 
 __all__ = ["AckCallback", "Producer", "RecordMetadata"]
 
@@ -62,13 +62,13 @@ class Producer:
         self,
         ctx: SimContext,
         broker: Broker,
-        config: BrokerConfig | None = None,
+        settings: ProducerSettings | None = None,
         name: str = "producer",
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
         self.broker = broker
-        self.config = config if config is not None else broker.config
+        self.config = settings if settings is not None else ProducerSettings.of(broker.config)
         self.name = name
         self._stream = ctx.stream(f"broker:producer:{name}")
         self._queues: dict[tuple[str, PartitionId], PartitionQueue] = {}

@@ -1,6 +1,4 @@
-"""Source connectors: what carries the owner's committed changes from its database to the broker.
-
-:class:`CdcConnector` is log-based change data capture, modelled on Debezium's PostgreSQL
+"""Log-based change data capture: :class:`CdcConnector`, modelled on Debezium's PostgreSQL
 connector running as a Kafka Connect source task [DBZ-PG, K-CONNECT]:
 
 - **Replication slot.** Created at the connector's first start, at the end of the commit log.
@@ -29,19 +27,11 @@ connector running as a Kafka Connect source task [DBZ-PG, K-CONNECT]:
   from the stored offset (re-sending what came after it: duplicates) or, when no completed
   snapshot was stored, snapshots again. :meth:`stall` and :meth:`resume` stop and continue the
   task without losing its place; offsets keep being flushed meanwhile.
-- **Publishing** goes through the ``publish(key, version, acked)`` function the pattern gives;
-  a send that fails is sent again after :data:`RETRY_BACKOFF`. The pattern's producer for a
-  Connect task should use :func:`connect_producer_config`: Connect forces ``acks=all``, one
-  request in flight and an unbounded delivery timeout on source tasks, so a broker outage only
-  delays delivery [K-CONNECT]; meanwhile no offset advances and the slot's WAL grows.
-
-:class:`OutboxPoller` is the polling relay of a transactional outbox: every ``poll_interval``
-it selects the unsent outbox rows in id order (``LIMIT batch_max_rows``), publishes them,
-waits for the broker's acknowledgements and marks them sent. Both queries hold a database
-connection (a point-query draw plus ``rows / scan_rate``; tagged ``connector``). A crash
-between the publish and the mark re-publishes the rows at the next poll: at least once.
-The outbox table is the database's commit log (every committed write of the owner wrote one
-outbox row in the same transaction), and the rows marked sent are always a prefix of it.
+- **Publishing** goes through the ``publish(key, version, acked)`` function the pattern gives
+  (:mod:`sim.connectors.task`). The pattern's producer for a Connect task uses
+  :func:`~sim.broker.producer_settings.connect_source_settings`: Connect forces ``acks=all``,
+  one request in flight and an unbounded delivery timeout on source tasks, so a broker outage
+  only delays delivery [K-CONNECT]; meanwhile no offset advances and the slot's WAL grows.
 
 Left out: Debezium's bounded internal queue (``max.queue.size`` back-pressure on the WAL
 reader), heartbeats, incremental snapshots, slot invalidation and ``when_needed``
@@ -54,57 +44,20 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any, NamedTuple
 
 import simpy
 
-from sim.config.broker import BrokerConfig
-from sim.config.patterns import ConnectorSettings
-from sim.context import SimContext
-from sim.infra.common import OK, later
+from sim.config.clients import ConnectorSettings
+from sim.connectors.task import Process, Publish, SourceTask
 from sim.infra.database import Commit, Database
+from sim.kernel.context import SimContext
 
-__all__ = [
-    "RETRY_BACKOFF",
-    "SNAPSHOT_FETCH_SIZE",
-    "CdcConnector",
-    "OutboxPoller",
-    "Publish",
-    "SourceOffset",
-    "connect_producer_config",
-]
-
-Publish = Callable[[int, int, Callable[[bool], None]], None]
-"""``publish(key, version, acked)``: send one change; ``acked(True)`` once the broker has it,
-``acked(False)`` when the send failed."""
+__all__ = ["SNAPSHOT_FETCH_SIZE", "CdcConnector", "SourceOffset"]
 
 SNAPSHOT_FETCH_SIZE = 10_240
 """Rows per round trip of the snapshot scan: ``snapshot.fetch.size`` [DBZ-PG]."""
-
-RETRY_BACKOFF = 1.0
-"""Wait before a failed send is tried again: the producer's ``retry.backoff.max.ms`` [K-PROD]."""
-
-TAG = "connector"
-"""Tag of the connectors' queries in :attr:`Database.busy_by_tag`."""
-
-CONNECT_DELIVERY_TIMEOUT = 2_147_483.647
-"""``delivery.timeout.ms=Integer.MAX_VALUE`` forced on source-task producers [K-CONNECT]."""
-
-
-def connect_producer_config(config: BrokerConfig) -> BrokerConfig:
-    """The producer settings Kafka Connect forces on a source task without exactly-once support:
-    ``acks=all``, one request in flight, unbounded delivery timeout and blocking, no
-    idempotence [K-CONNECT]."""
-    return config.model_copy(
-        update={
-            "acks": "all",
-            "max_in_flight": 1,
-            "delivery_timeout": CONNECT_DELIVERY_TIMEOUT,
-            "max_block": math.inf,
-            "idempotence": False,
-        }
-    )
 
 
 class SourceOffset(NamedTuple):
@@ -122,111 +75,7 @@ class _Sent:
         self.acked = False
 
 
-Process = Generator[simpy.Event, Any, Any]
-
-
-class Stallable:
-    """Stall and resume of a task's loop: ``stall()`` makes the loop wait at its next
-    ``yield from self._running()``; ``resume()`` lets it go on where it was."""
-
-    env: simpy.Environment
-    stalled: bool
-    _resumed: simpy.Event | None
-
-    def stall(self) -> None:
-        """The task stops making progress without dying."""
-        self.stalled = True
-
-    def resume(self) -> None:
-        """A stalled task goes on where it was."""
-        self.stalled = False
-        if self._resumed is not None:
-            resumed, self._resumed = self._resumed, None
-            resumed.succeed()
-
-    def _running(self) -> Generator[simpy.Event, Any, None]:
-        """Wait while the task is stalled."""
-        while self.stalled:
-            if self._resumed is None:
-                self._resumed = self.env.event()
-            yield self._resumed
-
-
-class _Task(Stallable):
-    """Crash, restart, stall and resume of a connector task (its incarnations are epochs)."""
-
-    def __init__(self, ctx: SimContext, name: str, database: Database, publish: Publish) -> None:
-        self.ctx = ctx
-        self.env = ctx.env
-        self.name = name
-        self.database = database
-        database.keep_log = True
-        self._publish = publish
-        self.up = False
-        self.stalled = False
-        self._epoch = 0
-        self._resumed: simpy.Event | None = None
-        self.sent = 0
-        """Records handed to ``publish`` (resends after a failure not counted)."""
-
-    def start(self) -> None:
-        """Start the task (at construction time of the pattern)."""
-        if self.up:
-            return
-        self.up = True
-        self._begin(self._epoch)
-
-    def crash(self) -> None:
-        """The task dies: work in progress and everything not stored is lost."""
-        self.up = False
-        self._epoch += 1
-        self._lost()
-
-    def restart(self) -> None:
-        """The task starts again after a crash."""
-        self.start()
-
-    # -- for subclasses ----------------------------------------------------------------------
-    def _begin(self, epoch: int) -> None:
-        raise NotImplementedError
-
-    def _lost(self) -> None:
-        """Forget the state of the incarnation that just crashed."""
-
-    def _alive(self, epoch: int) -> bool:
-        return epoch == self._epoch
-
-    def _scan(self, duration: float) -> Generator[simpy.Event, Any, bool]:
-        """A query of the table holding a connection for ``duration``; True if it succeeded."""
-        answered = self.env.event()
-
-        def done(outcome: int, _value: Any) -> None:
-            answered.succeed(outcome)
-
-        self.database.scan(duration, done, TAG)
-        outcome = yield answered
-        return bool(outcome == OK)
-
-    def _send(self, epoch: int, key: int, version: int, acked: Callable[[], None]) -> None:
-        """Publish one change; a failed send is tried again until it is acknowledged."""
-        self.sent += 1
-
-        def answered(ok: bool) -> None:
-            if epoch != self._epoch:
-                return  # an answer to an incarnation that crashed
-            if ok:
-                acked()
-            else:
-                later(self.env, RETRY_BACKOFF, lambda: self._resend(epoch, key, version, answered))
-
-        self._publish(key, version, answered)
-
-    def _resend(self, epoch: int, key: int, version: int, answered: Callable[[bool], None]) -> None:
-        if epoch == self._epoch:
-            self._publish(key, version, answered)
-
-
-class CdcConnector(_Task):
+class CdcConnector(SourceTask):
     """Log-based CDC of one database: snapshot, then streaming of its commit log."""
 
     def __init__(
@@ -236,10 +85,12 @@ class CdcConnector(_Task):
         database: Database,
         publish: Publish,
         settings: ConnectorSettings,
+        *,
+        retry_backoff: float,
         snapshot: bool = True,
         fetch_size: int = SNAPSHOT_FETCH_SIZE,
     ) -> None:
-        super().__init__(ctx, name, database, publish)
+        super().__init__(ctx, name, database, publish, retry_backoff)
         self.settings = settings
         self.snapshot = snapshot
         self.fetch_size = fetch_size
@@ -422,72 +273,3 @@ class CdcConnector(_Task):
     def _note(self, event: str) -> None:
         lsn = -1 if self.stored is None else self.stored.lsn
         self._table.append(self.env.now, self.name, event, lsn, self.wal_retained)
-
-
-class OutboxPoller(_Task):
-    """The polling relay of a transactional outbox."""
-
-    def __init__(
-        self,
-        ctx: SimContext,
-        name: str,
-        database: Database,
-        publish: Publish,
-        poll_interval: float,
-        batch_max_rows: int,
-        scan_rate: float,
-    ) -> None:
-        super().__init__(ctx, name, database, publish)
-        self.poll_interval = poll_interval
-        self.batch_max_rows = batch_max_rows
-        self.scan_rate = scan_rate
-        profile = database.profile
-        self._select_time = profile.read_time.sampler(ctx.stream(f"connector:{name}:select"))
-        self._update_time = profile.write_time.sampler(ctx.stream(f"connector:{name}:update"))
-        self.marked = 0
-        """Outbox rows marked sent (a prefix of the outbox in id order)."""
-        self.polls = 0
-
-    def _begin(self, epoch: int) -> None:
-        self.env.process(self._run(epoch))
-
-    def _run(self, epoch: int) -> Process:
-        env = self.env
-        outbox = self.database.commit_log
-        while True:
-            yield from self._running()
-            if not self._alive(epoch):
-                return
-            started = env.now
-            self.polls += 1
-            first = self.marked
-            rows = outbox[first : first + self.batch_max_rows]
-            selected = yield from self._scan(self._select_time() + len(rows) / self.scan_rate)
-            if not self._alive(epoch):
-                return
-            if selected and rows:
-                yield from self._publish_all(epoch, rows)
-                if not self._alive(epoch):
-                    return
-                marked = yield from self._scan(self._update_time() + len(rows) / self.scan_rate)
-                if not self._alive(epoch):
-                    return
-                if marked:
-                    self.marked = max(self.marked, first + len(rows))
-            if not (selected and len(rows) == self.batch_max_rows):
-                wait = started + self.poll_interval - env.now
-                if wait > 0.0:
-                    yield env.timeout(wait)
-
-    def _publish_all(self, epoch: int, rows: list[Commit]) -> Process:
-        waiting = [len(rows)]
-        all_acked = self.env.event()
-
-        def acked() -> None:
-            waiting[0] -= 1
-            if waiting[0] == 0:
-                all_acked.succeed()
-
-        for entry in rows:
-            self._send(epoch, entry.key, entry.version, acked)
-        yield all_acked

@@ -11,10 +11,10 @@ An SLO is one line such as ``"p99(latency) < 250ms"``, ``"error_rate < 1%"``,
     value    := a duration for latency and staleness, a percentage or fraction for rates and
                 loads, a rate for throughput, a number for counts
 
-It is parsed by a regular grammar (never ``eval``), checked when the scenario is validated, and
-evaluated per pattern on the mean across replications — the figure the summary shows — with
-the interval shown beside it. A metric a pattern does not have (no broker, no connector) cannot
-pass: the check fails with "not measured".
+It is parsed once, by a regular grammar (never ``eval``), when the scenario is validated: the
+scenario holds :class:`Slo` values. Metric names come from :mod:`sim.metrics.catalog` (the common
+metrics and those the registered patterns declare). Verdicts are computed by
+:mod:`sim.metrics.verdicts`.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pandas as pd
+from sim.kernel.units import UnitError, parse_duration, parse_percent, parse_rate
+from sim.metrics.catalog import known_metrics
 
-from sim.metrics.summarize import UNITS
-from sim.units import UnitError, parse_duration, parse_percent, parse_rate
-
-__all__ = ["Slo", "SloError", "evaluate", "parse_slo"]
+__all__ = ["Slo", "SloError", "parse_slo"]
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -77,8 +75,9 @@ def parse_slo(text: str) -> Slo:
         )
     if match.group("metric"):
         metric = match.group("metric")
-        if metric not in UNITS:
-            raise SloError(f"unknown metric {metric!r}; known: {', '.join(UNITS)}")
+        names = known_metrics()
+        if metric not in names:
+            raise SloError(f"unknown metric {metric!r}; known: {', '.join(names)}")
     else:
         key = (match.group("series"), match.group("agg"))
         if key not in _SERIES_METRICS:
@@ -90,7 +89,7 @@ def parse_slo(text: str) -> Slo:
 
 
 def _threshold(metric: str, raw: str) -> float:
-    unit = UNITS[metric]
+    unit = known_metrics()[metric].unit
     try:
         if unit == "s":
             return parse_duration(raw)
@@ -104,22 +103,3 @@ def _threshold(metric: str, raw: str) -> float:
     if not math.isfinite(value):
         raise SloError(f"{metric}: expected a finite number (got {raw!r})")
     return value
-
-
-def evaluate(slos: list[Slo], summary: pd.DataFrame, patterns: list[str]) -> pd.DataFrame:
-    """Verdicts: one row per (pattern, SLO): ``pattern, slo, metric, value, ci_low, ci_high,
-    passed``, in pattern then SLO order."""
-    names = ("pattern", "metric", "mean", "ci_low", "ci_high")
-    found: dict[tuple[str, str], tuple[float, float, float]] = {
-        (str(pattern), str(metric)): (float(mean), float(low), float(high))
-        for pattern, metric, mean, low, high in zip(
-            *(summary[name].tolist() for name in names), strict=True
-        )
-    }
-    rows = []
-    for pattern in patterns:
-        for slo in slos:
-            mean, low, high = found.get((pattern, slo.metric), (math.nan, math.nan, math.nan))
-            rows.append((pattern, slo.text, slo.metric, mean, low, high, slo.holds(mean)))
-    columns = ["pattern", "slo", "metric", "value", "ci_low", "ci_high", "passed"]
-    return pd.DataFrame(rows, columns=columns)

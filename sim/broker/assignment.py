@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sim.infra.log import PartitionId
+from sim.broker.log import PartitionId
 
 __all__ = ["range_assign", "sticky_assign"]
 

@@ -27,8 +27,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from sim.config.types import NonNegativeDuration, PositiveDuration, StrictModel
-from sim.rng import Stream
-from sim.units import UnitError, parse_duration
+from sim.kernel.rng import Stream
+from sim.kernel.units import UnitError, parse_duration
 
 __all__ = [
     "Constant",

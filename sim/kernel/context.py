@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from sim.metrics.recorder import Recorder
-from sim.rng import Stream, Streams
+from sim.kernel.recorder import Recorder
+from sim.kernel.rng import Stream, Streams
 
 __all__ = ["SimContext", "SimTime"]
 
@@ -40,5 +40,5 @@ class SimContext:
         return self.env.now
 
     def stream(self, name: str) -> Stream:
-        """The named random stream (see :mod:`sim.rng`)."""
+        """The named random stream (see :mod:`sim.kernel.rng`)."""
         return self.streams.stream(name)

@@ -1,7 +1,7 @@
 """The producer's accumulator: batches of records per partition, and their bookkeeping.
 
 Plain data; the behaviour (when a batch is ready, sent, retried or expired) lives in
-:mod:`sim.infra.producer`.
+:mod:`sim.broker.producer`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
-from sim.infra.log import Offset, PartitionId, Record
+from sim.broker.log import Offset, PartitionId, Record
 
 if TYPE_CHECKING:
-    from sim.infra.replication import Partition
+    from sim.broker.replication import Partition
 
 __all__ = ["INF", "AckCallback", "Batch", "PartitionQueue", "RecordMetadata"]
 

@@ -4,7 +4,7 @@ One SimPy process per member incarnation. An idle member sleeps on an event woke
 a new assignment, a due auto-commit or a fetch wait; it never polls in small steps. Records are
 handed to the handler one at a time through callbacks (no process per record). A batch that
 runs past ``max_poll_interval`` gets the member evicted by a watchdog timer (one per member).
-See :mod:`sim.infra.consumer` for the whole model.
+See :mod:`sim.broker.group` for the whole model.
 """
 
 from __future__ import annotations
@@ -14,71 +14,75 @@ from typing import Any
 
 import simpy
 
-from sim.infra.consumer_state import INF, GroupState, Member
-from sim.infra.log import Offset, PartitionId, Record
+from sim.broker.group_state import INF, GroupState, Member
+from sim.broker.log import Offset, PartitionId, Record
 
 __all__ = ["PollLoop"]
 
 
-class PollLoop(GroupState):
+class PollLoop:
     """Members' poll loops, fetching and processing."""
 
-    def _poll_loop(self, m: Member, incarnation: int) -> Generator[simpy.Event, Any, None]:
-        config = self.config
+    def __init__(self, g: GroupState) -> None:
+        self.g = g
+
+    def run(self, m: Member, incarnation: int) -> Generator[simpy.Event, Any, None]:
+        """The poll loop of one member incarnation (a SimPy process)."""
+        config = self.g.config
         while m.incarnation == incarnation:
-            now = self.env.now
+            now = self.g.env.now
             if m.frozen:
-                yield self._sleep(m)
+                yield self.g._sleep(m)
                 continue
             if config.commit == "auto" and now >= m.next_auto_commit:
-                self._commit(m)
+                self.g._commit(m)
                 m.next_auto_commit = now + config.auto_commit_interval
             if m.commit_requested:
                 m.commit_requested = False
-                self._commit(m)
+                self.g._commit(m)
             if m.stopping:
-                self._leave(m)
+                self.g._leave(m)
                 return
             if m.revoking:
-                self._revoke_all(m)
+                self.g._revoke_all(m)
             if not m.registered:
                 if not m.wants_join:
                     m.wants_join = True
-                    self._request_rebalance("rejoin")
-                yield self._sleep(m)
+                    self.g._request_rebalance("rejoin")
+                yield self.g._sleep(m)
                 continue
             records = self._fetch(m)
             if not records:
                 self._arm_idle_wakeups(m)
-                yield self._sleep(m)
+                yield self.g._sleep(m)
                 continue
             m.busy = True  # from the poll that returned the records until they are processed
             m.batch_started = now
             self._arm_watchdog(m)
-            yield self.env.timeout(self.broker.sample_latency())
+            yield self.g.env.timeout(self.g.broker.sample_latency())
             if m.incarnation != incarnation:
                 return
             if config.commit == "before-processing":
-                self._commit(m)
+                self.g._commit(m)
             pending = self._process(m, records)
             if pending is not None:
                 yield pending
             if m.incarnation != incarnation:
                 return
             if config.commit == "after-batch":
-                self._commit(m)
+                self.g._commit(m)
             m.busy = False
-            self._state_changed()
+            self.g._state_changed()
 
     def _arm_idle_wakeups(self, m: Member) -> None:
         for partition in m.owned:
             if partition not in m.watching:
                 m.watching.add(partition)
-                self._parts[partition].watch_data(self._data_callback(m, partition))
+                self.g._parts[partition].watch_data(self._data_callback(m, partition))
         if m.fetch_started is not None:
-            self._arm_timer(m, m.fetch_started + self.config.fetch_max_wait)
-        if self.config.commit == "auto" and any(
-            self.committed.get(p) != pos for p, pos in m.positions.items()
+            self._arm_timer(m, m.fetch_started + self.g.config.fetch_max_wait)
+        if self.g.config.commit == "auto" and any(
+            self.g.committed.get(p) != pos for p, pos in m.positions.items()
         ):
             self._arm_timer(m, m.next_auto_commit)
 
@@ -88,12 +92,12 @@ class PollLoop(GroupState):
         def wake() -> None:
             if m.incarnation == incarnation:
                 m.watching.discard(partition)
-                self._wake(m)
+                self.g._wake(m)
 
         return wake
 
     def _arm_timer(self, m: Member, at: float) -> None:
-        now = self.env.now
+        now = self.g.env.now
         if at >= m.timer_at and m.timer_at > now:
             return
         m.timer_at = at
@@ -101,21 +105,21 @@ class PollLoop(GroupState):
         def fire() -> None:
             if m.timer_at == at:
                 m.timer_at = INF
-            self._wake(m)
+            self.g._wake(m)
 
-        self._at(max(0.0, at - now), fire)
+        self.g._at(max(0.0, at - now), fire)
 
     def _fetch(self, m: Member) -> list[Record]:
         owned = m.owned
         if not owned:
             return []
-        if self.config.fetch_min_bytes > 1 and not self._enough_bytes(m):
+        if self.g.config.fetch_min_bytes > 1 and not self._enough_bytes(m):
             return []
         m.fetch_started = None
-        limit = self.config.max_poll_records
+        limit = self.g.config.max_poll_records
         out: list[Record] = []
         count = len(owned)
-        parts = self._parts
+        parts = self.g._parts
         for k in range(count):
             partition = owned[(m.rotate + k) % count]
             part = parts[partition]
@@ -134,28 +138,28 @@ class PollLoop(GroupState):
     def _enough_bytes(self, m: Member) -> bool:
         total = 0
         for partition in m.owned:
-            part = self._parts[partition]
+            part = self.g._parts[partition]
             if part.available:
                 total += part.log.bytes_between(self._checked_position(m, partition), part.hw)
-        if total >= self.config.fetch_min_bytes:
+        if total >= self.g.config.fetch_min_bytes:
             return True
-        now = self.env.now
+        now = self.g.env.now
         if total == 0:
             m.fetch_started = None
             return False
         if m.fetch_started is None:
             m.fetch_started = now
-        return now >= m.fetch_started + self.config.fetch_max_wait
+        return now >= m.fetch_started + self.g.config.fetch_max_wait
 
     def _checked_position(self, m: Member, partition: PartitionId) -> Offset:
         position = m.positions[partition]
-        log = self._parts[partition].log
+        log = self.g._parts[partition].log
         if log.log_start <= position <= log.end:
             return position
         reason = "below-log-start" if position < log.log_start else "beyond-log-end"
-        target = self._reset_position(partition)
-        self._skipped.append(
-            self.env.now, self.group_id, self.topic, partition, position, target, reason
+        target = self.g._reset_position(partition)
+        self.g._skipped.append(
+            self.g.env.now, self.g.group_id, self.g.topic, partition, position, target, reason
         )
         m.positions[partition] = target
         return target
@@ -166,11 +170,11 @@ class PollLoop(GroupState):
         Returns an event that fires after the last one, or None when the handler finished the
         whole batch synchronously.
         """
-        finished = self.env.event()
+        finished = self.g.env.event()
         m.batch_done = finished
         incarnation = m.incarnation
         state = {"next": 0, "running": False, "ready": True, "finished": False, "returned": False}
-        handler = self.handler
+        handler = self.g.handler
 
         def step() -> None:
             state["ready"] = True
@@ -214,16 +218,16 @@ class PollLoop(GroupState):
 
     def _processed(self, m: Member, record: Record) -> None:
         partition = record.partition
-        previous = self._processed_max.get(partition, -1)
+        previous = self.g._processed_max.get(partition, -1)
         redelivered = record.offset <= previous
         if not redelivered:
-            self._processed_max[partition] = record.offset
-        now = self.env.now
-        self._consumed.append(
+            self.g._processed_max[partition] = record.offset
+        now = self.g.env.now
+        self.g._consumed.append(
             now,
-            self.group_id,
+            self.g.group_id,
             m.index,
-            self.topic,
+            self.g.topic,
             partition,
             record.offset,
             now - record.timestamp,
@@ -231,7 +235,7 @@ class PollLoop(GroupState):
         )
 
     def _arm_watchdog(self, m: Member) -> None:
-        deadline = m.batch_started + self.config.max_poll_interval
+        deadline = m.batch_started + self.g.config.max_poll_interval
         if m.watchdog_at <= deadline:
             return
         m.watchdog_at = deadline
@@ -242,18 +246,18 @@ class PollLoop(GroupState):
                 m.watchdog_at = INF
             if m.incarnation != incarnation or not m.busy:
                 return
-            if self.env.now >= m.batch_started + self.config.max_poll_interval:
+            if self.g.env.now >= m.batch_started + self.g.config.max_poll_interval:
                 if m.registered and not m.frozen:
                     self._evict_slow(m)
             else:
                 self._arm_watchdog(m)
 
-        self._at(deadline - self.env.now, check)
+        self.g._at(deadline - self.g.env.now, check)
 
     def _evict_slow(self, m: Member) -> None:
         m.registered = False
         m.expiry_token = None
         for partition in m.owned:
-            self._pause(partition, "max-poll-interval")
-        self._request_rebalance("max-poll-interval")
-        self._state_changed()
+            self.g._pause(partition, "max-poll-interval")
+        self.g._request_rebalance("max-poll-interval")
+        self.g._state_changed()

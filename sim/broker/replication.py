@@ -34,14 +34,27 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sim.infra.log import Offset, PartitionId, PartitionLog, Record
+import simpy
 
-if TYPE_CHECKING:
-    from sim.infra.broker import Broker
+from sim.broker.log import Offset, PartitionId, PartitionLog, Record
+from sim.broker.metrics import BrokerMetrics
+from sim.config.broker import BrokerConfig
+from sim.config.distributions import Sampler
 
-__all__ = ["AckCallback", "Partition", "ProducerSequence"]
+__all__ = ["AckCallback", "Partition", "ProducerSequence", "ReplicaHost"]
+
+
+class ReplicaHost(Protocol):
+    """What a partition needs of its cluster (the :class:`~sim.broker.cluster.Broker`)."""
+
+    env: simpy.Environment
+    config: BrokerConfig
+    metrics: BrokerMetrics
+    sample_latency: Sampler
+    sample_replication: Sampler
+
 
 AckCallback = Callable[[str | None], None]
 """Called once the high watermark passes a batch: ``None`` or an error code."""
@@ -63,14 +76,14 @@ class Partition:
 
     def __init__(
         self,
-        broker: Broker,
+        broker: ReplicaHost,
         topic: str,
         index: PartitionId,
         replicas: tuple[int, ...],
         log: PartitionLog,
     ) -> None:
         self._broker = broker
-        self._env = broker.ctx.env
+        self._env = broker.env
         self.topic = topic
         self.index = index
         self.replicas = replicas

@@ -1,27 +1,21 @@
 """State shared by the parts of a consumer group, and the small operations on it.
 
-:class:`GroupState` declares what a :class:`~sim.infra.consumer.ConsumerGroup` holds; the poll
-loop (:mod:`sim.infra.consumer_poll`) and the coordinator (:mod:`sim.infra.rebalance`) build on it.
-Commits, pauses and wake-ups live here because both of them use them. See
-:mod:`sim.infra.consumer` for what the group models and leaves out.
+:class:`GroupState` holds what a :class:`~sim.broker.group.ConsumerGroup` knows; the poll
+loops (:mod:`sim.broker.poll_loop`) and the coordinator (:mod:`sim.broker.coordinator`) are
+composed over one shared state. Commits, pauses and wake-ups live here because both use them. See
+:mod:`sim.broker.group` for what the group models and leaves out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import simpy
 
+from sim.broker.cluster import Broker
+from sim.broker.log import Offset, PartitionId, Record
 from sim.config.broker import BrokerConfig
-from sim.infra.log import Offset, PartitionId, Record
-
-if TYPE_CHECKING:
-    from sim.context import SimContext
-    from sim.infra.broker import Broker
-    from sim.infra.replication import Partition
-    from sim.metrics.recorder import Table
-    from sim.rng import Stream
+from sim.kernel.context import SimContext
 
 __all__ = ["INF", "GroupState", "Handler", "Member"]
 
@@ -29,6 +23,46 @@ Handler = Callable[[Record, Callable[[], None]], None]
 """``handler(record, done)``: process the record, then call ``done()`` (now or later)."""
 
 INF = float("inf")
+
+CONSUMED = {
+    "time": "d",
+    "group": "O",
+    "member": "q",
+    "topic": "O",
+    "partition": "q",
+    "offset": "q",
+    "latency": "d",
+    "redelivered": "q",
+}
+LAG = {
+    "time": "d",
+    "group": "O",
+    "topic": "O",
+    "partition": "q",
+    "lag": "q",
+    "committed": "q",
+    "log_end": "q",
+}
+REBALANCES = {
+    "group": "O",
+    "start": "d",
+    "end": "d",
+    "duration": "d",
+    "reason": "O",
+    "protocol": "O",
+    "members": "q",
+    "moved": "q",
+}
+PAUSES = {"group": "O", "topic": "O", "partition": "q", "start": "d", "end": "d", "cause": "O"}
+SKIPPED = {
+    "time": "d",
+    "group": "O",
+    "topic": "O",
+    "partition": "q",
+    "from_offset": "q",
+    "to_offset": "q",
+    "reason": "O",
+}
 
 
 class Member:
@@ -64,36 +98,47 @@ class Member:
 
 
 class GroupState:
-    """The data of a consumer group (filled in by ``ConsumerGroup.__init__``)."""
+    """The data of a consumer group, and the small operations its parts share."""
 
-    ctx: SimContext
-    env: simpy.Environment
-    broker: Broker
-    topic: str
-    group_id: str
-    config: BrokerConfig
-    handler: Handler
-    partitions: int
-    members: list[Member]
-    committed: dict[PartitionId, Offset]
-    owner: dict[PartitionId, int | None]
-    rebalancing: bool
-    generation: int
-    _parts: list[Partition]
-    _stream: Stream
-    _assign_epoch: dict[PartitionId, int]
-    _processed_max: dict[PartitionId, Offset]
-    _pause_start: dict[PartitionId, tuple[float, str]]
-    _pending_reasons: list[str]
-    _trigger: simpy.Event
-    _changed: simpy.Event
-    _tokens: int
-    _last_moved: int
-    _consumed: Table
-    _lag: Table
-    _rebalances: Table
-    _pauses: Table
-    _skipped: Table
+    def __init__(
+        self,
+        ctx: SimContext,
+        broker: Broker,
+        topic: str,
+        group_id: str,
+        members: int,
+        handler: Handler,
+        config: BrokerConfig,
+    ) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.broker = broker
+        self.topic = topic
+        self.group_id = group_id
+        self.config = config
+        self.handler = handler
+        self._stream = ctx.stream(f"broker:consumer:{group_id}")
+        self.partitions = broker.partition_count(topic)
+        self._parts = [broker.partition(topic, p) for p in range(self.partitions)]
+        self.members = [Member(i) for i in range(members)]
+        self.committed: dict[PartitionId, Offset] = {}
+        self.owner: dict[PartitionId, int | None] = dict.fromkeys(range(self.partitions))
+        self._assign_epoch = dict.fromkeys(range(self.partitions), 0)
+        self._processed_max: dict[PartitionId, Offset] = {}
+        self._pause_start: dict[PartitionId, tuple[float, str]] = {}
+        self._pending_reasons: list[str] = []
+        self._trigger: simpy.Event = self.env.event()
+        self._changed: simpy.Event = self.env.event()
+        self.rebalancing = False
+        self.generation = 0
+        self._tokens = 0
+        self._last_moved = 0
+        recorder = ctx.recorder
+        self._consumed = recorder.table("broker_consume", CONSUMED)
+        self._lag = recorder.table("consumer_lag", LAG)
+        self._rebalances = recorder.table("rebalances", REBALANCES)
+        self._pauses = recorder.table("partition_pauses", PAUSES)
+        self._skipped = recorder.table("consumer_skipped", SKIPPED)
 
     def _at(self, delay: float, action: Callable[[], None]) -> None:
         self.env.timeout(delay).callbacks.append(lambda _event: action())

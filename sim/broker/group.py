@@ -43,9 +43,11 @@ What is modelled (domain.md §1.4, §1.5, [K-CONS, K-DESIGN, K-OPS, STATIC]):
   the group need not be stopped: this is what a consumer's own ``seek`` does. A time later
   than a partition's committed offset moves it forward and skips records, as the tool does.
 
-The group is split along its concepts: :mod:`sim.infra.consumer_state` (members, commits,
-pauses), :mod:`sim.infra.consumer_poll` (poll loop and processing), :mod:`sim.infra.rebalance`
-(the coordinator) and :mod:`sim.infra.assignment` (assignors); this module holds the public API.
+The group is composed of its parts over one :class:`~sim.broker.group_state.GroupState`
+(members, commits, pauses): a :class:`~sim.broker.coordinator.Coordinator` (rebalances), a
+:class:`~sim.broker.poll_loop.PollLoop` (fetching and processing) and the assignors of
+:mod:`sim.broker.assignment`; this module holds the public API. Nothing runs until
+:meth:`ConsumerGroup.start`.
 
 Recorded tables: ``broker_consume``, ``consumer_lag`` (log end minus committed offset per
 partition every ``lag_interval``), ``rebalances``, ``partition_pauses`` (intervals in which a
@@ -65,23 +67,23 @@ from typing import Any
 
 import simpy
 
+from sim.broker.assignment import range_assign
+from sim.broker.cluster import Broker
+from sim.broker.coordinator import Coordinator
+from sim.broker.group_state import GroupState, Handler, Member
+from sim.broker.log import Offset, PartitionId, Record
+from sim.broker.poll_loop import PollLoop
 from sim.config.broker import BrokerConfig
-from sim.context import SimContext
-from sim.infra.assignment import range_assign
-from sim.infra.broker import Broker
-from sim.infra.consumer_poll import PollLoop
-from sim.infra.consumer_state import Handler, Member
-from sim.infra.log import Offset, PartitionId, Record
-from sim.infra.rebalance import Coordinator
+from sim.kernel.context import SimContext
 
-__all__ = ["ConsumerGroup", "Handler"]
+__all__ = ["ConsumerGroup", "Handler", "MemberHandle"]
 
 
 def _instant(record: Record, done: Any) -> None:
     done()
 
 
-class ConsumerGroup(PollLoop, Coordinator):
+class ConsumerGroup:
     """A consumer group reading one topic."""
 
     def __init__(
@@ -96,116 +98,88 @@ class ConsumerGroup(PollLoop, Coordinator):
     ) -> None:
         if members < 1:
             raise ValueError(f"a consumer group needs at least one member (got {members})")
-        self.ctx = ctx
-        self.env = ctx.env
-        self.broker = broker
+        self.state = GroupState(
+            ctx,
+            broker,
+            topic,
+            group_id,
+            members,
+            handler if handler is not None else _instant,
+            config if config is not None else broker.config,
+        )
+        self.coordinator = Coordinator(self.state)
+        self.polls = PollLoop(self.state)
         self.topic = topic
         self.group_id = group_id
-        self.config = config if config is not None else broker.config
-        self.handler: Handler = handler if handler is not None else _instant
-        self._stream = ctx.stream(f"broker:consumer:{group_id}")
-        self.partitions = broker.partition_count(topic)
-        self._parts = [broker.partition(topic, p) for p in range(self.partitions)]
-        self.members = [Member(i) for i in range(members)]
-        self.committed: dict[PartitionId, Offset] = {}
-        self.owner: dict[PartitionId, int | None] = dict.fromkeys(range(self.partitions))
-        self._assign_epoch = dict.fromkeys(range(self.partitions), 0)
-        self._processed_max: dict[PartitionId, Offset] = {}
-        self._pause_start: dict[PartitionId, tuple[float, str]] = {}
-        self._pending_reasons: list[str] = []
-        self._trigger: simpy.Event = self.env.event()
-        self._changed: simpy.Event = self.env.event()
-        self.rebalancing = False
-        self.generation = 0
-        self._tokens = 0
-        self._last_moved = 0
-        self._init_tables()
         self._initial_assignment()
-        self.env.process(self._coordinator())
-        self.env.process(self._sample_lag())
-        for member in self.members:
-            self.env.process(self._poll_loop(member, member.incarnation))
 
-    def _init_tables(self) -> None:
-        recorder = self.ctx.recorder
-        self._consumed = recorder.table(
-            "broker_consume",
-            {
-                "time": "d",
-                "group": "O",
-                "member": "q",
-                "topic": "O",
-                "partition": "q",
-                "offset": "q",
-                "latency": "d",
-                "redelivered": "q",
-            },
-        )
-        self._lag = recorder.table(
-            "consumer_lag",
-            {
-                "time": "d",
-                "group": "O",
-                "topic": "O",
-                "partition": "q",
-                "lag": "q",
-                "committed": "q",
-                "log_end": "q",
-            },
-        )
-        self._rebalances = recorder.table(
-            "rebalances",
-            {
-                "group": "O",
-                "start": "d",
-                "end": "d",
-                "duration": "d",
-                "reason": "O",
-                "protocol": "O",
-                "members": "q",
-                "moved": "q",
-            },
-        )
-        self._pauses = recorder.table(
-            "partition_pauses",
-            {"group": "O", "topic": "O", "partition": "q", "start": "d", "end": "d", "cause": "O"},
-        )
-        self._skipped = recorder.table(
-            "consumer_skipped",
-            {
-                "time": "d",
-                "group": "O",
-                "topic": "O",
-                "partition": "q",
-                "from_offset": "q",
-                "to_offset": "q",
-                "reason": "O",
-            },
-        )
+    def start(self) -> None:
+        """Start the coordinator, the lag sampler and every member's poll loop."""
+        g = self.state
+        g.env.process(self.coordinator.run())
+        g.env.process(self._sample_lag())
+        for member in g.members:
+            g.env.process(self.polls.run(member, member.incarnation))
+
+    # -- what the group knows ----------------------------------------------------------------
+    @property
+    def members(self) -> list[Member]:
+        return self.state.members
+
+    @property
+    def size(self) -> int:
+        """Number of members."""
+        return len(self.state.members)
+
+    @property
+    def committed(self) -> dict[PartitionId, Offset]:
+        """Committed offset per partition."""
+        return self.state.committed
+
+    @property
+    def owner(self) -> dict[PartitionId, int | None]:
+        """The member owning each partition (None while unassigned)."""
+        return self.state.owner
+
+    @property
+    def partitions(self) -> int:
+        return self.state.partitions
+
+    @property
+    def generation(self) -> int:
+        return self.state.generation
 
     def _initial_assignment(self) -> None:
-        for partition in range(self.partitions):
-            self.committed[partition] = self._reset_position(partition)
-        indices = [m.index for m in self.members]
-        self._apply(range_assign(indices, self.partitions))
+        g = self.state
+        for partition in range(g.partitions):
+            g.committed[partition] = g._reset_position(partition)
+        indices = [m.index for m in g.members]
+        self.coordinator.apply(range_assign(indices, g.partitions))
 
     def member(self, index: int) -> Member:
         """The member at ``index`` (an error names the valid range)."""
-        if not 0 <= index < len(self.members):
+        members = self.state.members
+        if not 0 <= index < len(members):
             raise ValueError(
-                f"group {self.group_id!r} has members 0..{len(self.members) - 1} (got {index})"
+                f"group {self.group_id!r} has members 0..{len(members) - 1} (got {index})"
             )
-        return self.members[index]
+        return members[index]
 
+    def member_handle(self, index: int) -> MemberHandle:
+        """Member ``index`` as a component a crash of its hosting instance takes down."""
+        return MemberHandle(self, index)
+
+    # -- faults and control ------------------------------------------------------------------
     def crash_member(self, index: int) -> None:
         """The member dies: in-flight work is lost; the group notices after the session timeout."""
+        g = self.state
         m = self.member(index)
         if not m.alive:
             return
-        self._stop(m, "crash")
+        g._stop(m, "crash")
         if m.registered:
-            phase = self._stream.uniform() * self.config.heartbeat_interval
-            self._schedule_expiry(m, max(0.0, self.config.session_timeout - phase))
+            phase = g._stream.uniform() * g.config.heartbeat_interval
+            self._schedule_expiry(m, max(0.0, g.config.session_timeout - phase))
 
     def stop_member(self, index: int) -> None:
         """The member closes cleanly after its current batch: it commits (with auto-commit) and
@@ -215,31 +189,33 @@ class ConsumerGroup(PollLoop, Coordinator):
             return
         m.stopping = True
         if not m.busy:
-            self._leave(m)
+            self.state._leave(m)
 
     def restart_member(self, index: int) -> None:
         """A stopped or crashed member starts again from the committed offsets."""
+        g = self.state
         m = self.member(index)
         if m.alive:
             return
         m.alive = True
         m.incarnation += 1
         m.frozen = False
-        if self.config.static_membership and m.registered:
+        if g.config.static_membership and m.registered:
             m.expiry_token = None
-            m.owned = [p for p, owner in self.owner.items() if owner == m.index]
-            m.positions = {p: self._committed_or_reset(p) for p in m.owned}
+            m.owned = [p for p, owner in g.owner.items() if owner == m.index]
+            m.positions = {p: g._committed_or_reset(p) for p in m.owned}
             for partition in m.owned:
-                self._resume(partition)
+                g._resume(partition)
         else:
             m.owned, m.positions = [], {}
             m.wants_join = True
-            self._request_rebalance("join")
-        self._state_changed()
-        self.env.process(self._poll_loop(m, m.incarnation))
+            g._request_rebalance("join")
+        g._state_changed()
+        g.env.process(self.polls.run(m, m.incarnation))
 
     def pause_member(self, index: int, duration: float) -> None:
         """The member freezes (no polls, no heartbeats) for ``duration``, then resumes."""
+        g = self.state
         m = self.member(index)
         if not m.alive or m.frozen or duration <= 0:
             return
@@ -247,94 +223,115 @@ class ConsumerGroup(PollLoop, Coordinator):
         m.freeze_token += 1
         token = m.freeze_token
         for partition in m.owned:
-            self._pause(partition, "pause")
+            g._pause(partition, "pause")
         if m.registered:
-            phase = self._stream.uniform() * self.config.heartbeat_interval
-            self._schedule_expiry(m, max(0.0, self.config.session_timeout - phase))
-        self._at(duration, lambda: self._thaw(m, token))
+            phase = g._stream.uniform() * g.config.heartbeat_interval
+            self._schedule_expiry(m, max(0.0, g.config.session_timeout - phase))
+        g._at(duration, lambda: self._thaw(m, token))
 
     def commit(self) -> None:
         """Every live member commits its positions at its next poll, after its current batch
         (``commitSync`` from the poll loop)."""
-        for m in self.members:
+        g = self.state
+        for m in g.members:
             if m.alive:
                 m.commit_requested = True
                 if not m.busy:
-                    self._wake(m)
+                    g._wake(m)
 
     def seek_to_time(self, timestamp: float) -> None:
         """Move every partition to the earliest offset with a timestamp at or after ``timestamp``."""
-        offsets = self.broker.offsets_for_times(self.topic, timestamp)
+        g = self.state
+        offsets = g.broker.offsets_for_times(g.topic, timestamp)
         for partition, offset in offsets.items():
-            target = (
-                offset if offset is not None else self.broker.high_watermark(self.topic, partition)
-            )
-            self.committed[partition] = target
-            owner = self.owner.get(partition)
+            target = offset if offset is not None else g.broker.high_watermark(g.topic, partition)
+            g.committed[partition] = target
+            owner = g.owner.get(partition)
             if owner is not None:
-                member = self.members[owner]
+                member = g.members[owner]
                 if partition in member.positions:
                     member.positions[partition] = target
-        for member in self.members:
-            self._wake(member)
+        for member in g.members:
+            g._wake(member)
 
     def rewind_by(self, duration: float) -> None:
         """Seek back by ``duration`` from now (``--reset-offsets --by-duration``)."""
-        self.seek_to_time(self.env.now - duration)
+        self.seek_to_time(self.state.env.now - duration)
 
     def lag(self) -> dict[PartitionId, int]:
         """Log end minus committed offset, per partition, now."""
+        g = self.state
         return {
-            p: max(0, self.broker.high_watermark(self.topic, p) - self.committed.get(p, 0))
-            for p in range(self.partitions)
+            p: max(0, g.broker.high_watermark(g.topic, p) - g.committed.get(p, 0))
+            for p in range(g.partitions)
         }
 
+    # -- internals ---------------------------------------------------------------------------
     def _schedule_expiry(self, m: Member, delay: float) -> None:
-        self._tokens += 1
-        expected = m.expiry_token = self._tokens
+        g = self.state
+        g._tokens += 1
+        expected = m.expiry_token = g._tokens
 
         def expire() -> None:
             if m.expiry_token != expected:
                 return
             m.expiry_token = None
             m.registered = False
-            self._request_rebalance("session-timeout")
-            self._state_changed()
+            g._request_rebalance("session-timeout")
+            g._state_changed()
 
-        self._at(delay, expire)
+        g._at(delay, expire)
 
     def _thaw(self, m: Member, token: int) -> None:
+        g = self.state
         if not m.frozen or m.freeze_token != token:
             return
         m.frozen = False
         if m.alive and m.registered:
             m.expiry_token = None
             for partition in m.owned:
-                if not self.rebalancing or self.config.assignment == "cooperative":
-                    self._resume(partition)
+                if not g.rebalancing or g.config.assignment == "cooperative":
+                    g._resume(partition)
         elif m.alive:
             m.wants_join = True
-            self._request_rebalance("rejoin")
+            g._request_rebalance("rejoin")
         continuations, m.on_thaw = m.on_thaw, []
         for continuation in continuations:
             continuation()
-        self._wake(m)
-        self._state_changed()
+        g._wake(m)
+        g._state_changed()
 
     def _sample_lag(self) -> Generator[simpy.Event, Any, None]:
-        interval = self.config.lag_interval
+        g = self.state
+        interval = g.config.lag_interval
         while True:
-            yield self.env.timeout(interval)
-            now = self.env.now
-            for partition in range(self.partitions):
-                log_end = self.broker.high_watermark(self.topic, partition)
-                committed = self.committed.get(partition, 0)
-                self._lag.append(
+            yield g.env.timeout(interval)
+            now = g.env.now
+            for partition in range(g.partitions):
+                log_end = g.broker.high_watermark(g.topic, partition)
+                committed = g.committed.get(partition, 0)
+                g._lag.append(
                     now,
-                    self.group_id,
-                    self.topic,
+                    g.group_id,
+                    g.topic,
                     partition,
                     max(0, log_end - committed),
                     committed,
                     log_end,
                 )
+
+
+class MemberHandle:
+    """One member of a group as a crashable component (it runs inside a service instance)."""
+
+    __slots__ = ("group", "index")
+
+    def __init__(self, group: ConsumerGroup, index: int) -> None:
+        self.group = group
+        self.index = index
+
+    def crash(self) -> None:
+        self.group.crash_member(self.index)
+
+    def restart(self) -> None:
+        self.group.restart_member(self.index)

@@ -1,0 +1,145 @@
+"""What every Kafka Connect source task here shares: its life (start, crash, restart), its
+stall and resume, its scans of the database and its sends with retries.
+
+A task's incarnations are epochs: a crash bumps the epoch, and every process and callback of
+an older epoch stops at its next step. ``publish(key, version, acked)`` hands one change to
+the task's producer; a send that fails is sent again after ``retry_backoff`` until the broker
+has it, as a source task's producer does with Connect's forced settings [K-CONNECT].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from sim.infra.database import Database
+from sim.kernel.codes import OK
+from sim.kernel.context import SimContext
+from sim.kernel.schedule import later
+
+__all__ = ["TAG", "Process", "Publish", "SourceTask", "StallGate"]
+
+Publish = Callable[[int, int, Callable[[bool], None]], None]
+"""``publish(key, version, acked)``: send one change; ``acked(True)`` once the broker has it,
+``acked(False)`` when the send failed."""
+
+TAG = "connector"
+"""Tag of the connectors' queries in :attr:`Database.busy_by_tag`."""
+
+Process = Generator[simpy.Event, Any, Any]
+
+
+class StallGate:
+    """Stall and resume of a task's loop: ``stall()`` makes the loop wait at its next
+    ``yield from self._running()``; ``resume()`` lets it go on where it was."""
+
+    env: simpy.Environment
+    stalled: bool
+    _resumed: simpy.Event | None
+
+    def stall(self) -> None:
+        """The task stops making progress without dying."""
+        self.stalled = True
+
+    def resume(self) -> None:
+        """A stalled task goes on where it was."""
+        self.stalled = False
+        if self._resumed is not None:
+            resumed, self._resumed = self._resumed, None
+            resumed.succeed()
+
+    def _running(self) -> Generator[simpy.Event, Any, None]:
+        """Wait while the task is stalled."""
+        while self.stalled:
+            if self._resumed is None:
+                self._resumed = self.env.event()
+            yield self._resumed
+
+
+class SourceTask(StallGate):
+    """Crash, restart, stall and resume of a connector task (its incarnations are epochs)."""
+
+    def __init__(
+        self,
+        ctx: SimContext,
+        name: str,
+        database: Database,
+        publish: Publish,
+        retry_backoff: float,
+    ) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.name = name
+        self.database = database
+        database.keep_log = True
+        self._publish = publish
+        self.retry_backoff = retry_backoff
+        """Wait before a failed send is tried again (the producer's retry.backoff.max [K-PROD])."""
+        self.up = False
+        self.stalled = False
+        self._epoch = 0
+        self._resumed: simpy.Event | None = None
+        self.sent = 0
+        """Records handed to ``publish`` (resends after a failure not counted)."""
+
+    def start(self) -> None:
+        """Start the task (when the pattern starts its components)."""
+        if self.up:
+            return
+        self.up = True
+        self._begin(self._epoch)
+
+    def crash(self) -> None:
+        """The task dies: work in progress and everything not stored is lost."""
+        self.up = False
+        self._epoch += 1
+        self._lost()
+
+    def restart(self) -> None:
+        """The task starts again after a crash."""
+        self.start()
+
+    # -- for subclasses ----------------------------------------------------------------------
+    def _begin(self, epoch: int) -> None:
+        raise NotImplementedError
+
+    def _lost(self) -> None:
+        """Forget the state of the incarnation that just crashed."""
+
+    def _alive(self, epoch: int) -> bool:
+        return epoch == self._epoch
+
+    def _scan(self, duration: float) -> Generator[simpy.Event, Any, bool]:
+        """A query of the table holding a connection for ``duration``; True if it succeeded."""
+        answered = self.env.event()
+
+        def done(outcome: int, _value: Any) -> None:
+            answered.succeed(outcome)
+
+        self.database.scan(duration, done, TAG)
+        outcome = yield answered
+        return bool(outcome == OK)
+
+    def _send(self, epoch: int, key: int, version: int, acked: Callable[[], None]) -> None:
+        """Publish one change; a failed send is tried again until it is acknowledged."""
+        self.sent += 1
+
+        def answered(ok: bool) -> None:
+            if epoch != self._epoch:
+                return  # an answer to an incarnation that crashed
+            if ok:
+                acked()
+            else:
+                later(
+                    self.env,
+                    self.retry_backoff,
+                    lambda: self._resend(epoch, key, version, answered),
+                )
+
+        self._publish(key, version, answered)
+
+    def _resend(self, epoch: int, key: int, version: int, answered: Callable[[bool], None]) -> None:
+        if epoch == self._epoch:
+            self._publish(key, version, answered)

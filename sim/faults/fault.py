@@ -1,0 +1,117 @@
+"""What every fault kind is: a settings model with a typed target, a window and an effect.
+
+A fault class (one per ``kind``, registered with :func:`register_fault`) declares:
+
+- ``target``: a typed target (:mod:`sim.faults.targets`), parsed once from the scenario;
+- ``needs``: the protocols a component must implement to suffer it
+  (:mod:`sim.faults.components`);
+- its window: a *lasting* fault (:class:`LastingFault`) begins at ``start`` and ends after
+  ``duration``, or when the load ends if ``duration`` is left out (every fault is healed by the
+  end of the load, so the drain shows what the pattern leaves behind); an *instant* fault
+  (:class:`InstantFault`) acts once at ``start``;
+- ``apply(parts, run) -> undo``: act on the components the target reached; ``undo()`` ends it;
+- ``problems(scenario)``: whole-file checks of the target (a service that does not exist).
+
+Overlapping crashes of one component are counted by :class:`FaultRun`, so the component
+restarts only when the last of them heals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import Field, field_validator
+
+from sim.config.model import FaultSettings
+from sim.config.types import NonNegativeDuration
+from sim.faults.components import Crashable, Undo
+from sim.kernel.context import SimContext
+from sim.kernel.registry import FAULTS, kind_of
+
+__all__ = ["Fault", "FaultRun", "InstantFault", "LastingFault", "register_fault"]
+
+F = TypeVar("F", bound=type["Fault"])
+
+
+@dataclass
+class FaultRun:
+    """What the faults of one run share: the context and the crash counts."""
+
+    ctx: SimContext
+    _crashes: dict[int, int] = field(default_factory=dict)
+
+    def crash(self, parts: list[Crashable]) -> Undo:
+        """Crash every part (unless already down); the undo restarts each when its last crash
+        heals."""
+        for part in parts:
+            count = self._crashes.get(id(part), 0) + 1
+            self._crashes[id(part)] = count
+            if count == 1:
+                part.crash()
+
+        def restart() -> None:
+            for part in parts:
+                self._crashes[id(part)] -= 1
+                if self._crashes[id(part)] == 0:
+                    part.restart()
+
+        return restart
+
+
+class Fault(FaultSettings):
+    """Base of the fault classes."""
+
+    needs: ClassVar[tuple[type, ...]] = ()
+    """Protocols a component must implement for this fault to act on it."""
+    what: ClassVar[str] = "component"
+    """What the fault acts on, in words (for "not applicable" messages)."""
+
+    target: Any
+
+    def window(self, heal_by: float) -> tuple[float, float]:
+        """``(start, end)`` of the fault's effect, healed by ``heal_by`` at the latest."""
+        raise NotImplementedError
+
+    def accepts(self, component: Any) -> bool:
+        """Whether this fault can act on ``component``."""
+        return all(isinstance(component, protocol) for protocol in self.needs)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        """Act on ``parts`` (every one :meth:`accepts`); the returned undo ends the effect."""
+        raise NotImplementedError
+
+
+class LastingFault(Fault):
+    """A fault with a window: from ``start`` for ``duration`` (or until the load ends)."""
+
+    duration: NonNegativeDuration | None = Field(
+        None, description="how long it lasts; leave it out to last until the load ends"
+    )
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError(
+                "a fault's duration must be above 0; leave duration out for a fault that "
+                "lasts until the load ends"
+            )
+        return value
+
+    def window(self, heal_by: float) -> tuple[float, float]:
+        end = heal_by if self.duration is None else self.start + self.duration
+        return self.start, min(end, heal_by)
+
+
+class InstantFault(Fault):
+    """A fault that acts once, at ``start``."""
+
+    def window(self, heal_by: float) -> tuple[float, float]:
+        return self.start, self.start
+
+
+def register_fault(cls: F) -> F:
+    """Add a fault class to the registry under its ``kind`` (usable as a decorator)."""
+    FAULTS.register(kind_of(cls), cls)
+    return cls

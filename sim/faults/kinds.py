@@ -1,0 +1,352 @@
+"""The fault kinds, one class each, with the names chaos engineers know (``conventions.md``).
+
+==========================  =================================================================
+kind                        effect
+==========================  =================================================================
+``crash``                   a service, instance or database is down; work in flight fails;
+                            back up after ``duration``
+``latency``                 extra delay on every call a service, instance or database handles,
+                            or on every message of a link
+``error``                   calls to a service, instance or database fail fast with
+                            ``probability``
+``partition``               no traffic over a link (both ways with ``<->``)
+``connector-crash``         a connector dies; it restarts from its last flushed offset
+``connector-stall``         a connector stops reading, then goes on where it was
+``rewind``                  a consumer group seeks back by ``by`` and reprocesses (instant)
+``broker-leader-loss``      a broker, or one partition's leader replica, dies hard
+``consumer-crash``          a member of a consumer group dies; restarts after ``duration``
+``consumer-pause``          a member freezes for ``duration`` (a long GC pause)
+==========================  =================================================================
+
+A lasting fault without ``duration`` lasts until the load ends. Which component each target
+reaches in each pattern is the pattern's topology (:mod:`sim.faults.topology`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from sim.config.distributions import ConstantTime
+from sim.config.model import Problem, Scenario
+from sim.config.types import NonNegativeDuration, PositiveDuration, Probability
+from sim.faults.components import (
+    Crashable,
+    Cuttable,
+    Erroring,
+    GroupMembers,
+    LeaderLosable,
+    Rewindable,
+    Slowable,
+    Stallable,
+    Undo,
+)
+from sim.faults.fault import FaultRun, InstantFault, LastingFault, register_fault
+from sim.faults.targets import (
+    BrokerTarget,
+    ConnectorTarget,
+    ConsumerTarget,
+    DatabaseTarget,
+    InstanceTarget,
+    LinkTarget,
+    PartitionTarget,
+    ServiceTarget,
+    Targets,
+)
+
+__all__ = [
+    "BrokerLeaderLossFault",
+    "ConnectorCrashFault",
+    "ConnectorStallFault",
+    "ConsumerCrashFault",
+    "ConsumerPauseFault",
+    "CrashFault",
+    "ErrorFault",
+    "LatencyFault",
+    "PartitionFault",
+    "RewindFault",
+]
+
+ComponentTarget = Annotated[
+    ServiceTarget | InstanceTarget | DatabaseTarget,
+    Targets(ServiceTarget, InstanceTarget, DatabaseTarget),
+]
+SlowTarget = Annotated[
+    ServiceTarget | InstanceTarget | DatabaseTarget | LinkTarget,
+    Targets(ServiceTarget, InstanceTarget, DatabaseTarget, LinkTarget),
+]
+Link = Annotated[LinkTarget, Targets(LinkTarget)]
+Connector = Annotated[ConnectorTarget, Targets(ConnectorTarget)]
+Consumer = Annotated[ConsumerTarget, Targets(ConsumerTarget)]
+BrokerOrPartition = Annotated[
+    PartitionTarget | BrokerTarget, Targets(PartitionTarget, BrokerTarget)
+]
+
+
+def _component_problem(target: Any, scenario: Scenario) -> str | None:
+    services = scenario.services
+    if isinstance(target, ServiceTarget) and target.service not in services:
+        return f"no service called {target.service!r}"
+    if isinstance(target, InstanceTarget):
+        if target.service not in services:
+            return f"no service called {target.service!r}"
+        count = services[target.service].instances
+        if target.index >= count:
+            return f"{target.service} has instances 0 to {count - 1}"
+    if (
+        isinstance(target, DatabaseTarget)
+        and target.name not in services
+        and target.name != "shared"
+    ):
+        return f"no database called {target.name!r}: use a service name or shared"
+    return None
+
+
+def _link_problem(target: LinkTarget, scenario: Scenario, connectors: bool) -> str | None:
+    services = set(scenario.services)
+    for end in (target.source, target.destination):
+        known = end in ("client", "broker") or end in services
+        if end.startswith("db:"):
+            known = end[3:] in services or end[3:] == "shared"
+        if end.startswith("connector:"):
+            known = connectors
+        if not known:
+            return (
+                f"unknown link end {end!r}: use a service, client, broker, db:SERVICE "
+                "or (for a partition) connector:OWNER"
+            )
+    return None
+
+
+def _problems(message: str | None, target: Any) -> list[Problem]:
+    return [] if message is None else [(("target",), message, str(target))]
+
+
+@register_fault
+class CrashFault(LastingFault):
+    """A service, instance or database is down; work in flight fails; restarts after ``duration``."""
+
+    kind: Literal["crash"]
+    target: ComponentTarget = Field(description="service:X, instance:X/N or db:X")
+    needs: ClassVar[tuple[type, ...]] = (Crashable,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        return _problems(_component_problem(self.target, scenario), self.target)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        return run.crash(parts)
+
+
+@register_fault
+class LatencyFault(LastingFault):
+    """Extra delay on every call a service, instance or database handles, or on a link's hops."""
+
+    kind: Literal["latency"]
+    target: SlowTarget = Field(description="service:X, instance:X/N, db:X or link:A->B")
+    delay: ConstantTime = Field(description="added delay; a bare duration is constant")
+    needs: ClassVar[tuple[type, ...]] = (Slowable,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        if isinstance(self.target, LinkTarget):
+            if self.target.both:
+                return _problems("a latency fault is one way: link:A->B", self.target)
+            return _problems(_link_problem(self.target, scenario, False), self.target)
+        return _problems(_component_problem(self.target, scenario), self.target)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        sampler = self.delay.sampler(run.ctx.stream(f"fault:{self.target}:delay"))
+        for part in parts:
+            part.add_delay(sampler)
+        return lambda: [part.remove_delay(sampler) for part in parts]
+
+
+@register_fault
+class ErrorFault(LastingFault):
+    """Calls to a service, instance or database fail fast with ``probability``."""
+
+    kind: Literal["error"]
+    target: ComponentTarget = Field(description="service:X, instance:X/N or db:X")
+    probability: Probability
+    needs: ClassVar[tuple[type, ...]] = (Erroring,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        return _problems(_component_problem(self.target, scenario), self.target)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        for part in parts:
+            part.add_error(self.probability)
+        return lambda: [part.remove_error(self.probability) for part in parts]
+
+
+@register_fault
+class PartitionFault(LastingFault):
+    """No traffic between two parties: messages are dropped and callers time out."""
+
+    kind: Literal["partition"]
+    target: Link = Field(
+        description="link:A<->B (both ways) or link:A->B (one way); A, B: services, client, "
+        "db:X, broker or connector:OWNER"
+    )
+    needs: ClassVar[tuple[type, ...]] = (Cuttable,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        return _problems(_link_problem(self.target, scenario, True), self.target)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        heals = [part.cut() for part in parts]
+        return lambda: [heal() for heal in heals]
+
+
+class _ConnectorFault(LastingFault):
+    target: Connector = Field(
+        description="connector:X, where X is the data owner whose table it reads"
+    )
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        owner = scenario.data.owner
+        if self.target.name != owner:
+            return _problems(
+                f"the connector reads the owner's table: connector:{owner}", self.target
+            )
+        return []
+
+
+@register_fault
+class ConnectorCrashFault(_ConnectorFault):
+    """The connector dies; on restart it resumes from its last flushed offset (duplicates)."""
+
+    kind: Literal["connector-crash"]
+    needs: ClassVar[tuple[type, ...]] = (Crashable,)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        return run.crash(parts)
+
+
+@register_fault
+class ConnectorStallFault(_ConnectorFault):
+    """The connector stops reading without dying, then resumes where it was."""
+
+    kind: Literal["connector-stall"]
+    needs: ClassVar[tuple[type, ...]] = (Stallable,)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        for part in parts:
+            part.stall()
+        return lambda: [part.resume() for part in parts]
+
+
+def _group_problem(target: ConsumerTarget, scenario: Scenario) -> list[Problem]:
+    if target.group in scenario.services:
+        return []
+    return _problems(f"no consumer group {target.group!r}: use a service name", target)
+
+
+@register_fault
+class RewindFault(InstantFault):
+    """Seek a consumer group back by a duration and reprocess (``--reset-offsets --by-duration``)."""
+
+    kind: Literal["rewind"]
+    target: Consumer = Field(description="consumer:GROUP")
+    by: PositiveDuration = Field(description="how far back from the fault's start")
+    needs: ClassVar[tuple[type, ...]] = (Rewindable,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        return _group_problem(self.target, scenario)
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        for part in parts:
+            part.rewind_by(self.by)
+        return lambda: None
+
+
+@register_fault
+class BrokerLeaderLossFault(LastingFault):
+    """A leader dies hard: detection, election and metadata refresh make it unavailable."""
+
+    kind: Literal["broker-leader-loss"]
+    target: BrokerOrPartition = Field(
+        description="'broker' (broker 0 dies, with every replica it holds), 'broker:N' (broker "
+        "N dies) or 'broker:partition/N' (the leader replica of partition N dies)."
+    )
+    topic: str | None = Field(
+        default=None, description="With broker:partition/N, the topic; null means every topic."
+    )
+    needs: ClassVar[tuple[type, ...]] = (LeaderLosable,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        broker = scenario.broker
+        target = self.target
+        if isinstance(target, PartitionTarget) and target.partition >= broker.partitions:
+            return _problems(f"the broker has partitions 0 to {broker.partitions - 1}", target)
+        if isinstance(target, BrokerTarget) and target.broker >= broker.brokers:
+            return _problems(f"the broker cluster has brokers 0 to {broker.brokers - 1}", target)
+        return []
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        undos = [self._lose(part) for part in parts]
+        return lambda: [undo() for undo in undos]
+
+    def _lose(self, cluster: LeaderLosable) -> Undo:
+        target = self.target
+        if isinstance(target, BrokerTarget):
+            cluster.fail_broker(target.broker)
+            return lambda: cluster.recover_broker(target.broker)
+        assert isinstance(target, PartitionTarget)
+        partition = target.partition
+        topics = [self.topic] if self.topic else cluster.topic_names()
+        names = cluster.topic_names()
+        lost = [(t, cluster.fail_leader(t, partition)) for t in topics if t in names]
+
+        def recover() -> None:
+            for topic, leader in lost:
+                if leader is not None:
+                    cluster.recover_replica(topic, partition, leader)
+
+        return recover
+
+
+class _MemberFault(LastingFault):
+    target: Consumer = Field(description="'consumer:GROUP', the consumer group.")
+    member: int = Field(default=0, ge=0, description="Index of the member hit by the fault.")
+    needs: ClassVar[tuple[type, ...]] = (GroupMembers,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        return _group_problem(self.target, scenario)
+
+
+@register_fault
+class ConsumerCrashFault(_MemberFault):
+    """A group member dies: its partitions stop until the session timeout and a rebalance."""
+
+    kind: Literal["consumer-crash"]
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        members = [(group, self.member % group.size) for group in parts]
+        for group, member in members:
+            group.crash_member(member)
+        return lambda: [group.restart_member(member) for group, member in members]
+
+
+@register_fault
+class ConsumerPauseFault(_MemberFault):
+    """A group member freezes (a long GC pause): no polls, no heartbeats, then resumes."""
+
+    kind: Literal["consumer-pause"]
+    duration: NonNegativeDuration = Field(
+        description="How long it stays frozen (must be above 0); longer than session_timeout "
+        "means it is evicted."
+    )
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is None or value <= 0:
+            raise ValueError(f"a consumer-pause needs a duration above 0, e.g. 60s (got {value})")
+        return value
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        duration = self.duration
+        for group in parts:
+            group.pause_member(self.member % group.size, duration)
+        return lambda: None

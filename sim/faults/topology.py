@@ -1,0 +1,146 @@
+"""A pattern's topology: which of its components each fault target reaches.
+
+A pattern model builds one :class:`Topology` while it constructs its components: every
+component that runs inside a service is *hosted* by a service instance
+(:meth:`Topology.host`), databases, consumer groups, connectors and the broker are added by
+name, and the pattern says what a ``link:A->B`` target means for it (:meth:`Topology.links`).
+:meth:`Topology.resolve` then answers, before the run starts, which components a target
+names; the fault injector keeps those that can suffer the fault (:mod:`sim.faults.components`)
+and reports a fault that reaches nothing as not applicable.
+
+The topology also lists the components whose processes start with the run
+(:meth:`Topology.startable`), in the order they were added, and what publishes to and
+consumes from each topic, so the elaboration step can refuse a consumer with no source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from sim.faults.targets import (
+    BrokerTarget,
+    ConnectorTarget,
+    ConsumerTarget,
+    DatabaseTarget,
+    InstanceTarget,
+    LinkTarget,
+    PartitionTarget,
+    ServiceTarget,
+    Target,
+)
+
+__all__ = ["ElaborationError", "Startable", "Topology"]
+
+LinkResolver = Callable[[str, str], list[Any]]
+"""``links(source, destination)``: the components carrying messages from one end to another."""
+
+
+class ElaborationError(ValueError):
+    """A pattern's components are not wired into a whole (a consumer with no source, ...)."""
+
+
+class Startable(Protocol):
+    def start(self) -> None: ...
+
+
+class Topology:
+    """The components of one pattern model, by what a fault target can name."""
+
+    def __init__(self) -> None:
+        self._hosted: dict[str, list[tuple[int, Any]]] = {}
+        self._databases: dict[str, Any] = {}
+        self._database_alias: Callable[[str], str | None] | None = None
+        self._groups: dict[str, Any] = {}
+        self._connectors: dict[str, Any] = {}
+        self._broker: Any = None
+        self._links: LinkResolver | None = None
+        self._startable: list[Startable] = []
+        self._publishers: dict[str, list[str]] = {}
+        self._subscribers: dict[str, list[str]] = {}
+
+    # -- building ----------------------------------------------------------------------------
+    def host(self, component: Any, service: str, index: int) -> None:
+        """``component`` runs inside instance ``index`` of ``service``: a crash of that
+        instance (or of the whole service) reaches it."""
+        self._hosted.setdefault(service, []).append((index, component))
+
+    def add_database(self, name: str, database: Any) -> None:
+        self._databases[name] = database
+
+    def alias_databases(self, alias: Callable[[str], str | None]) -> None:
+        """Say which database a ``db:NAME`` target means (the shared database: any name)."""
+        self._database_alias = alias
+
+    def add_group(self, name: str, group: Any, topic: str) -> None:
+        """A consumer group called ``name`` reading ``topic``."""
+        self._groups[name] = group
+        self._subscribers.setdefault(topic, []).append(name)
+
+    def add_publisher(self, name: str, topic: str) -> None:
+        """Something called ``name`` publishes to ``topic``."""
+        self._publishers.setdefault(topic, []).append(name)
+
+    def add_connector(self, name: str, connector: Any) -> None:
+        self._connectors[name] = connector
+
+    def set_broker(self, broker: Any) -> None:
+        self._broker = broker
+
+    def links(self, resolver: LinkResolver) -> None:
+        """How this pattern resolves the two ends of a ``link:`` target."""
+        self._links = resolver
+
+    def startable(self, component: Startable) -> None:
+        """``component.start()`` runs when the pattern starts, in the order added."""
+        self._startable.append(component)
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def broker(self) -> Any:
+        return self._broker
+
+    def group(self, name: str) -> Any:
+        return self._groups.get(name)
+
+    def connector(self, name: str) -> Any:
+        return self._connectors.get(name)
+
+    def startables(self) -> list[Startable]:
+        return list(self._startable)
+
+    def resolve(self, target: Target) -> list[Any]:
+        """The components ``target`` names in this pattern (empty when none)."""
+        if isinstance(target, ServiceTarget):
+            return [component for _, component in self._hosted.get(target.service, [])]
+        if isinstance(target, InstanceTarget):
+            hosted = self._hosted.get(target.service, [])
+            return [component for index, component in hosted if index == target.index]
+        if isinstance(target, DatabaseTarget):
+            name = (
+                target.name if self._database_alias is None else self._database_alias(target.name)
+            )
+            found = self._databases.get(name) if name is not None else None
+            return [] if found is None else [found]
+        if isinstance(target, LinkTarget):
+            if self._links is None:
+                return []
+            return [part for a, b in target.directions() for part in self._links(a, b)]
+        if isinstance(target, BrokerTarget | PartitionTarget):
+            return [] if self._broker is None else [self._broker]
+        if isinstance(target, ConsumerTarget):
+            found = self._groups.get(target.group)
+            return [] if found is None else [found]
+        if isinstance(target, ConnectorTarget):
+            found = self._connectors.get(target.name)
+            return [] if found is None else [found]
+        return []
+
+    def check(self) -> None:
+        """Refuse a topology that is not a whole: every consumed topic needs a publisher."""
+        for topic, groups in self._subscribers.items():
+            if not self._publishers.get(topic):
+                raise ElaborationError(
+                    f"consumer group(s) {', '.join(groups)} read topic {topic!r}, "
+                    "which nothing publishes to"
+                )

@@ -1,0 +1,127 @@
+"""What each metric is: its name, unit, meaning, family and which direction is better.
+
+Every pattern has the :data:`COMMON` metrics, computed from the request log and the
+consistency log (:mod:`sim.metrics.summarize`). A pattern model declares the metrics its own
+components measure (``metrics = (Metric(...), ...)`` on the model class, reported by its
+``gauges()``); the summary, the SLO grammar, ``summary.json`` and the report take the names,
+units and meanings from here, and a gauge a model reports without declaring it is an error.
+
+Units are SI: ``s`` seconds, ``1/s`` per second, ``fraction`` (0 to 1), ``count``, ``records``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from sim.kernel.registry import PATTERNS
+
+__all__ = [
+    "COMMON",
+    "Metric",
+    "MetricError",
+    "declared",
+    "known_metrics",
+    "metric",
+    "metrics_for",
+    "units",
+]
+
+Unit = Literal["s", "1/s", "fraction", "count", "records"]
+Family = Literal["latency", "throughput", "availability", "freshness", "integrity", "cost"]
+
+
+class MetricError(ValueError):
+    """A metric that is not declared, or declared twice with different meanings."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of the summary."""
+
+    name: str
+    unit: Unit
+    meaning: str
+    family: Family
+    better: Literal["lower", "higher"] = "lower"
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the metric can take (an SLO threshold outside them is meaningless)."""
+        return (0.0, 1.0) if self.unit == "fraction" else (0.0, float("inf"))
+
+
+def _m(name: str, unit: Unit, family: Family, meaning: str, better: str = "lower") -> Metric:
+    return Metric(name, unit, meaning, family, "higher" if better == "higher" else "lower")
+
+
+COMMON: tuple[Metric, ...] = (
+    _m("latency_mean", "s", "latency", "mean latency of successful requests after the warm-up"),
+    _m("latency_p50", "s", "latency", "median latency of successful requests"),
+    _m("latency_p95", "s", "latency", "95th percentile latency of successful requests"),
+    _m("latency_p99", "s", "latency", "99th percentile latency of successful requests"),
+    _m("latency_p999", "s", "latency", "99.9th percentile latency of successful requests"),
+    _m("throughput", "1/s", "throughput", "successful requests per second of load", "higher"),
+    _m("error_rate", "fraction", "availability", "errors and timeouts among measured requests"),
+    _m("staleness_p50", "s", "freshness", "median delay from a commit to a copy holding it"),
+    _m("staleness_p99", "s", "freshness", "99th percentile of that delay"),
+    _m("staleness_max", "s", "freshness", "largest such delay"),
+    _m("stale_read_rate", "fraction", "freshness", "reads older than the owner's last commit"),
+    _m("divergent_keys", "count", "integrity", "keys a copy holds differently after the drain"),
+    _m("lost_updates", "count", "integrity", "(commit, copy) pairs the copy never applied"),
+    _m("duplicates", "count", "integrity", "applies of a version a copy already applied"),
+    _m("reorders", "count", "integrity", "applies of a version older than one already applied"),
+    _m("phantom_writes", "count", "integrity", "versions at a copy the owner never committed"),
+    _m(
+        "read_your_writes_violations",
+        "count",
+        "freshness",
+        "reads older than a write already acknowledged before the read began",
+    ),
+)
+"""The metrics of every pattern, in summary order."""
+
+
+def declared(model: object) -> tuple[Metric, ...]:
+    """The metrics a pattern model class declares (its ``metrics`` attribute)."""
+    found = getattr(model, "metrics", ())
+    for item in found:
+        if not isinstance(item, Metric):
+            raise MetricError(f"{model!r} declares {item!r}, which is not a Metric")
+    return tuple(found)
+
+
+def known_metrics() -> dict[str, Metric]:
+    """Every metric a scenario may name: :data:`COMMON` and each registered pattern's own."""
+    found = {m.name: m for m in COMMON}
+    for model in PATTERNS.entries():
+        for item in declared(model):
+            other = found.setdefault(item.name, item)
+            if other != item:
+                raise MetricError(f"metric {item.name!r} is declared twice, differently")
+    return found
+
+
+def metric(name: str) -> Metric:
+    """The metric called ``name`` (an unknown name lists the known ones)."""
+    found = known_metrics().get(name)
+    if found is None:
+        raise MetricError(f"unknown metric {name!r}; known: {', '.join(known_metrics())}")
+    return found
+
+
+def metrics_for(models: Iterable[object]) -> list[Metric]:
+    """The summary's metrics for a run of these pattern models: the common ones, then each
+    model's declared ones in the order first seen."""
+    found = {m.name: m for m in COMMON}
+    for model in models:
+        for item in declared(model):
+            found.setdefault(item.name, item)
+    return list(found.values())
+
+
+def units(metrics: Iterable[Metric] | None = None) -> dict[str, str]:
+    """``name -> unit`` for the given metrics (every known metric by default)."""
+    chosen = known_metrics().values() if metrics is None else metrics
+    return {m.name: m.unit for m in chosen}

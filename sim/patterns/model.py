@@ -1,0 +1,259 @@
+"""What every pattern model shares: its lifecycle, services, network, databases and topology.
+
+A pattern is one module: a settings model (``kind`` and the pattern's keys) and a model class
+that names it (``settings = ...``), declares the metrics its components measure
+(``metrics = (...)``, :mod:`sim.metrics.catalog`) and is registered with one line,
+:func:`register_pattern`. A model is built for one run, in three steps:
+
+1. **construct** (``__init__``): build the components (services with their instances, the
+   network, databases, and whatever the pattern adds: a broker, consumer groups, connectors);
+   nothing runs yet;
+2. **elaborate** (:meth:`PatternModel.elaborate`): describe the components in a
+   :class:`~sim.faults.topology.Topology` (which service hosts what, which database a
+   ``db:`` target means, what a ``link:`` is) and check it is whole;
+3. **start** (:meth:`PatternModel.start`): launch every component's processes, in the order
+   the topology lists them.
+
+Then the workload hands each request to :meth:`PatternModel.arrive`; the model decides how a
+write reaches the copies (:meth:`write`) and how a read is answered (:meth:`read`). Work at a
+service runs through its :class:`~sim.infra.service.Job` (``job.read_row``,
+``job.write_row``, ``job.track``, ``job.finish``), which cannot leak its slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from sim.config.model import PatternSettings, Scenario
+from sim.faults.topology import Topology
+from sim.infra.database import Database
+from sim.infra.network import Network, NetworkLink
+from sim.infra.service import Job, Leak, Service
+from sim.kernel.codes import DELETE, OK, READ
+from sim.kernel.context import SimContext
+from sim.kernel.registry import PATTERNS, kind_of
+from sim.metrics.catalog import COMMON, Metric, declared, known_metrics
+from sim.metrics.consistency import ConsistencyLog
+from sim.metrics.requests import RequestLog
+
+__all__ = ["PatternModel", "register_pattern"]
+
+M = TypeVar("M", bound=type["PatternModel"])
+
+
+class PatternModel:
+    """Base of the pattern models."""
+
+    settings: ClassVar[type[PatternSettings]]
+    """The pattern's settings model (its ``kind`` names the pattern)."""
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    """Metrics the model's components measure, reported by :meth:`gauges`."""
+    kind: ClassVar[str] = ""
+
+    def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
+        self.ctx = ctx
+        self.scenario = scenario
+        self.spec = spec
+        self.log = log
+        self.owner = scenario.data.owner
+        self.replicas = list(scenario.data.replicas)
+        self.read_targets = self.replicas or [self.owner]
+        self.network = Network(ctx, scenario.network.latency)
+        self.services = self.build_services()
+        self.service_index = {name: i for i, name in enumerate(scenario.services)}
+        self.consistency = ConsistencyLog(ctx.recorder, self.replicas)
+        self.databases = self.build_databases()
+        requests = log.requests
+        self._ops = requests.ops.tolist()
+        self._keys = requests.keys.tolist()
+        self._targets = requests.targets.tolist()
+        self.topology: Topology | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def elaborate(self) -> Topology:
+        """Describe the components in a topology and check it (see the module docstring)."""
+        topology = Topology()
+        self.describe(topology)
+        topology.check()
+        self.topology = topology
+        return topology
+
+    def start(self) -> None:
+        """Launch the components' processes (after :meth:`elaborate`)."""
+        topology = self.topology if self.topology is not None else self.elaborate()
+        for component in topology.startables():
+            component.start()
+
+    def describe(self, topology: Topology) -> None:
+        """Add this pattern's components to ``topology``: by default every service hosts its
+        instances, each database answers to its own name, and a ``link:A->B`` is the network
+        between the two nodes (a ``broker`` end: :meth:`broker_links`)."""
+        self.describe_services(topology)
+        for name, database in self.databases.items():
+            topology.add_database(name, database)
+        topology.alias_databases(self._database_alias)
+        topology.links(self.links)
+
+    def describe_services(self, topology: Topology) -> None:
+        """Which components each service instance hosts: by default just the instance."""
+        for name, service in self.services.items():
+            for instance in service.instances:
+                topology.host(instance, name, instance.index)
+
+    def links(self, source: str, destination: str) -> list[Any]:
+        """The components carrying messages from ``source`` to ``destination``."""
+        if "broker" in (source, destination):
+            other = destination if source == "broker" else source
+            return self.broker_links(self.link_node(other))
+        return [NetworkLink(self.network, self.link_node(source), self.link_node(destination))]
+
+    def broker_links(self, node: str) -> list[Any]:
+        """A node's connection to the broker (patterns with a broker override this)."""
+        return []
+
+    def link_node(self, end: str) -> str:
+        """The network node a ``link:`` end means in this pattern."""
+        if end.startswith("db:"):
+            found = self.database_named(end[3:])
+            return end if found is None else f"db:{found.name}"
+        return end
+
+    def database_named(self, name: str) -> Database | None:
+        """The database a ``db:NAME`` target means in this pattern (None if there is none)."""
+        return self.databases.get(name)
+
+    def _database_alias(self, name: str) -> str | None:
+        found = self.database_named(name)
+        return None if found is None else found.name
+
+    def leaks(self) -> list[Leak]:
+        """Every slot a job leaked during the run (a model error)."""
+        return [leak for service in self.all_services() for leak in service.leaks]
+
+    def all_services(self) -> list[Service]:
+        """Every service of the model (patterns with extra roles add theirs)."""
+        return list(self.services.values())
+
+    def gauges(self) -> dict[str, float]:
+        """What the model's own components measured, one value per declared metric."""
+        return {}
+
+    # -- to implement ------------------------------------------------------------------------
+    def build_services(self) -> dict[str, Service]:
+        """The services that answer requests, by the name requests address: by default every
+        service of the scenario."""
+        return {
+            name: Service(self.ctx, name, cfg, self.network)
+            for name, cfg in self.scenario.services.items()
+        }
+
+    def build_databases(self) -> dict[str, Database]:
+        """The databases of this pattern, by name: by default each service has its own, with
+        the profile ``databases.default`` overridden by ``databases.<service>``."""
+        profiles = self.scenario.databases
+        return {name: Database(self.ctx, name, profiles.profile(name)) for name in self.services}
+
+    def database_of(self, service: str) -> Database:
+        """The database a service uses (by default its own)."""
+        return self.databases[service]
+
+    def write(self, index: int, key: int) -> None:
+        """Handle write (or delete: :meth:`is_delete`) request ``index`` arriving at the owner."""
+        raise NotImplementedError
+
+    def read(self, index: int, key: int, service: str) -> None:
+        """Handle read request ``index`` arriving at ``service``: by default the service reads
+        the row from its database and answers with the version it found."""
+        database = self.database_of(service)
+
+        def work(job: Job) -> None:
+            job.read_row(database, key, then=job.finish)
+
+        self.request(index, service, work)
+
+    def commit_at_owner(
+        self,
+        index: int,
+        key: int,
+        database: Database,
+        also: Callable[[int, float], None] | None = None,
+    ) -> None:
+        """Write request ``index``: the owner writes the row to ``database`` (its commit is
+        recorded, then ``also(version, time)`` runs at the same instant) and answers."""
+        env = self.ctx.env
+        delete = self.is_delete(index)
+        consistency = self.consistency
+
+        def committed(outcome: int, version: Any) -> None:
+            if outcome == OK:
+                consistency.commit(key, version, env.now)
+                if also is not None:
+                    also(version, env.now)
+
+        def work(job: Job) -> None:
+            job.write_row(database, key, delete=delete, on_commit=committed, then=job.finish)
+
+        self.request(index, self.owner, work)
+
+    # -- shared plumbing ---------------------------------------------------------------------
+    def arrive(self, index: int) -> None:
+        """A request from the workload arrives at the client edge."""
+        key = self._keys[index]
+        if self._ops[index] != READ:
+            self.log.services[index] = self.service_index[self.owner]
+            self.write(index, key)
+        else:
+            target = self.read_targets[self._targets[index]]
+            self.log.services[index] = self.service_index[target]
+            self.read(index, key, target)
+
+    def is_delete(self, index: int) -> bool:
+        """True when write request ``index`` deletes its row (a tombstone version)."""
+        return self._ops[index] == DELETE
+
+    def request(
+        self, index: int, service: str, work: Callable[[Job], None], at: Service | None = None
+    ) -> None:
+        """Send request ``index`` from the client to ``service``, run ``work``, answer the client.
+
+        ``at`` is the service that handles it when it is not ``services[service]`` (a role of
+        the service, such as event sourcing's writer). The version in the answer (the value
+        given to :meth:`Job.finish`) is logged.
+        """
+        log = self.log
+        env = self.ctx.env
+        network = self.network
+
+        def answered(outcome: int, value: Any) -> None:
+            version = value if outcome == OK and isinstance(value, int) else -1
+            if network.instant:
+                log.finish(index, env.now, outcome, version)
+            else:
+                network.send(
+                    service, "client", lambda: log.finish(index, env.now, outcome, version)
+                )
+
+        target = self.services[service] if at is None else at
+        if network.instant:
+            target.call(work, answered)
+        else:
+            network.send("client", service, lambda: target.call(work, answered))
+
+
+def register_pattern(cls: M) -> M:
+    """Register a pattern model class under its settings' ``kind`` (usable as a decorator).
+
+    Its declared metrics must be :class:`~sim.metrics.catalog.Metric` values that do not
+    redefine a common metric or another pattern's metric of the same name."""
+    if not (isinstance(cls, type) and issubclass(cls, PatternModel)):
+        raise TypeError(f"{cls!r} is not a PatternModel subclass")
+    kind = kind_of(getattr(cls, "settings", None))
+    common = {m.name for m in COMMON}
+    known = known_metrics()
+    for item in declared(cls):
+        if item.name in common or known.get(item.name, item) != item:
+            raise ValueError(f"pattern {kind!r} redeclares metric {item.name!r} differently")
+    cls.kind = kind
+    PATTERNS.register(kind, cls)
+    return cls

@@ -1,0 +1,98 @@
+"""Patterns whose owner only commits locally while a relay (a connector) publishes.
+
+The owner answers a write at its commit; nothing else happens on the request path. A relay
+reads the owner's database (its commit log, its table or its outbox) and publishes the changes
+to the change topic through its own producer; the consumer groups of the replicas apply them
+(:mod:`sim.patterns.messaging`). The relay's node on the network is ``connector:<owner>`` and it
+is the fault target ``connector:<owner>``. A Kafka Connect task publishes with the settings
+Connect forces on source tasks (:func:`~sim.broker.producer_settings.connect_source_settings`),
+so a ``partition`` between it and the broker holds its sends, without expiry, until it heals.
+
+Measured: ``connector_db_load`` (the relay's connection time over the database's pool × run
+time) and, for a relay that holds a replication slot, ``wal_retained_max``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sim.broker.producer import Producer
+from sim.broker.producer_settings import connect_source_settings
+from sim.config.model import Scenario
+from sim.connectors.cdc import CdcConnector
+from sim.connectors.jdbc import JdbcSourcePoller
+from sim.connectors.outbox_poller import OutboxPoller
+from sim.connectors.task import TAG
+from sim.faults.topology import Topology
+from sim.infra.database import Database
+from sim.kernel.context import SimContext
+from sim.metrics.catalog import Metric
+from sim.metrics.requests import RequestLog
+from sim.patterns.messaging import Acked, BrokerLink, MessagingModel
+
+__all__ = ["CONNECTOR_DB_LOAD", "WAL_RETAINED_MAX", "Relay", "RelayModel"]
+
+Relay = CdcConnector | OutboxPoller | JdbcSourcePoller
+
+CONNECTOR_DB_LOAD = Metric(
+    "connector_db_load",
+    "fraction",
+    "share of the owner database's connection time the relay's queries took",
+    "cost",
+)
+WAL_RETAINED_MAX = Metric(
+    "wal_retained_max",
+    "records",
+    "largest number of commit-log entries the replication slot held",
+    "cost",
+)
+
+
+class RelayModel(MessagingModel):
+    """The owner commits locally; a relay chosen by :meth:`build_relay` publishes."""
+
+    metrics: ClassVar[tuple[Metric, ...]] = (*MessagingModel.metrics, CONNECTOR_DB_LOAD)
+
+    def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
+        super().__init__(ctx, scenario, spec, log)
+        self.relay_node = f"connector:{self.owner}"
+        self.relay = self.build_relay(self.databases[self.owner])
+
+    def build_relay(self, database: Database) -> Relay:
+        """The relay of this pattern, reading ``database`` (the owner's)."""
+        raise NotImplementedError
+
+    @property
+    def publisher(self) -> str:
+        return self.relay_node
+
+    def describe(self, topology: Topology) -> None:
+        super().describe(topology)
+        topology.add_connector(self.owner, self.relay)
+        topology.startable(self.relay)
+
+    # -- the owner's writes ------------------------------------------------------------------
+    def write(self, index: int, key: int) -> None:
+        self.commit_at_owner(index, key, self.databases[self.owner])
+
+    # -- the connector's producer ------------------------------------------------------------
+    def make_link(self, node: str) -> BrokerLink:
+        if node != self.relay_node:
+            return super().make_link(node)
+        settings = connect_source_settings(self.scenario.broker)
+        producer = Producer(self.ctx, self.broker, settings, name=node)
+        return BrokerLink(self.ctx, producer, self.topic, expiry=None)
+
+    def publish_from_connector(self, key: int, version: int, acked: Acked) -> None:
+        """Send a change from the Connect task; held without expiry while it is cut off."""
+        self.publish(self.relay_node, key, version, acked)
+
+    # -- gauges ------------------------------------------------------------------------------
+    def gauges(self) -> dict[str, float]:
+        gauges = super().gauges()
+        database = self.databases[self.owner]
+        capacity = database.profile.pool * max(self.ctx.env.now, 1e-12)
+        gauges["connector_db_load"] = database.busy_by_tag.get(TAG, 0.0) / capacity
+        if isinstance(self.relay, CdcConnector):
+            gauges["wal_retained_max"] = float(self.relay.wal_retained_max)
+        return gauges
