@@ -27,10 +27,11 @@ demo: $(VENV)/.installed  ## run the quickstart scenario; report in reports/quic
 test: $(VENV)/.installed-test  ## run the test suite (CI=true selects the fast, derandomized profile)
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.installed-lint  ## ruff and mypy on sim/
+lint: $(VENV)/.installed-lint  ## ruff, mypy and the import contracts (layers, no cycles)
 	$(BIN)/ruff check sim tests benchmarks
 	$(BIN)/ruff format --check sim
 	$(BIN)/mypy sim
+	$(BIN)/lint-imports --no-cache
 
 bench: $(VENV)/.installed  ## speed against a naive SimPy model, as a ratio measured in one run
 	$(BIN)/python benchmarks/bench_mmc.py

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.config.model import DataConfig, WorkloadConfig
+from sim.config.sections import DataConfig, WorkloadConfig
 from sim.kernel.codes import DELETE, OP_NAMES, READ, WRITE
 from sim.kernel.rng import Streams
 

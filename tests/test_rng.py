@@ -90,15 +90,6 @@ def test_buffered_exponential_and_normal_equal_the_generators_own_sequence(kind:
     assert [draw() for _ in range(DRAWS)] == bulk.tolist()
 
 
-def test_bernoulli_always_consumes_one_uniform() -> None:
-    probabilities = [0.0, 1.0, 0.5, 0.0, 0.25, 1.0] * 100
-    stream = Streams(9).stream("fault")
-    twin = Streams(9).stream("fault")
-    outcomes = [stream.bernoulli(p) for p in probabilities]
-    assert outcomes == [twin.uniform() < p for p in probabilities]
-    assert stream.uniform() == twin.uniform()
-
-
 def test_name_key_is_stable_across_processes() -> None:
     # sha256-derived (first 8 bytes of sha256(b"arrivals") = 1b89b4c9812f8b34, little-endian),
     # so unlike ``hash`` it does not change with PYTHONHASHSEED

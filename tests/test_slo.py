@@ -121,3 +121,12 @@ def test_passing_slos_exit_0(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "summary.json").read_text())["passed"] is True
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("p99(latency) < -5s", "always 0 or more"), ("error_rate < 150%", "always 0% to 100%")],
+)
+def test_a_threshold_outside_the_metric_range_is_refused(text: str, fragment: str) -> None:
+    with pytest.raises(SloError, match=fragment):
+        parse_slo(text)

@@ -41,12 +41,13 @@ tiered storage, partition reassignment and adding partitions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sim.broker.log import Offset, PartitionId, PartitionLog, Record
 from sim.broker.metrics import BrokerMetrics
-from sim.broker.replication import Partition, ProducerSequence
+from sim.broker.replication import Partition
+from sim.broker.topic import Topic, TopicSettings
 from sim.config.broker import BrokerConfig
 from sim.kernel.context import SimContext
 
@@ -56,38 +57,6 @@ ResponseCallback = Callable[[str | None, Offset], None]
 """Answer to a produce request: ``(error or None, base offset or -1)``."""
 
 _DEFAULT: Any = object()
-
-
-@dataclass(frozen=True)
-class TopicSettings:
-    """Per-topic settings; the defaults come from the ``broker:`` block."""
-
-    partitions: int
-    retention: float | None
-    compaction: bool
-    delete_retention: float
-    segment_bytes: int
-    segment_time: float
-
-    @classmethod
-    def from_config(cls, config: BrokerConfig) -> TopicSettings:
-        return cls(
-            partitions=config.partitions,
-            retention=config.retention,
-            compaction=config.compaction,
-            delete_retention=config.delete_retention,
-            segment_bytes=config.segment_bytes,
-            segment_time=config.segment_time,
-        )
-
-
-@dataclass
-class Topic:
-    """A named set of partitions."""
-
-    name: str
-    settings: TopicSettings
-    partitions: list[Partition] = field(default_factory=list)
 
 
 @dataclass
@@ -213,13 +182,6 @@ class Broker:
         """The first offset still stored (retention moves it forward)."""
         return self.partition(topic, index).log.log_start
 
-    def fetch(self, topic: str, index: PartitionId, start: Offset, limit: int) -> list[Record]:
-        """Committed records from ``start`` on (up to ``limit``); empty when unavailable."""
-        part = self.partition(topic, index)
-        if not part.available:
-            return []
-        return part.log.read(start, part.hw, limit)
-
     def records(self, topic: str, index: PartitionId) -> list[Record]:
         """Every record stored on the leader's log, committed or not (for checks and metrics)."""
         return self.partition(topic, index).log.records()
@@ -302,32 +264,20 @@ class Broker:
     def _check_sequence(
         self, part: Partition, request: ProduceRequest
     ) -> tuple[str | None, Offset] | None:
-        state = part.sequences.get(request.producer)
-        if state is None:
-            return None
-        count = len(request.records)
-        if request.base_seq <= state.last_seq:
-            for base_seq, batch_count, base_offset in state.batches:
-                if base_seq == request.base_seq and batch_count == count:
-                    return None, base_offset
-            return None, -1
-        if request.base_seq != state.last_seq + 1:
-            return "OUT_OF_ORDER_SEQUENCE_NUMBER", -1
-        return None
+        return part.producers.check_sequence(
+            request.producer, request.base_seq, len(request.records)
+        )
 
     def _remember(self, part: Partition, request: ProduceRequest, base: Offset) -> None:
         count = len(request.records)
         if request.idempotent:
-            state = part.sequences.get(request.producer)
-            if state is None:
-                state = part.sequences[request.producer] = ProducerSequence()
-            state.batches.append((request.base_seq, count, base))
-            state.last_seq = request.base_seq + count - 1
+            part.producers.appended_idempotent(request.producer, request.base_seq, count, base)
         elif request.acks != "0":
-            part.remember_batch(request.batch_id, base, self.config.delivery_timeout)
+            horizon = self.config.delivery_timeout
+            part.producers.appended_batch(request.batch_id, base, self.env.now, horizon)
 
     def _note_duplicates(self, part: Partition, request: ProduceRequest) -> None:
-        first = part.recent_batches.get(request.batch_id)
+        first = part.producers.recent_batches.get(request.batch_id)
         if first is None:
             return
         now = self.env.now

@@ -39,7 +39,6 @@ class Record:
 
     __slots__ = (
         "acked",
-        "append_time",
         "batch_id",
         "key",
         "offset",
@@ -75,16 +74,10 @@ class Record:
         self.send_id = send_id
         """Identity of the ``send()`` call: two records with the same id are a duplicate."""
         self.offset: Offset = -1
-        self.append_time = 0.0
         self.sequence = -1
         self.batch_id = -1
         self.acked = False
         """True once the producer was told (or, with acks=0, assumed) the record was written."""
-
-    @property
-    def is_tombstone(self) -> bool:
-        """A keyed record with a null value: a delete on a compacted topic."""
-        return self.value is None and self.key is not None
 
     def __repr__(self) -> str:
         return (
@@ -123,7 +116,6 @@ class PartitionLog:
             self._roll(now)
         offset = self.end
         record.offset = offset
-        record.append_time = now
         self.end = offset + 1
         self._records.append(record)
         self._offsets.append(offset)
@@ -149,11 +141,6 @@ class PartitionLog:
         i = bisect_left(self._offsets, start)
         j = bisect_left(self._offsets, upto, lo=i)
         return self._records[i : min(j, i + limit)]
-
-    def count_between(self, start: Offset, upto: Offset) -> int:
-        """How many stored records have ``start <= offset < upto``."""
-        i = bisect_left(self._offsets, start)
-        return bisect_left(self._offsets, upto, lo=i) - i
 
     def bytes_between(self, start: Offset, upto: Offset) -> int:
         """Bytes of the stored records with ``start <= offset < upto``."""

@@ -38,12 +38,13 @@ from typing import Protocol
 
 import simpy
 
+from sim.broker.dedup import ProducerMemory
 from sim.broker.log import Offset, PartitionId, PartitionLog, Record
 from sim.broker.metrics import BrokerMetrics
 from sim.config.broker import BrokerConfig
 from sim.config.distributions import Sampler
 
-__all__ = ["AckCallback", "Partition", "ProducerSequence", "ReplicaHost"]
+__all__ = ["AckCallback", "Partition", "ReplicaHost"]
 
 
 class ReplicaHost(Protocol):
@@ -58,17 +59,6 @@ class ReplicaHost(Protocol):
 
 AckCallback = Callable[[str | None], None]
 """Called once the high watermark passes a batch: ``None`` or an error code."""
-
-
-class ProducerSequence:
-    """What the leader remembers of one idempotent producer on one partition (last 5 batches)."""
-
-    __slots__ = ("batches", "last_seq")
-
-    def __init__(self) -> None:
-        self.last_seq = -1
-        self.batches: deque[tuple[int, int, Offset]] = deque(maxlen=5)
-        """(base sequence, record count, base offset) of the most recent batches."""
 
 
 class Partition:
@@ -110,9 +100,8 @@ class Partition:
         self._ack_waiters: deque[tuple[Offset, AckCallback]] = deque()
         self._data_watchers: list[Callable[[], None]] = []
         self._availability_watchers: list[Callable[[], None]] = []
-        self.sequences: dict[str, ProducerSequence] = {}
-        self.recent_batches: dict[int, Offset] = {}
-        self._recent_order: deque[tuple[float, int]] = deque()
+        self.producers = ProducerMemory()
+        """The producers' batches this partition's leader remembers (:mod:`sim.broker.dedup`)."""
 
     def start_without(self, dead: set[int]) -> None:
         """Begin life with the replicas on ``dead`` brokers down (a topic created mid-outage)."""
@@ -368,7 +357,7 @@ class Partition:
             self._pending[replica].clear()
             self._last_durable[replica] = self._last_learn[replica] = self._env.now
         if truncated:
-            self._forget_sequences(self.log.end)
+            self.producers.truncated(self.log.end)
         self.leader = new_leader
         self.epoch += 1
         self._term += 1
@@ -394,25 +383,3 @@ class Partition:
             self.available = True
             self._broker.metrics.available_again(self, self._unavailable_since)
             self._notify_available()
-
-    def remember_batch(self, batch_id: int, base: Offset, horizon: float) -> None:
-        """Remember where a non-idempotent batch landed, for ``horizon`` seconds, so that a
-        retry of it can be recognised as a duplicate."""
-        now = self._env.now
-        self.recent_batches[batch_id] = base
-        order = self._recent_order
-        order.append((now, batch_id))
-        while order and order[0][0] < now - horizon:
-            self.recent_batches.pop(order.popleft()[1], None)
-
-    def _forget_sequences(self, end: Offset) -> None:
-        """Idempotence state after a truncation: only batches still in the log are remembered."""
-        for producer, state in list(self.sequences.items()):
-            kept = [batch for batch in state.batches if batch[2] + batch[1] <= end]
-            if not kept:
-                del self.sequences[producer]
-                continue
-            state.batches.clear()
-            state.batches.extend(kept)
-            state.last_seq = kept[-1][0] + kept[-1][1] - 1
-        self.recent_batches = {b: o for b, o in self.recent_batches.items() if o < end}

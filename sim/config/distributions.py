@@ -11,8 +11,8 @@ In a scenario a distribution is either a bare duration or a mapping keyed on ``d
     latency:      {dist: pareto, scale: 2ms, alpha: 2.5}  # heavy tail, minimum = scale
 
 Which family a *bare* duration means depends on the field (work that queues is exponential,
-network hops and injected delays are constant); :func:`bare_exponential` and
-:func:`bare_constant` build the field types. A distribution turns into a zero-argument sampler
+network hops and injected delays are constant): fields are typed :data:`ExponentialTime` or
+:data:`ConstantTime` accordingly. A distribution turns into a zero-argument sampler
 bound to one random stream with :meth:`sampler`, so the hot path makes one Python call per draw.
 """
 

@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
-from sim.infra.injected import Injected
+from sim.infra.injected import Injectable, Injected
 from sim.kernel.codes import ERROR, OK, Done
 from sim.kernel.context import SimContext
 from sim.kernel.schedule import Trampoline
@@ -113,7 +113,7 @@ class _Query:
         self.settled = False
 
 
-class Database:
+class Database(Injectable):
     """One database with its pool, locks and rows."""
 
     def __init__(self, ctx: SimContext, name: str, profile: DatabaseProfile) -> None:
@@ -144,8 +144,6 @@ class Database:
         """Connection-seconds of :meth:`scan` queries, by tag."""
         self.prepared: dict[int, object] = {}
         """Keys whose write is prepared (two-phase commit) and still holds its row lock."""
-        self.busy_time = 0.0
-        """Connection-seconds spent on queries (for utilisation)."""
 
     # -- public calls ------------------------------------------------------------------------
     def read(self, key: int, done: Done) -> None:
@@ -269,7 +267,6 @@ class Database:
                 query.row_id = self._row_ids
         for extra in self.injected.delays:
             duration += extra()
-        self.busy_time += duration
         if duration <= 0.0:
             self._complete(query)
         else:
@@ -356,18 +353,6 @@ class Database:
     def restart(self) -> None:
         """Come back up, empty pool queues, rows as committed."""
         self.up = True
-
-    def add_delay(self, sampler: Sampler) -> None:
-        self.injected.add_delay(sampler)
-
-    def remove_delay(self, sampler: Sampler) -> None:
-        self.injected.remove_delay(sampler)
-
-    def add_error(self, probability: float) -> None:
-        self.injected.add_error(probability)
-
-    def remove_error(self, probability: float) -> None:
-        self.injected.remove_error(probability)
 
     @property
     def in_use(self) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sim.config.distributions import Sampler
 
-__all__ = ["Injected", "combined"]
+__all__ = ["Injectable", "Injected", "combined"]
 
 
 def combined(probabilities: list[float]) -> float:
@@ -34,13 +34,6 @@ class Injected:
     def __bool__(self) -> bool:
         return bool(self.delays or self.errors)
 
-    def extra_delay(self) -> float:
-        """One draw of every injected delay, summed."""
-        total = 0.0
-        for delay in self.delays:
-            total += delay()
-        return total
-
     def add_delay(self, sampler: Sampler) -> None:
         self.delays.append(sampler)
 
@@ -54,3 +47,22 @@ class Injected:
     def remove_error(self, probability: float) -> None:
         self.errors.remove(probability)
         self.error_probability = combined(self.errors)
+
+
+class Injectable:
+    """What a component that latency and error faults act on offers (``Slowable``,
+    ``Erroring`` in :mod:`sim.faults.components`): it keeps them in :attr:`injected`."""
+
+    injected: Injected
+
+    def add_delay(self, sampler: Sampler) -> None:
+        self.injected.add_delay(sampler)
+
+    def remove_delay(self, sampler: Sampler) -> None:
+        self.injected.remove_delay(sampler)
+
+    def add_error(self, probability: float) -> None:
+        self.injected.add_error(probability)
+
+    def remove_error(self, probability: float) -> None:
+        self.injected.remove_error(probability)

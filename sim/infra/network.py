@@ -33,16 +33,16 @@ class Network:
         self._latency: Sampler = latency.sampler(ctx.stream("network"))
         self._extra: dict[tuple[str, str], list[Sampler]] = {}
         self._blocked: dict[tuple[str, str], int] = {}
-
-    @property
-    def instant(self) -> bool:
+        self.instant = self._zero
         """True while every hop is free (zero latency, no link fault): callers may skip hops."""
-        return self._zero and not self._extra and not self._blocked
+
+    def _changed(self) -> None:
+        self.instant = self._zero and not self._extra and not self._blocked
 
     def send(self, source: str, destination: str, deliver: Callable[[], Any]) -> None:
         """Deliver a message from ``source`` to ``destination`` after one hop (or drop it, if a
         partition separates them: the sender learns nothing and its timeout fires)."""
-        if self._zero and not self._extra and not self._blocked:
+        if self.instant:
             deliver()
             return
         if self._blocked and (source, destination) in self._blocked:
@@ -56,16 +56,19 @@ class Network:
     def add_delay(self, source: str, destination: str, extra: Sampler) -> None:
         """Start adding ``extra()`` to every hop from ``source`` to ``destination``."""
         self._extra.setdefault((source, destination), []).append(extra)
+        self._changed()
 
     def block(self, source: str, destination: str) -> Callable[[], None]:
         """Drop every message from ``source`` to ``destination`` until the returned undo runs."""
         pair = (source, destination)
         self._blocked[pair] = self._blocked.get(pair, 0) + 1
+        self._changed()
 
         def unblock() -> None:
             self._blocked[pair] -= 1
             if self._blocked[pair] == 0:
                 del self._blocked[pair]
+            self._changed()
 
         return unblock
 
@@ -80,6 +83,7 @@ class Network:
             delays.remove(extra)
         if not delays:
             self._extra.pop((source, destination), None)
+        self._changed()
 
 
 class NetworkLink:

@@ -31,9 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from sim.config.distributions import Sampler
 from sim.config.sections import ServiceConfig
-from sim.infra.injected import Injected
+from sim.infra.injected import Injectable, Injected
 from sim.infra.network import Network
 from sim.infra.queries import Queries
 from sim.kernel.codes import ERROR, Done
@@ -77,7 +76,13 @@ class Job:
 
     def finish(self, outcome: int, value: Any = None) -> None:
         """End the job: free its slot and answer the caller (once)."""
-        self.service.finish(self, outcome, value)
+        if self.finished:
+            return
+        self.finished = True
+        instance = self.instance
+        if instance is not None and instance.epoch == self.epoch:
+            instance.release(self)
+        self.done(outcome, value)
 
     def track(self, then: Callable[..., None]) -> Callable[..., None]:
         """Wrap a continuation of this job's work: it runs only while the job is alive, and
@@ -94,13 +99,32 @@ class Job:
 
         return resumed
 
+    def _answer(self, then: Done) -> Done:
+        """:meth:`track` for the ``(outcome, value)`` continuations of queries."""
+        self.pending += 1
+
+        def answered(outcome: int, value: Any) -> None:
+            self.pending -= 1
+            if self.finished:
+                return
+            then(outcome, value)
+            if not self.finished and self.pending == 0:
+                self.service.leaked(self)
+
+        return answered
+
     def after(self, delay: float, then: Callable[[], None]) -> None:
         """Continue with ``then()`` after ``delay`` simulated seconds."""
         later(self.service.ctx.env, delay, self.track(then))
 
     def read_row(self, database: Any, key: int, *, then: Done) -> None:
         """Read a row of ``database`` (a hop there and back); ``then(outcome, version)``."""
-        self.service.queries.read_row(database, key, then=self.track(then))
+        queries = self.service.queries
+        network = queries.network
+        if network is None or network.instant:  # no hops: straight to the database
+            database.read(key, self._answer(then))
+        else:
+            queries.read_row(database, key, then=self._answer(then))
 
     def write_row(
         self,
@@ -120,7 +144,7 @@ class Job:
             version=version,
             delete=delete,
             on_commit=on_commit,
-            then=self.track(then),
+            then=self._answer(then),
         )
 
     def query(
@@ -132,7 +156,7 @@ class Job:
         then: Done,
     ) -> None:
         """Any other query (see :meth:`sim.infra.queries.Queries.query`)."""
-        self.service.queries.query(database, issue, on_end=on_end, then=self.track(then))
+        self.service.queries.query(database, issue, on_end=on_end, then=self._answer(then))
 
 
 class Leak:
@@ -149,7 +173,7 @@ class Leak:
         return f"{self.service}/{self.instance} at t={self.time:g}s"
 
 
-class Instance:
+class Instance(Injectable):
     """One instance: ``concurrency`` slots sharing a FIFO queue."""
 
     def __init__(self, service: Service, index: int, concurrency: int) -> None:
@@ -234,18 +258,6 @@ class Instance:
         for listener in list(self.service.restart_listeners):
             listener(self)
 
-    def add_delay(self, sampler: Sampler) -> None:
-        self.injected.add_delay(sampler)
-
-    def remove_delay(self, sampler: Sampler) -> None:
-        self.injected.remove_delay(sampler)
-
-    def add_error(self, probability: float) -> None:
-        self.injected.add_error(probability)
-
-    def remove_error(self, probability: float) -> None:
-        self.injected.remove_error(probability)
-
 
 class Service:
     """A named service of ``instances`` identical instances.
@@ -288,13 +300,7 @@ class Service:
 
     def finish(self, job: Job, outcome: int, value: Any = None) -> None:
         """End a request's handling: free its slot and answer the caller (once)."""
-        if job.finished:
-            return
-        job.finished = True
-        instance = job.instance
-        if instance is not None and instance.epoch == job.epoch:
-            instance.release(job)
-        job.done(outcome, value)
+        job.finish(outcome, value)
 
     def leaked(self, job: Job) -> None:
         """``job``'s work ended without finishing it: record the leak, free the slot."""

@@ -67,10 +67,6 @@ class Stream:
         self._norm_i = i + 1
         return self._norm[i]
 
-    def bernoulli(self, probability: float) -> bool:
-        """True with the given probability (always draws, so the stream advances the same way)."""
-        return self.uniform() < probability
-
 
 class Streams:
     """The family of named streams of one replication (of one sweep point)."""

@@ -11,20 +11,38 @@ drain is shorter than the timeout) also counts as a timeout, its latency cut at 
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from sim.kernel.codes import OP_NAMES, OUTCOME_NAMES, TIMEOUT
-from sim.workload import Requests
 
-__all__ = ["RequestLog"]
+__all__ = ["RequestArrays", "RequestLog"]
+
+
+class RequestArrays(Protocol):
+    """The requests of a run, one array entry per request (:class:`sim.workload.Requests`)."""
+
+    @property
+    def times(self) -> np.ndarray: ...
+
+    @property
+    def ops(self) -> np.ndarray: ...
+
+    @property
+    def keys(self) -> np.ndarray: ...
+
+    @property
+    def targets(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
 
 
 class RequestLog:
     """Outcomes of the requests of one run."""
 
-    def __init__(self, requests: Requests, timeout: float, service_names: list[str]) -> None:
+    def __init__(self, requests: RequestArrays, timeout: float, service_names: list[str]) -> None:
         self.requests = requests
         self.timeout = timeout
         self._starts = requests.times.tolist()

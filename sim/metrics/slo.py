@@ -85,6 +85,14 @@ def parse_slo(text: str) -> Slo:
             raise SloError(f"unknown {key[1]}({key[0]}); known: {known}")
         metric = _SERIES_METRICS[key]
     threshold = _threshold(metric, match.group("value"))
+    found = known_metrics()[metric]
+    low, high = found.bounds
+    if not low <= threshold <= high:
+        span = "0% to 100%" if found.unit == "fraction" else "0 or more"
+        raise SloError(
+            f"{metric} ({found.meaning}) is always {span}: a threshold of "
+            f"{match.group('value').strip()} can never decide anything"
+        )
     return Slo(text.strip(), metric, match.group("op"), threshold)
 
 

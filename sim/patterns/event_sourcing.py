@@ -80,7 +80,12 @@ from sim.kernel.context import SimContext
 from sim.kernel.schedule import later
 from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
-from sim.patterns.messaging import CONSUMER_LAG_MAX, BrokerLink, consumer_lag_max
+from sim.patterns.messaging import (
+    CONSUMER_LAG_MAX,
+    BrokerLink,
+    consumer_lag_max,
+    describe_broker,
+)
 from sim.patterns.model import PatternModel, register_pattern
 
 __all__ = ["EventSourcingModel", "EventSourcingSettings"]
@@ -192,11 +197,7 @@ class EventSourcingModel(PatternModel):
     def describe(self, topology: Topology) -> None:
         super().describe(topology)
         topology.add_publisher(self.owner, self.topic)
-        topology.set_broker(self.broker)
-        topology.startable(self.broker)
-        for name, group in self.groups.items():
-            topology.add_group(name, group, self.topic)
-            topology.startable(group)
+        describe_broker(topology, self.broker, self.topic, self.groups)
 
     def describe_services(self, topology: Topology) -> None:
         """The owner hosts the writers and its read service; each replica its read service.

@@ -46,7 +46,14 @@ from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel
 
-__all__ = ["CONSUMER_LAG_MAX", "Acked", "BrokerLink", "MessagingModel", "consumer_lag_max"]
+__all__ = [
+    "CONSUMER_LAG_MAX",
+    "Acked",
+    "BrokerLink",
+    "MessagingModel",
+    "consumer_lag_max",
+    "describe_broker",
+]
 
 Acked = Callable[[bool], None]
 
@@ -143,11 +150,7 @@ class MessagingModel(PatternModel):
         self.link(self.publisher)
         for node in self._links:
             topology.add_publisher(node, self.topic)
-        topology.set_broker(self.broker)
-        topology.startable(self.broker)
-        for name, group in self.groups.items():
-            topology.add_group(name, group, self.topic)
-            topology.startable(group)
+        describe_broker(topology, self.broker, self.topic, self.groups)
 
     def describe_services(self, topology: Topology) -> None:
         """Each service hosts its instances; a replica's instance i also runs member i of its
@@ -232,6 +235,18 @@ class MessagingModel(PatternModel):
     # -- gauges ------------------------------------------------------------------------------
     def gauges(self) -> dict[str, float]:
         return {"consumer_lag_max": consumer_lag_max(self.ctx.recorder)}
+
+
+def describe_broker(
+    topology: Topology, broker: Broker, topic: str, groups: dict[str, ConsumerGroup]
+) -> None:
+    """Add a broker and the consumer groups reading ``topic`` to a topology, to be started in
+    that order."""
+    topology.set_broker(broker)
+    topology.startable(broker)
+    for name, group in groups.items():
+        topology.add_group(name, group, topic)
+        topology.startable(group)
 
 
 def consumer_lag_max(recorder: Recorder) -> float:

@@ -21,7 +21,6 @@ Left out: anything about the page (layout, tables, plotly.js) — see :mod:`sim.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Sequence
 
@@ -30,42 +29,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-#: Colour-blind friendly palette (Okabe–Ito, then Tableau extras), cycled past its end.
-PALETTE: tuple[str, ...] = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#D55E00",
-    "#CC79A7",
-    "#56B4E9",
-    "#F0E442",
-    "#000000",
-    "#8C564B",
-    "#7F7F7F",
-)
+from sim.report.style import label, mark_empty, new_figure, pattern_colors, style
+
 #: Most points drawn per distribution curve; larger samples are thinned to this many quantiles.
 MAX_CURVE_POINTS = 1000
 
 _NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
 _OK = "ok"
-_TEMPLATE = go.layout.Template(
-    layout={
-        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 13},
-        "paper_bgcolor": "white",
-        "plot_bgcolor": "white",
-        "colorway": list(PALETTE),
-        "xaxis": {"gridcolor": "#e6e6e6", "linecolor": "#999", "zeroline": False},
-        "yaxis": {"gridcolor": "#e6e6e6", "linecolor": "#999", "zeroline": False},
-        "legend": {"bgcolor": "rgba(255,255,255,0.8)"},
-        "hovermode": "closest",
-    }
-)
-
-
-def pattern_colors(patterns: Iterable[str]) -> dict[str, str]:
-    """Colour of each pattern: the palette in sorted pattern order."""
-    ordered = sorted({str(p) for p in patterns})
-    return {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(ordered)}
 
 
 def auto_bin_seconds(span: float) -> float:
@@ -83,7 +53,7 @@ def auto_bin_seconds(span: float) -> float:
 
 def latency_cdf(requests: pd.DataFrame, *, patterns: Sequence[str] | None = None) -> go.Figure:
     """Empirical CDF of the latency of successful requests, one curve per pattern."""
-    fig = _figure("Latency distribution (successful requests)", height=440)
+    fig = new_figure("Latency distribution (successful requests)", height=440)
     colors = pattern_colors(_all_patterns(requests, patterns))
     ok = requests.loc[requests["outcome"] == _OK, ["pattern", "latency"]]
     for pattern, group in _by_pattern(ok, colors):
@@ -94,14 +64,14 @@ def latency_cdf(requests: pd.DataFrame, *, patterns: Sequence[str] | None = None
                 x=x[keep] * 1000.0,
                 y=y[keep],
                 mode="lines",
-                name=_label(pattern),
+                name=label(pattern),
                 line={"color": colors[pattern], "width": 2},
                 hovertemplate="%{x:.3g} ms: %{y:.2%} of requests",
             )
         )
     fig.update_xaxes(type="log", dtick="D2", title_text="latency (ms, log scale)")
     fig.update_yaxes(title_text="fraction of requests at most this fast", range=[0, 1.02])
-    return _mark_empty(fig, ok.empty, "no successful requests")
+    return mark_empty(fig, ok.empty, "no successful requests")
 
 
 def latency_over_time(
@@ -112,7 +82,7 @@ def latency_over_time(
     patterns: Sequence[str] | None = None,
 ) -> go.Figure:
     """p50 (solid) and p99 (dashed) latency of successful requests per time bin, by start time."""
-    fig = _figure("Latency over time: p50 (solid) and p99 (dashed)", height=460)
+    fig = new_figure("Latency over time: p50 (solid) and p99 (dashed)", height=460)
     colors = pattern_colors(_all_patterns(requests, patterns))
     ok = requests.loc[requests["outcome"] == _OK, ["pattern", "start", "latency"]]
     times = ok["start"].to_numpy(dtype=float)
@@ -134,8 +104,8 @@ def latency_over_time(
                     x=x,
                     y=q[level].to_numpy(dtype=float) * 1000.0,
                     mode="lines",
-                    name=f"{_label(pattern)} p{round(level * 100)}",
-                    legendgroup=_label(pattern),
+                    name=f"{label(pattern)} p{round(level * 100)}",
+                    legendgroup=label(pattern),
                     line={"color": colors[pattern], "dash": dash, "width": 1.8},
                     hovertemplate="t=%{x:.4g} s: %{y:.3g} ms",
                 )
@@ -143,7 +113,7 @@ def latency_over_time(
     _shade_faults(fig, fault_windows, times, rows=(None,))
     fig.update_xaxes(title_text=f"simulated time (s), bins of {width:g} s")
     fig.update_yaxes(type="log", dtick="D2", title_text="latency (ms, log scale)")
-    return _mark_empty(fig, ok.empty, "no successful requests")
+    return mark_empty(fig, ok.empty, "no successful requests")
 
 
 def throughput_errors(
@@ -167,7 +137,7 @@ def throughput_errors(
         vertical_spacing=0.08,
         subplot_titles=("completed ok per second", "errors + timeouts per second"),
     )
-    _style(fig, "Throughput and errors over time", height=560)
+    style(fig, "Throughput and errors over time", height=560)
     names = _all_patterns(requests, patterns)
     colors = pattern_colors(names)
     starts = requests["start"].to_numpy(dtype=float)
@@ -200,8 +170,8 @@ def throughput_errors(
                     x=x,
                     y=counts[i, row - 1] / width / runs[pattern],
                     mode="lines",
-                    name=_label(pattern),
-                    legendgroup=_label(pattern),
+                    name=label(pattern),
+                    legendgroup=label(pattern),
                     showlegend=row == 1,
                     line={"color": colors[pattern], "width": 1.8},
                     hovertemplate="t=%{x:.4g} s: %{y:.4g}/s",
@@ -213,7 +183,7 @@ def throughput_errors(
         _shade_faults(fig, fault_windows, starts, rows=(1, 2))
     fig.update_xaxes(title_text=f"simulated time (s), bins of {width:g} s", row=2, col=1)
     fig.update_yaxes(title_text="per second", rangemode="tozero")
-    return _mark_empty(fig, requests.empty, "no requests")
+    return mark_empty(fig, requests.empty, "no requests")
 
 
 def staleness_distribution(
@@ -226,7 +196,7 @@ def staleness_distribution(
     they lift the start of the curve, and a pattern whose delays are all zero (a shared
     database) gets a note instead of a curve.
     """
-    fig = _figure("Staleness: delay until a copy shows a committed write", height=440)
+    fig = new_figure("Staleness: delay until a copy shows a committed write", height=440)
     names = _all_patterns(propagation, patterns)
     colors = pattern_colors(names)
     notes: list[str] = []
@@ -239,11 +209,11 @@ def staleness_distribution(
         x, y = _ecdf(seen[seen > 0], len(delays), offset=zero)
         if not len(x):  # keep a legend entry (and the colour) for a pattern with no curve
             x, y = np.array([np.nan]), np.array([np.nan])
-        name = f"{_label(pattern)} ({never:,} never propagated)"
+        name = f"{label(pattern)} ({never:,} never propagated)"
         if len(seen) and zero == len(seen):
-            notes.append(f"{_label(pattern)}: all {zero:,} copies current at commit (delay 0)")
+            notes.append(f"{label(pattern)}: all {zero:,} copies current at commit (delay 0)")
         elif not len(seen):
-            notes.append(f"{_label(pattern)}: no copy ever caught up")
+            notes.append(f"{label(pattern)}: no copy ever caught up")
         fig.add_trace(
             go.Scatter(
                 x=x * 1000.0,
@@ -254,7 +224,7 @@ def staleness_distribution(
                 hovertemplate="%{x:.3g} ms: %{y:.2%} of copies",
             )
         )
-    notes.extend(f"{_label(p)}: no replicated copies" for p in names if p not in present)
+    notes.extend(f"{label(p)}: no replicated copies" for p in names if p not in present)
     if notes:
         fig.add_annotation(
             text="<br>".join(notes),
@@ -276,7 +246,7 @@ def staleness_distribution(
 
 def outcomes_bar(requests: pd.DataFrame, *, patterns: Sequence[str] | None = None) -> go.Figure:
     """Share of requests that ended in error and in timeout, per pattern."""
-    fig = _figure("Failed requests by outcome", height=380)
+    fig = new_figure("Failed requests by outcome", height=380)
     names = sorted(_all_patterns(requests, patterns))
     table = (
         pd.crosstab(requests["pattern"].astype(str), requests["outcome"])
@@ -288,7 +258,7 @@ def outcomes_bar(requests: pd.DataFrame, *, patterns: Sequence[str] | None = Non
         share = (table[outcome] / total).to_numpy(dtype=float)
         fig.add_trace(
             go.Bar(
-                x=[_label(p) for p in names],
+                x=[label(p) for p in names],
                 y=share,
                 name=outcome,
                 marker_color=color,
@@ -300,31 +270,10 @@ def outcomes_bar(requests: pd.DataFrame, *, patterns: Sequence[str] | None = Non
         )
     fig.update_layout(barmode="group", legend_title_text="outcome")
     fig.update_yaxes(title_text="share of requests", tickformat=".1%", rangemode="tozero")
-    return _mark_empty(fig, requests.empty, "no requests")
+    return mark_empty(fig, requests.empty, "no requests")
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _label(name: object) -> str:
-    """Escape a user-supplied name for plotly, which renders HTML-like tags and entities."""
-    return html.escape(str(name), quote=False)
-
-
-def _figure(title: str, *, height: int) -> go.Figure:
-    fig = go.Figure()
-    _style(fig, title, height=height)
-    return fig
-
-
-def _style(fig: go.Figure, title: str, *, height: int) -> None:
-    fig.update_layout(
-        template=_TEMPLATE,
-        title={"text": title, "x": 0.01, "xanchor": "left"},
-        height=height,
-        margin={"l": 70, "r": 20, "t": 60, "b": 55},
-        legend={"title": {"text": "pattern"}},
-    )
 
 
 def _all_patterns(frame: pd.DataFrame, patterns: Sequence[str] | None) -> list[str]:
@@ -382,11 +331,11 @@ def _shade_faults(
         stop = end if np.isfinite(end) else max(last, start)
         for i, row in enumerate(rows):
             placement = {} if row is None else {"row": row, "col": 1}
-            label = (
+            note = (
                 {}
                 if i
                 else {
-                    "annotation_text": f"{_label(kind)} {_label(target)}",
+                    "annotation_text": f"{label(kind)} {label(target)}",
                     "annotation_position": "top left",
                     "annotation_font_size": 11,
                     "annotation_font_color": "#555",
@@ -400,11 +349,5 @@ def _shade_faults(
                 line_width=0,
                 layer="below",
                 **placement,
-                **label,
+                **note,
             )
-
-
-def _mark_empty(fig: go.Figure, empty: bool, message: str) -> go.Figure:
-    if empty:
-        fig.add_annotation(text=message, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
-    return fig

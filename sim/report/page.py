@@ -30,7 +30,7 @@ import plotly.offline
 
 import sim
 from sim.metrics.catalog import COMMON, known_metrics
-from sim.report import figures
+from sim.report import figures, style
 
 #: Metrics in the order they are shown; metrics not listed follow, in order of appearance.
 METRIC_ORDER: tuple[str, ...] = tuple(m.name for m in COMMON)
@@ -90,7 +90,7 @@ def render_report(
 def _header(
     title: str, meta: dict[str, object], patterns: list[str], fault_windows: pd.DataFrame
 ) -> str:
-    colors = figures.pattern_colors(patterns)
+    colors = style.pattern_colors(patterns)
     chips = " ".join(
         f'<span class="chip" style="border-color:{colors[p]}">'
         f'<span class="dot" style="background:{colors[p]}"></span>{_esc(p)}</span>'
@@ -162,7 +162,7 @@ def _summary_table(summary: pd.DataFrame, patterns: list[str]) -> str:
     cells = {(str(r["pattern"]), str(r["metric"])): r for r in summary.to_dict("records")}
     seen = list(dict.fromkeys(summary["metric"].astype(str)))
     metrics = [m for m in METRIC_ORDER if m in seen] + [m for m in seen if m not in METRIC_ORDER]
-    colors = figures.pattern_colors(patterns)
+    colors = style.pattern_colors(patterns)
     head = "".join(
         f'<th class="num"><span class="dot" style="background:{colors[p]}"></span> {_esc(p)}</th>'
         for p in columns

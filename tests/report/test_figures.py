@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from sim.report import figures
+from sim.report import figures, style
 
 REQUEST_COLUMNS = ["pattern", "replication", "op", "key", "service", "start", "latency", "outcome"]
 EVIL = "<script>alert(1)</script>"
@@ -73,14 +73,14 @@ def traces_named(fig: go.Figure, prefix: str) -> list[go.Scatter]:
 
 
 def test_colours_follow_sorted_pattern_order_whatever_the_input_order() -> None:
-    colors = figures.pattern_colors(["sync_http", "cdc", "shared_db", "cdc"])
+    colors = style.pattern_colors(["sync_http", "cdc", "shared_db", "cdc"])
     assert list(colors) == ["cdc", "shared_db", "sync_http"]
-    assert list(colors.values()) == list(figures.PALETTE[:3])
+    assert list(colors.values()) == list(style.PALETTE[:3])
 
 
 def test_a_pattern_keeps_its_colour_in_every_figure_even_when_missing_from_a_frame() -> None:
     patterns = ["a_db", "b_http", "c_cdc"]
-    expected = figures.pattern_colors(patterns)
+    expected = style.pattern_colors(patterns)
     requests = random_requests(600, ("b_http", "c_cdc"))  # no a_db requests at all
     propagation = propagation_frame([("c_cdc", 0.2), ("c_cdc", 0.4)])
     figs = [
