@@ -62,6 +62,13 @@ def make_scenario(**changes: Any) -> Scenario:
     return parse_scenario(json.dumps(_merge(BASE, changes)), "<test>")
 
 
+def changed(scenario: Scenario, **changes: Any) -> Scenario:
+    """``scenario`` with ``changes`` deep-merged in, validated again like any scenario file."""
+    data = scenario.model_dump(mode="json", exclude={"databases"})
+    data["databases"] = {name: dict(v) for name, v in scenario.databases.model_dump().items()}
+    return parse_scenario(json.dumps(_merge(data, changes)), "<test>")
+
+
 @pytest.fixture(scope="session")
 def scenario_factory() -> Callable[..., Scenario]:
     """Build a small scenario: ``scenario_factory(workload={...}, faults=[...])``."""

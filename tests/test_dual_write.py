@@ -3,6 +3,8 @@ it publishes first and the commit fails; nothing lost without faults."""
 
 from __future__ import annotations
 
+from conftest import changed
+
 from sim import api
 
 OWNER_CRASHES = [
@@ -51,7 +53,7 @@ def test_publish_first_with_failing_commits_leaves_phantoms(scenario_factory):
 
 def test_reads_at_replicas_are_eventually_consistent(scenario_factory):
     scenario = _scenario(scenario_factory, [{"kind": "dual_write"}], [])
-    scenario = scenario.model_copy(update={"data": scenario.data.model_copy(update={"keys": 20})})
+    scenario = changed(scenario, data={"keys": 20})
     results = api.run(scenario, workers=1)
     assert results.metric("dual_write", "staleness_p50") > 0
     assert results.metric("dual_write", "read_your_writes_violations") > 0
@@ -69,12 +71,7 @@ def test_a_replica_crash_loses_nothing_the_broker_keeps_it(scenario_factory):
 def test_owner_cut_off_from_the_broker_past_the_delivery_timeout_loses_changes(scenario_factory):
     cut = [{"kind": "partition", "target": "link:users<->broker", "start": 5, "duration": 8}]
     scenario = _scenario(scenario_factory, [{"kind": "dual_write"}], cut)
-    short = scenario_factory(
-        **{
-            **scenario.model_dump(mode="json", include={"workload", "data", "patterns", "faults"}),
-            "broker": {"delivery_timeout": 3.0, "request_timeout": 2.0},
-        }
-    )
+    short = changed(scenario, broker={"delivery_timeout": 3.0, "request_timeout": 2.0})
     results = api.run(short, workers=1)
     assert results.metric("dual_write", "lost_updates") > 0
     assert results.metric("dual_write", "error_rate") > 0

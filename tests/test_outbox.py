@@ -4,6 +4,8 @@ repeats; the polling relay loads the database; one more hop of latency than dual
 
 from __future__ import annotations
 
+from conftest import changed
+
 from sim import api
 
 OWNER_CRASHES = [
@@ -92,13 +94,8 @@ def test_the_polling_relay_cut_off_the_broker_retries_until_it_heals(scenario_fa
     cut = [{"kind": "partition", "target": "link:users<->broker", "start": 5, "duration": 8}]
     patterns = [{"kind": "outbox", "relay": "polling"}, {"kind": "dual_write"}]
     scenario = _scenario(scenario_factory, patterns, cut, rate=200)
-    short = scenario.model_copy(  # sends fail after 3 s, well inside the 8 s cut
-        update={
-            "broker": scenario.broker.model_copy(
-                update={"delivery_timeout": 3.0, "request_timeout": 2.0}
-            )
-        }
-    )
+    # sends fail after 3 s, well inside the 8 s cut
+    short = changed(scenario, broker={"delivery_timeout": 3.0, "request_timeout": 2.0})
     results = api.run(short, workers=1)
     assert results.metric("outbox", "lost_updates") == 0
     assert results.metric("outbox", "divergent_keys") == 0

@@ -6,6 +6,7 @@ poll interval, the load its queries put on the owner's database, and redelivery 
 from __future__ import annotations
 
 import pytest
+from conftest import changed
 
 from sim import api
 from sim.metrics.consistency import final_versions
@@ -184,8 +185,9 @@ def test_a_connector_crash_redelivers_what_came_after_the_last_flushed_offset(sc
     ]
     crash = [{"kind": "connector-crash", "target": "connector:users", "start": 17, "duration": 2}]
     scenario = _scenario(scenario_factory, patterns, write_time=CONSTANT, rate=50, faults=crash)
-    dedup = scenario.patterns[2].model_copy(update={"idempotent_consumers": True})
-    scenario = scenario.model_copy(update={"patterns": [*scenario.patterns[:2], dedup]})
+    listed = [p.model_dump(mode="json") for p in scenario.patterns]
+    listed[2]["idempotent_consumers"] = True
+    scenario = changed(scenario, patterns=listed)
     results = api.run(scenario, workers=1)
     # without a flushed offset the restarted task reads the whole table again; with a flush
     # at 15 s, only the rows read in the last two seconds
