@@ -20,7 +20,7 @@ from sim.metrics.verdicts import evaluate
 from sim.outputs import summary_document, write_run_folder
 from sim.patterns import model_class
 from sim.results import Results
-from sim.runner import ModelError, RunResult, Task, default_workers, run_many
+from sim.runner import ModelError, RunResult, Task, default_workers, not_applicable, run_many
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "run",
     "schema",
     "summary_document",
+    "warnings",
     "write",
 ]
 
@@ -61,6 +62,28 @@ def schema() -> dict[str, Any]:
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "patternsim scenario"
     return document
+
+
+def warnings(scenario: Scenario) -> list[str]:
+    """What a user should know before running: a fault that starts after the load (never
+    applied: the drain runs fault-free), a fault that some pattern has no component for (not
+    applied to that pattern)."""
+    found = []
+    load_end = scenario.workload.load_duration
+    for index, fault in enumerate(scenario.faults):
+        if fault.start >= load_end:
+            found.append(
+                f"faults[{index}] ({fault.kind}) starts at {fault.start:g}s, after the load ends "
+                f"at {load_end:g}s: it is never applied (faults act during the load, the drain "
+                f"runs fault-free); start it before {load_end:g}s"
+            )
+    for index, names in not_applicable(scenario).items():
+        fault = scenario.faults[index]
+        found.append(
+            f"faults[{index}] ({fault.kind} {getattr(fault, 'target', '')}) reaches nothing in "
+            f"{', '.join(names)}: it is not applied there"
+        )
+    return found
 
 
 def run(

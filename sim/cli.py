@@ -54,6 +54,11 @@ def _load(path: Path, overrides: list[str], err: Console) -> api.Scenario:
         raise typer.Exit(EXIT_INVALID) from None
 
 
+def _warn(scenario: api.Scenario, err: Console) -> None:
+    for warning in api.warnings(scenario):
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+
+
 ScenarioPath = Annotated[
     Path, typer.Argument(help="scenario file (YAML)", show_default=False, metavar="SCENARIO")
 ]
@@ -68,6 +73,7 @@ def validate(scenario: ScenarioPath, set_: SetOption = None) -> None:
     """Check a scenario file and report every problem with its file:line:col."""
     _, err = _consoles()
     loaded = _load(scenario, set_ or [], err)
+    _warn(loaded, err)
     err.print(
         f"{scenario}: ok ({len(loaded.patterns)} patterns, {len(loaded.faults)} faults)",
         highlight=False,
@@ -107,6 +113,7 @@ def run(
     if replications is not None:
         overrides.append(f"replications={replications}")
     loaded = _load(scenario, overrides, err)
+    _warn(loaded, err)
     try:
         results = api.run(loaded, patterns=pattern, workers=workers, on_result=_progress(err))
     except api.UnknownPatternError as error:

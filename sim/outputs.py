@@ -48,7 +48,9 @@ def summary_document(results: Results) -> dict[str, Any]:
         "replication_streams": "numpy SeedSequence(entropy=seed, spawn_key=(0, replication, stream))",
         "warmup": scenario.warmup,
         "load_end": scenario.workload.load_duration,
-        "drain": scenario.drain,
+        "drain": scenario.drain
+        if isinstance(scenario.drain, float)
+        else scenario.drain.model_dump(mode="json"),
         "confidence": "95% Student-t interval across replications; null when n < 2",
         "units": {m.name: m.unit for m in results.metrics},
         "meanings": {m.name: m.meaning for m in results.metrics},
@@ -76,7 +78,7 @@ def write_run_folder(results: Results, out: Path) -> Path:
     (out / "scenario.resolved.yaml").write_text(resolved_yaml(results.scenario), encoding="utf-8")
     results.requests.to_csv(out / "requests.csv", index=False)
     results.propagation.to_csv(out / "propagation.csv", index=False)
-    results.fault_windows.to_csv(out / "faults.csv", index=False)
+    results.faults.to_csv(out / "faults.csv", index=False)
     results.per_replication.to_csv(out / "replications.csv", index=False)
     results.summary.to_csv(out / "summary.csv", index=False)
     if len(results.verdicts):
@@ -113,5 +115,6 @@ def _write_report(results: Results, out: Path) -> None:
             "load_end": scenario.workload.load_duration,
         },
         verdicts=shown,
+        not_applied=results.not_applied,
     )
     (out / "report.html").write_text(page, encoding="utf-8")

@@ -59,17 +59,44 @@ class Results:
         return pd.DataFrame(rows, columns=["pattern", "replication", "metric", "value"])
 
     @property
-    def fault_windows(self) -> pd.DataFrame:
-        """The fault windows as applied in the first replication: ``kind, target, start, end``."""
-        columns = ["kind", "target", "start", "end"]
-        if not self.runs:
+    def faults(self) -> pd.DataFrame:
+        """Every fault in each pattern's first replication: ``pattern, kind, target, start,
+        end, applied`` (``applied`` False: the fault reaches no component of that pattern)."""
+        columns = ["pattern", "kind", "target", "start", "end", "applied"]
+        first = self.runs[0].replication if self.runs else 0
+        frames = [
+            r.faults.assign(pattern=r.pattern)[columns]
+            for r in self.runs
+            if r.replication == first and len(r.faults)
+        ]
+        if not frames:
             return pd.DataFrame(columns=columns)
-        first = self.runs[0].replication
-        # a fault applies only in the patterns that have its target (a connector crash in a
-        # pattern with no connector): show every window any pattern saw
-        frames = [r.faults[columns] for r in self.runs if r.replication == first]
-        union = pd.concat(frames, ignore_index=True).drop_duplicates(["kind", "target", "start"])
+        found = pd.concat(frames, ignore_index=True)
+        return found.assign(applied=found["applied"].astype(bool))
+
+    @property
+    def fault_windows(self) -> pd.DataFrame:
+        """The fault windows as applied in the first replication, in any pattern:
+        ``kind, target, start, end``."""
+        columns = ["kind", "target", "start", "end"]
+        faults = self.faults
+        if faults.empty or not faults["applied"].any():
+            return pd.DataFrame(columns=columns)
+        applied = faults[faults["applied"]][columns]
+        union = applied.drop_duplicates(["kind", "target", "start"])
         return union.sort_values(["start", "kind", "target"], kind="stable").reset_index(drop=True)
+
+    @property
+    def not_applied(self) -> dict[str, list[str]]:
+        """``kind target`` of each fault that some pattern has no component for, with those
+        patterns."""
+        faults = self.faults
+        found: dict[str, list[str]] = {}
+        if faults.empty:
+            return found
+        for row in faults[~faults["applied"]].itertuples(index=False):
+            found.setdefault(f"{row.kind} {row.target}", []).append(str(row.pattern))
+        return found
 
     def metric(self, pattern: str, name: str) -> float:
         """The mean of one metric for one pattern."""

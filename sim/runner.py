@@ -21,9 +21,10 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 
+import numpy as np
 import pandas as pd
 
-from sim.config.model import Scenario
+from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
 from sim.kernel.context import SimContext
 from sim.metrics.catalog import declared
@@ -31,9 +32,17 @@ from sim.metrics.consistency import propagation
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import replication_metrics
 from sim.patterns import PatternModel, model_class
-from sim.workload import draw_requests, schedule_arrivals
+from sim.workload import Requests, draw_requests, schedule_arrivals
 
-__all__ = ["ModelError", "RunResult", "Task", "default_workers", "run_many", "run_one"]
+__all__ = [
+    "ModelError",
+    "RunResult",
+    "Task",
+    "default_workers",
+    "not_applicable",
+    "run_many",
+    "run_one",
+]
 
 
 class ModelError(RuntimeError):
@@ -80,7 +89,7 @@ def run_one(task: Task) -> RunResult:
     model.start()
     schedule_arrivals(ctx.env, requests.times, model.arrive)
     injector.start()
-    ctx.env.run(until=load_end + scenario.drain)
+    drain = _run_through(ctx, model, load_end, scenario.drain)
     log.close(ctx.env.now)
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
@@ -97,12 +106,52 @@ def run_one(task: Task) -> RunResult:
         scenario.warmup,
         load_end,
         gauges,
+        model.pending_versions(),
+        drain,
     )
     frames["commits"], frames["applies"] = commits, applies
     skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
     return RunResult(
         label, task.replication, metrics, request_frame, spread, faults, frames, skipped
     )
+
+
+def not_applicable(scenario: Scenario) -> dict[int, list[str]]:
+    """Per fault of the scenario (by index), the patterns it reaches no component of: each
+    pattern's model is built and elaborated, without running."""
+    found: dict[int, list[str]] = {}
+    empty = Requests(
+        np.zeros(0), np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    )
+    for index, spec in enumerate(scenario.patterns):
+        ctx = SimContext.create(scenario.seed)
+        log = RequestLog(empty, scenario.workload.timeout, list(scenario.services))
+        model = model_class(spec.kind)(ctx, scenario, spec, log)
+        injector = FaultInjector(
+            ctx, model.elaborate(), list(scenario.faults), scenario.workload.load_duration
+        )
+        for planned in injector.not_applicable:
+            found.setdefault(planned.index, []).append(scenario.pattern_names()[index])
+    return found
+
+
+def _run_through(
+    ctx: SimContext, model: PatternModel, load_end: float, drain: Drain | float
+) -> tuple[float, bool]:
+    """Run the load, then the drain; returns (how long the drain ran, whether it was cut at
+    its cap before the system was quiet)."""
+    env = ctx.env
+    env.run(until=load_end)
+    if not isinstance(drain, Drain):
+        if drain > 0:
+            env.run(until=load_end + drain)
+        return drain, False
+    cap = load_end + drain.max
+    quiet = model.quiet()
+    while not quiet and env.now < cap:
+        env.run(until=min(cap, env.now + drain.check))
+        quiet = model.quiet()
+    return env.now - load_end, not quiet
 
 
 def _checked_gauges(model: PatternModel, label: str) -> dict[str, float]:

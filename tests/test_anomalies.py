@@ -8,7 +8,7 @@ import pandas as pd
 from sim import api
 from sim.metrics.consistency import (
     apply_anomalies,
-    lost_updates,
+    lost_and_pending,
     propagation,
     read_your_writes_violations,
 )
@@ -29,16 +29,18 @@ def test_a_clean_history_has_no_anomalies():
     }
 
 
-def test_each_anomaly_is_counted():
+def test_each_anomaly_is_counted_once():
     applies = _applies(
         [
             (0, 1, 1, 1.1),
             (0, 1, 2, 2.1),
-            (0, 1, 1, 2.5),  # older after newer: a reorder, and a duplicate of version 1
+            (0, 1, 1, 2.5),  # a redelivery of version 1 after 2: a duplicate, not a reorder
             (0, 2, 1, 3.1),
             (0, 2, 1, 3.2),  # duplicate
             (0, 2, 7, 3.3),  # never committed: phantom
             (1, 2, 7, 3.3),  # phantom at another copy counts again
+            (1, 1, 2, 2.2),
+            (1, 1, 1, 2.3),  # version 1 first applied after 2: a reorder
         ]
     )
     assert apply_anomalies(COMMITS, applies) == {
@@ -48,10 +50,18 @@ def test_each_anomaly_is_counted():
     }
 
 
-def test_lost_updates_are_versions_a_copy_never_applied():
+def test_anomalies_of_versions_committed_in_the_warm_up_are_not_counted():
+    applies = _applies([(0, 1, 1, 1.1), (0, 1, 1, 4.0), (0, 2, 1, 3.1), (0, 2, 1, 3.2)])
+    assert apply_anomalies(COMMITS, applies, since=2.5)["duplicates"] == 1  # key 2 only
+
+
+def test_lost_updates_are_versions_a_copy_never_applied_and_can_no_longer_get():
     applies = _applies([(0, 1, 2, 2.1)])  # skipped version 1 of key 1, and key 2 entirely
-    assert lost_updates(COMMITS, applies, ["orders"]) == 2
-    assert lost_updates(COMMITS, applies, ["orders", "billing"]) == 5
+    assert lost_and_pending(COMMITS, applies, ["orders"]) == (2, 0)
+    assert lost_and_pending(COMMITS, applies, ["orders", "billing"]) == (5, 0)
+    # key 2 is still in a log on its way to orders: pending, not lost
+    assert lost_and_pending(COMMITS, applies, ["orders"], {0: {(2, 1)}}) == (1, 1)
+    assert lost_and_pending(COMMITS, applies, ["orders"], since=2.5) == (1, 0)
     # staleness still sees version 1 as reached when version 2 arrives
     spread = propagation(COMMITS, applies, ["orders"])
     assert int(spread["delay"].isna().sum()) == 1

@@ -29,7 +29,7 @@ def test_crash_fails_requests_during_the_window_and_recovers(scenario_factory):
     assert (_window(requests, 0, 4.99)["outcome"] == "ok").all()
     assert (_window(requests, 10.01, 20)["outcome"] == "ok").all()
     assert run.faults.to_dict("records") == [
-        {"kind": "crash", "target": "service:users", "start": 5.0, "end": 10.0}
+        {"kind": "crash", "target": "service:users", "start": 5.0, "end": 10.0, "applied": 1}
     ]
 
 
@@ -107,8 +107,11 @@ def test_faults_heal_when_the_load_ends(scenario_factory):
     assert run.faults["end"].tolist() == [20.0]
 
 
-def test_a_fault_starting_after_the_load_never_applies(scenario_factory):
+def test_a_fault_starting_after_the_load_never_applies_and_says_so(scenario_factory):
     faults = [{"kind": "crash", "target": "service:users", "start": 25, "duration": 5}]
+    scenario = scenario_factory(faults=faults)
+    [warning] = api.warnings(scenario)
+    assert "starts at 25s, after the load ends at 20s" in warning and "before 20s" in warning
     run = _run(scenario_factory, faults)
-    assert run.faults.empty
+    assert list(run.faults["applied"]) == [0]  # recorded as not applied, never left out
     assert (run.requests["outcome"] == "ok").all()

@@ -33,9 +33,14 @@ def _scenario(scenario_factory, patterns, faults, rate=300):
 
 def test_crashes_lose_nothing_and_deduplicating_consumers_see_no_duplicates(scenario_factory):
     patterns = [
-        {"kind": "outbox"},  # relay: cdc, idempotent consumers: the defaults
-        {"kind": "outbox", "name": "outbox-polling", "relay": "polling"},
-        {"kind": "outbox", "name": "outbox-applies-repeats", "idempotent_consumers": False},
+        {"kind": "outbox", "idempotent_consumers": True},  # relay: cdc, the default
+        {
+            "kind": "outbox",
+            "name": "outbox-polling",
+            "relay": "polling",
+            "idempotent_consumers": True,
+        },
+        {"kind": "outbox", "name": "outbox-applies-repeats"},  # consumers apply every delivery
     ]
     faults = OWNER_CRASHES + REPLICA_CRASH + RELAY_CRASH
     results = api.run(_scenario(scenario_factory, patterns, faults), workers=1)
@@ -86,8 +91,9 @@ def test_one_more_hop_than_dual_write_and_the_polling_relay_loads_the_database(
     assert results.metric("outbox-polling", "staleness_p50") > results.metric(
         "outbox", "staleness_p50"
     )
+    # the polling relay's queries, and the log-based relay's decoding and cleanup, load the database
     assert results.metric("outbox-polling", "connector_db_load") > 0
-    assert results.metric("outbox", "connector_db_load") == 0  # nothing to snapshot
+    assert results.metric("outbox", "connector_db_load") > 0
 
 
 def test_the_polling_relay_cut_off_the_broker_retries_until_it_heals(scenario_factory):

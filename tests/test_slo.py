@@ -92,7 +92,7 @@ def test_failed_slo_exits_4_and_is_recorded(tmp_path):
     slos = 'slo=["p99(latency) < 1h", "divergent_keys == 0"]'
     crash = 'faults=[{kind: crash, target: "service:billing", start: 5s, duration: 5s}]'
     arguments = ["run", str(QUICKSTART), "--out", str(tmp_path), *SHORT, "--set", slos]
-    result = CliRunner().invoke(app, [*arguments, "--set", crash])
+    result = CliRunner().invoke(app, [*arguments, "--set", crash, "--set", "warmup=2s"])
     assert result.exit_code == 4, result.output
     assert "SLO check" in result.output
     verdicts = pd.read_csv(tmp_path / "verdicts.csv")

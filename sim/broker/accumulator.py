@@ -69,6 +69,7 @@ class PartitionQueue:
 
     __slots__ = (
         "batches",
+        "dead",
         "epoch",
         "in_flight",
         "next_seq",
@@ -89,3 +90,5 @@ class PartitionQueue:
         self.epoch = 0
         self.timer_at = INF
         self.watching = False
+        self.dead = False
+        """True once the producer's process crashed: answers complete or fail, nothing more."""

@@ -72,11 +72,12 @@ from sim.broker.cluster import Broker
 from sim.broker.coordinator import Coordinator
 from sim.broker.group_state import GroupState, Handler, Member
 from sim.broker.log import Offset, PartitionId, Record
+from sim.broker.members import MemberHandle, MemberLink
 from sim.broker.poll_loop import PollLoop
 from sim.config.broker import BrokerConfig
 from sim.kernel.context import SimContext
 
-__all__ = ["ConsumerGroup", "Handler", "MemberHandle"]
+__all__ = ["ConsumerGroup", "Handler"]
 
 
 def _instant(record: Record, done: Any) -> None:
@@ -169,6 +170,10 @@ class ConsumerGroup:
         """Member ``index`` as a component a crash of its hosting instance takes down."""
         return MemberHandle(self, index)
 
+    def member_link(self, index: int) -> MemberLink:
+        """Member ``index``'s connection to the broker, as a fault target."""
+        return MemberLink(self, index)
+
     # -- faults and control ------------------------------------------------------------------
     def crash_member(self, index: int) -> None:
         """The member dies: in-flight work is lost; the group notices after the session timeout."""
@@ -212,22 +217,43 @@ class ConsumerGroup:
             g._request_rebalance("join")
         g._state_changed()
         g.env.process(self.polls.run(m, m.incarnation))
+        if m.isolated:
+            self._freeze(m, "partition")
 
     def pause_member(self, index: int, duration: float) -> None:
         """The member freezes (no polls, no heartbeats) for ``duration``, then resumes."""
-        g = self.state
         m = self.member(index)
         if not m.alive or m.frozen or duration <= 0:
             return
+        token = self._freeze(m, "pause")
+        self.state._at(duration, lambda: self._thaw(m, token))
+
+    def isolate_member(self, index: int) -> None:
+        """The member is cut off the broker: it can neither fetch nor heartbeat, so the group
+        notices after the session timeout, as for a frozen member; :meth:`reconnect_member`
+        lets it go on (or rejoin, if it was evicted meanwhile)."""
+        m = self.member(index)
+        m.isolated += 1
+        if m.isolated == 1 and m.alive and not m.frozen:
+            self._freeze(m, "partition")
+
+    def reconnect_member(self, index: int) -> None:
+        """A cut between the member and the broker heals."""
+        m = self.member(index)
+        m.isolated = max(0, m.isolated - 1)
+        if m.isolated == 0 and m.frozen:
+            self._thaw(m, m.freeze_token)
+
+    def _freeze(self, m: Member, cause: str) -> int:
+        g = self.state
         m.frozen = True
         m.freeze_token += 1
-        token = m.freeze_token
         for partition in m.owned:
-            g._pause(partition, "pause")
+            g._pause(partition, cause)
         if m.registered:
             phase = g._stream.uniform() * g.config.heartbeat_interval
             self._schedule_expiry(m, max(0.0, g.config.session_timeout - phase))
-        g._at(duration, lambda: self._thaw(m, token))
+        return m.freeze_token
 
     def commit(self) -> None:
         """Every live member commits its positions at its next poll, after its current batch
@@ -258,6 +284,37 @@ class ConsumerGroup:
         """Seek back by ``duration`` from now (``--reset-offsets --by-duration``)."""
         self.seek_to_time(self.state.env.now - duration)
 
+    def positions(self) -> dict[PartitionId, Offset]:
+        """Where consumption goes on, per partition: the owning member's position, or the
+        committed offset while the partition has no owner."""
+        g = self.state
+        found: dict[PartitionId, Offset] = {}
+        for partition in range(g.partitions):
+            owner = g.owner.get(partition)
+            member = g.members[owner] if owner is not None else None
+            if member is not None and member.alive and partition in member.positions:
+                found[partition] = member.positions[partition]
+            else:
+                found[partition] = g.committed.get(partition, 0)
+        return found
+
+    def caught_up(self) -> bool:
+        """No rebalance, every partition owned by a working member that has fetched up to the
+        high watermark, and no batch still being processed."""
+        g = self.state
+        if g.rebalancing:
+            return False
+        for partition in range(g.partitions):
+            owner = g.owner.get(partition)
+            if owner is None:
+                return False
+            m = g.members[owner]
+            if not m.alive or m.frozen or m.busy or not m.registered:
+                return False
+            if m.positions.get(partition, -1) < g.broker.high_watermark(g.topic, partition):
+                return False
+        return True
+
     def lag(self) -> dict[PartitionId, int]:
         """Log end minus committed offset, per partition, now."""
         g = self.state
@@ -284,8 +341,8 @@ class ConsumerGroup:
 
     def _thaw(self, m: Member, token: int) -> None:
         g = self.state
-        if not m.frozen or m.freeze_token != token:
-            return
+        if not m.frozen or m.freeze_token != token or m.isolated:
+            return  # (a pause that ends while the member is cut off: it stays frozen)
         m.frozen = False
         if m.alive and m.registered:
             m.expiry_token = None
@@ -319,19 +376,3 @@ class ConsumerGroup:
                     committed,
                     log_end,
                 )
-
-
-class MemberHandle:
-    """One member of a group as a crashable component (it runs inside a service instance)."""
-
-    __slots__ = ("group", "index")
-
-    def __init__(self, group: ConsumerGroup, index: int) -> None:
-        self.group = group
-        self.index = index
-
-    def crash(self) -> None:
-        self.group.crash_member(self.index)
-
-    def restart(self) -> None:
-        self.group.restart_member(self.index)

@@ -15,6 +15,7 @@ import simpy
 from sim.broker.cluster import Broker
 from sim.broker.log import Offset, PartitionId, Record
 from sim.config.broker import BrokerConfig
+from sim.config.distributions import Sampler
 from sim.kernel.context import SimContext
 
 __all__ = ["INF", "GroupState", "Handler", "Member"]
@@ -78,6 +79,10 @@ class Member:
         self.expiry_token: int | None = None
         self.frozen = False
         self.freeze_token = 0
+        self.isolated = 0
+        """Cuts between the member and the broker in force (no fetches, no heartbeats)."""
+        self.fetch_delays: list[Sampler] = []
+        """Latency faults on the member's link to the broker, added to every fetch."""
         self.revoking = False
         self.stopping = False
         self.commit_requested = False

@@ -59,7 +59,10 @@ class PollLoop:
             m.busy = True  # from the poll that returned the records until they are processed
             m.batch_started = now
             self._arm_watchdog(m)
-            yield self.g.env.timeout(self.g.broker.sample_latency())
+            latency = self.g.broker.sample_latency()
+            for extra in m.fetch_delays:  # latency faults on the member's link to the broker
+                latency += extra()
+            yield self.g.env.timeout(latency)
             if m.incarnation != incarnation:
                 return
             if config.commit == "before-processing":

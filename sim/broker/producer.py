@@ -46,10 +46,12 @@ from collections import deque
 from typing import Any
 
 from sim.broker.accumulator import INF, AckCallback, Batch, PartitionQueue, RecordMetadata
-from sim.broker.cluster import Broker, ProduceRequest
+from sim.broker.cluster import Broker
 from sim.broker.log import Offset, PartitionId, Record
 from sim.broker.murmur2 import partition_for_key
 from sim.broker.producer_settings import ProducerSettings
+from sim.broker.sender import Sender
+from sim.infra.network import Network
 from sim.kernel.context import SimContext
 
 __all__ = ["AckCallback", "Producer", "RecordMetadata"]
@@ -64,13 +66,19 @@ class Producer:
         broker: Broker,
         settings: ProducerSettings | None = None,
         name: str = "producer",
+        network: Network | None = None,
+        node: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.env = ctx.env
         self.broker = broker
         self.config = settings if settings is not None else ProducerSettings.of(broker.config)
         self.name = name
+        self.up = True
+        self.incarnation = 0
+        """Bumped by a crash: a new process, a new producer id."""
         self._stream = ctx.stream(f"broker:producer:{name}")
+        self.sender = Sender(self, network, name if node is None else node)
         self._queues: dict[tuple[str, PartitionId], PartitionQueue] = {}
         self._sticky: dict[str, PartitionId] = {}
         self._counts: dict[str, int] = {}
@@ -103,6 +111,10 @@ class Producer:
     ) -> None:
         """Queue one record; ``on_ack(metadata, error)`` tells the outcome later."""
         now = self.env.now
+        if not self.up:
+            record = Record(topic, -1, key, value, now, 0, self.name, -1)
+            self._finish(record, on_ack, -1, 0, "PRODUCER_CLOSED")
+            return
         size = self.config.record_size if size is None else size
         send_id = self.broker.new_send_id()
         record = Record(topic, -1, key, value, now, size, self.name, send_id)
@@ -123,6 +135,16 @@ class Producer:
                 batch.closed = True
             self._drain(queue)
 
+    def pending_records(self) -> list[Record]:
+        """Records sent but not yet answered (buffered, in flight or blocked)."""
+        found = [
+            record
+            for queue in self._queues.values()
+            for batch in (*queue.batches, *queue.in_flight)
+            for record in batch.records
+        ]
+        return found + [record for record, _handler, _deadline in self._blocked]
+
     @property
     def pending(self) -> int:
         """Records sent but not yet answered (buffered, in flight or blocked)."""
@@ -134,6 +156,37 @@ class Producer:
         return queued + len(self._blocked)
 
     # --- accumulator --------------------------------------------------------------------------
+
+    # --- life -------------------------------------------------------------------------------
+
+    def crash(self) -> None:
+        """The process dies, and the producer's memory with it: records still in the
+        accumulator or waiting for buffer space are gone (their callbacks never run: nobody is
+        left to hear them); requests already on the wire reach the broker, but their answers
+        find no one, so nothing is retried."""
+        self.up = False
+        self.incarnation += 1
+        for queue in self._queues.values():
+            queue.dead = True
+            for batch in queue.batches:
+                for record in batch.records:
+                    self._note(record, -1, batch.attempts, "PRODUCER_CRASHED")
+            queue.batches.clear()
+        self._queues = {}
+        for record, _handler, _deadline in self._blocked:
+            self._note(record, -1, 0, "PRODUCER_CRASHED")
+        self._blocked.clear()
+        self._sticky.clear()
+        self.buffered_bytes = 0
+
+    def restart(self) -> None:
+        """A new process starts a new producer, with an empty buffer and a new producer id."""
+        self.up = True
+
+    @property
+    def producer_id(self) -> str:
+        """The id idempotent requests carry (one per process incarnation)."""
+        return f"{self.name}@{self.incarnation}"
 
     def _queue(self, topic: str, partition: PartitionId) -> PartitionQueue:
         queue = self._queues.get((topic, partition))
@@ -214,7 +267,7 @@ class Producer:
             if not self._ready(queue, batch, now):
                 return
             queue.batches.popleft()
-            self._send(queue, batch)
+            self.sender.send(queue, batch)
 
     def _wait_for_leader(self, queue: PartitionQueue) -> None:
         self._arm(queue, queue.batches[0].deadline)
@@ -250,70 +303,7 @@ class Producer:
                 keep.append(batch)
         queue.batches = keep
 
-    # --- requests and answers -----------------------------------------------------------------
-
-    def _send(self, queue: PartitionQueue, batch: Batch) -> None:
-        config = self.config
-        idempotent = config.idempotence
-        if idempotent and batch.seq_epoch != queue.epoch:
-            batch.base_seq = queue.next_seq
-            batch.seq_epoch = queue.epoch
-            queue.next_seq += len(batch.records)
-        batch.attempts += 1
-        queue.in_flight.append(batch)
-        request = ProduceRequest(
-            producer=f"{self.name}#{queue.epoch}" if idempotent else self.name,
-            topic=queue.topic,
-            partition=queue.partition,
-            records=batch.records,
-            acks=config.acks,
-            epoch=queue.part.epoch,
-            batch_id=batch.batch_id,
-            on_response=lambda error, base: self._answered(queue, batch, error, base),
-            attempt=batch.attempts,
-            idempotent=idempotent,
-            base_seq=batch.base_seq if idempotent else -1,
-            size=batch.bytes,
-        )
-        self.broker.produce(request)
-        if config.acks == "0":
-            queue.in_flight.remove(batch)
-            for record in batch.records:
-                record.acked = True
-            self._complete(batch, -1)
-
-    def _answered(
-        self, queue: PartitionQueue, batch: Batch, error: str | None, base: Offset
-    ) -> None:
-        queue.in_flight.remove(batch)
-        now = self.env.now
-        if error is None:
-            self._complete(batch, base)
-        elif now >= batch.deadline:
-            self._fail(batch, error)
-        else:
-            if error == "OUT_OF_ORDER_SEQUENCE_NUMBER" and self._is_oldest(queue, batch):
-                queue.epoch += 1  # the broker lost our sequence: new epoch, renumber (KIP-360)
-                queue.next_seq = 0
-            config = self.config
-            backoff = min(
-                config.retry_backoff * 2 ** (batch.attempts - 1), config.retry_backoff_max
-            )
-            batch.retry_at = now + backoff * (0.8 + 0.4 * self._stream.uniform())
-            self._requeue(queue, batch)
-        self._drain(queue)
-
-    def _is_oldest(self, queue: PartitionQueue, batch: Batch) -> bool:
-        others = [*queue.in_flight, *queue.batches]
-        return all(other.batch_id > batch.batch_id for other in others)
-
-    def _requeue(self, queue: PartitionQueue, batch: Batch) -> None:
-        position = 0
-        for other in queue.batches:
-            if other.attempts == 0 or other.batch_id > batch.batch_id:
-                break
-            position += 1
-        queue.batches.insert(position, batch)
+    # --- completion -------------------------------------------------------------------------
 
     def _complete(self, batch: Batch, base: Offset) -> None:
         for i, (record, handler) in enumerate(zip(batch.records, batch.handlers, strict=True)):
@@ -333,6 +323,16 @@ class Producer:
         attempts: int,
         error: str | None,
     ) -> None:
+        self._note(record, offset, attempts, error)
+        if handler is not None:
+            if error is None:
+                handler(
+                    RecordMetadata(record.topic, record.partition, offset, record.timestamp), None
+                )
+            else:
+                handler(None, error)
+
+    def _note(self, record: Record, offset: Offset, attempts: int, error: str | None) -> None:
         now = self.env.now
         self._table.append(
             now,
@@ -344,18 +344,11 @@ class Producer:
             attempts,
             error or "",
         )
-        if handler is not None:
-            if error is None:
-                handler(
-                    RecordMetadata(record.topic, record.partition, offset, record.timestamp), None
-                )
-            else:
-                handler(None, error)
 
     # --- buffer memory ------------------------------------------------------------------------
 
     def _release(self, size: int) -> None:
-        self.buffered_bytes -= size
+        self.buffered_bytes = max(0, self.buffered_bytes - size)
         blocked = self._blocked
         while blocked and self.buffered_bytes + blocked[0][0].size <= self.config.buffer_memory:
             record, handler, _deadline = blocked.popleft()

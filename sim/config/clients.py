@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from sim.config.distributions import Exponential, ExponentialTime
-from sim.config.types import PositiveDuration, PositiveRate, StrictModel
+from sim.config.types import NonNegativeDuration, PositiveDuration, PositiveRate, StrictModel
 
 __all__ = ["Backoff", "ConnectorSettings"]
 
@@ -43,4 +43,19 @@ class ConnectorSettings(StrictModel):
         20_000.0,
         description="rows per second of the initial snapshot scan; judgment (snapshot.fetch.size "
         "10240 rows per round trip [DBZ-PG])",
+    )
+    decode_time: NonNegativeDuration = Field(
+        0.0001,
+        description="database time logical decoding spends per change (the walsender's work, "
+        "charged to the source database); judgment: no published figure was found, 0.1 ms is a "
+        "fraction of a point write [PG-PERF]",
+    )
+    wal_bytes_per_change: int = Field(
+        1024, ge=1, description="WAL bytes one change occupies in the slot; judgment"
+    )
+    max_slot_wal_keep_size: int | None = Field(
+        None,
+        ge=1,
+        description="bytes of WAL a replication slot may hold before PostgreSQL invalidates it "
+        "and the connector must snapshot again; null: unlimited, the default (-1) [PG-SLOT]",
     )

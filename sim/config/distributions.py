@@ -13,13 +13,17 @@ In a scenario a distribution is either a bare duration or a mapping keyed on ``d
 Which family a *bare* duration means depends on the field (work that queues is exponential,
 network hops and injected delays are constant): fields are typed :data:`ExponentialTime` or
 :data:`ConstantTime` accordingly. A distribution turns into a zero-argument sampler
-bound to one random stream with :meth:`sampler`, so the hot path makes one Python call per draw.
+bound to one random stream with ``sampler``, so the hot path makes one Python call per draw, or
+into its inverse distribution function with ``quantile``, which turns the uniform a unit of work
+was given (:mod:`sim.kernel.draws`) into a time: the same uniform gives the same time wherever
+the distribution is the same.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from statistics import NormalDist
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, GetJsonSchemaHandler, model_validator
@@ -39,11 +43,16 @@ __all__ = [
     "ExponentialTime",
     "Lognormal",
     "Pareto",
+    "Quantile",
     "Sampler",
     "Uniform",
 ]
 
 Sampler = Callable[[], float]
+Quantile = Callable[[float], float]
+"""The inverse distribution function: a uniform in [0, 1) to a value."""
+
+_TINY = 2.0**-54
 
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 
@@ -62,6 +71,10 @@ class Constant(StrictModel):
         value = self.value
         return lambda: value
 
+    def quantile(self) -> Quantile:
+        value = self.value
+        return lambda _u: value
+
 
 class Exponential(StrictModel):
     """Memoryless, with the given mean (an M in queueing notation)."""
@@ -73,6 +86,10 @@ class Exponential(StrictModel):
         mean = self.mean
         draw = stream.exponential
         return lambda: mean * draw()
+
+    def quantile(self) -> Quantile:
+        mean, log1p = self.mean, math.log1p
+        return lambda u: -mean * log1p(-u)
 
 
 class Lognormal(StrictModel):
@@ -106,6 +123,11 @@ class Lognormal(StrictModel):
         draw, exp = stream.normal, math.exp
         return lambda: exp(mu + sigma * draw())
 
+    def quantile(self) -> Quantile:
+        mu, sigma, exp = self.mu, self.sigma, math.exp
+        normal = NormalDist().inv_cdf
+        return lambda u: exp(mu + sigma * normal(min(max(u, _TINY), 1.0 - _TINY)))
+
 
 class Uniform(StrictModel):
     """Every value between ``low`` and ``high`` equally likely."""
@@ -129,6 +151,10 @@ class Uniform(StrictModel):
         draw = stream.uniform
         return lambda: low + width * draw()
 
+    def quantile(self) -> Quantile:
+        low, width = self.low, self.high - self.low
+        return lambda u: low + width * u
+
 
 class Empirical(StrictModel):
     """Resampled from measured values, each equally likely."""
@@ -146,6 +172,11 @@ class Empirical(StrictModel):
         draw = stream.uniform
         return lambda: values[min(int(draw() * count), count - 1)]
 
+    def quantile(self) -> Quantile:
+        values = tuple(self.samples)
+        count = len(values)
+        return lambda u: values[min(int(u * count), count - 1)]
+
 
 class Pareto(StrictModel):
     """Heavy-tailed (Pareto type I): never below ``scale``; smaller ``alpha`` = heavier tail."""
@@ -162,6 +193,10 @@ class Pareto(StrictModel):
         scale, inverse = self.scale, 1.0 / self.alpha
         draw = stream.uniform
         return lambda: scale * (1.0 - draw()) ** -inverse
+
+    def quantile(self) -> Quantile:
+        scale, inverse = self.scale, 1.0 / self.alpha
+        return lambda u: scale * (1.0 - u) ** -inverse
 
 
 Distribution = Annotated[

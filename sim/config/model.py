@@ -14,7 +14,7 @@ so the loader can point at the file position.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, GetCoreSchemaHandler, PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
@@ -27,11 +27,12 @@ from sim.config.sections import (
     ServiceConfig,
     WorkloadConfig,
 )
-from sim.config.types import Name, NonNegativeDuration, StrictModel
+from sim.config.types import Name, NonNegativeDuration, PositiveDuration, StrictModel
 from sim.kernel.registry import FAULTS, PATTERNS, Registry
 from sim.metrics.slo import Slo, SloError, parse_slo
 
 __all__ = [
+    "Drain",
     "FaultSettings",
     "Location",
     "PatternSettings",
@@ -45,6 +46,17 @@ __all__ = [
 Location = tuple[str | int, ...]
 Problem = tuple[Location, str, object]
 """A whole-file problem: ``(path, message, value found)``."""
+
+
+class Drain(StrictModel):
+    """Run after the load until the system is quiet — every consumer caught up with its log,
+    connectors idle, no work in flight, nothing held on a link — or until ``max``."""
+
+    until: Literal["quiet"] = Field("quiet", description="what ends the drain")
+    max: PositiveDuration = Field(600.0, description="the longest the drain runs (judgment)")
+    check: PositiveDuration = Field(
+        1.0, description="how often, in simulated time, quiet is checked (judgment)"
+    )
 
 
 class PatternSettings(StrictModel):
@@ -124,9 +136,10 @@ class Scenario(StrictModel):
     warmup: NonNegativeDuration = Field(
         0.0, description="requests started before this are not measured"
     )
-    drain: NonNegativeDuration = Field(
-        60.0,
-        description="after the load: no new requests, faults healed; then divergence is measured",
+    drain: Drain | NonNegativeDuration = Field(
+        default_factory=lambda: Drain.model_validate({}),
+        description="after the load (no new requests, faults healed) until the system is "
+        "quiet, at most max ({until: quiet, max: 10m}, the default); or a fixed duration",
     )
     replications: int = Field(1, ge=1, le=10_000)
     services: dict[Name, ServiceConfig] = Field(min_length=1)

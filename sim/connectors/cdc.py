@@ -5,7 +5,12 @@ connector running as a Kafka Connect source task [DBZ-PG, K-CONNECT]:
   It keeps every commit-log entry after its confirmed position, which moves only when the
   connector flushes its source offset (``confirmed_flush_lsn``). ``wal_retained`` is the
   number of entries it keeps; its maximum over the run is exact (checked at every commit).
-  ``max_slot_wal_keep_size`` is unlimited by default, so nothing is ever invalidated [PG-SLOT].
+  Each entry counts ``wal_bytes_per_change`` bytes; a slot holding more than
+  ``max_slot_wal_keep_size`` bytes is invalidated and the connector snapshots again
+  (``snapshot.mode=when_needed``); the limit is unlimited by default [PG-SLOT].
+- **Decoding load.** Logical decoding runs on the database server: every batch the task reads
+  costs ``decode_time`` per change of database time (a query holding one of its connections,
+  tagged ``connector``), so CDC loads its source database too.
 - **Initial snapshot** (``snapshot.mode=initial``: only when there is no stored offset). It
   reads the log position, then scans the rows as they were at that instant (a serializable
   snapshot) in primary-key order, ``snapshot.fetch.size`` rows per round trip; each chunk is a
@@ -34,8 +39,7 @@ connector running as a Kafka Connect source task [DBZ-PG, K-CONNECT]:
   only delays delivery [K-CONNECT]; meanwhile no offset advances and the slot's WAL grows.
 
 Left out: Debezium's bounded internal queue (``max.queue.size`` back-pressure on the WAL
-reader), heartbeats, incremental snapshots, slot invalidation and ``when_needed``
-re-snapshots, the cost of logical decoding on the database server, the time the offset flush
+reader), heartbeats, incremental snapshots, the time the offset flush
 and the task restart themselves take, transactions spanning several rows, and exactly-once
 source support [DBZ-EOS].
 """
@@ -51,7 +55,8 @@ import simpy
 
 from sim.config.clients import ConnectorSettings
 from sim.connectors.task import Process, Publish, SourceTask
-from sim.infra.database import Commit, Database
+from sim.infra.database import Database
+from sim.infra.rows import Commit
 from sim.kernel.context import SimContext
 
 __all__ = ["SNAPSHOT_FETCH_SIZE", "CdcConnector", "SourceOffset"]
@@ -102,6 +107,7 @@ class CdcConnector(SourceTask):
         self.wal_retained_max = 0
         self.snapshots_started = 0
         self.snapshots_completed = 0
+        self.slot_invalidations = 0
         self._next = 0
         self._unacked: deque[_Sent] = deque()
         self._arrival: simpy.Event | None = None
@@ -121,6 +127,20 @@ class CdcConnector(SourceTask):
     def position(self) -> int:
         """The log position of the next change the task will read."""
         return self._next
+
+    def pending_changes(self) -> list[tuple[int, int]]:
+        """The changes the task will still send: the commit log from its read position."""
+        return [(entry.key, entry.version) for entry in self.database.commit_log[self._next :]]
+
+    @property
+    def idle(self) -> bool:
+        """Up, not snapshotting, the whole log read and every change sent acknowledged."""
+        return (
+            self.up
+            and self.snapshots_started == self.snapshots_completed
+            and self._next >= len(self.database.commit_log)
+            and all(sent.acked for sent in self._unacked)
+        )
 
     def flush(self) -> None:
         """Store the offset of the acknowledged prefix of what was sent; confirm it to the slot."""
@@ -225,6 +245,14 @@ class CdcConnector(SourceTask):
                 continue
             batch = log[self._next : self._next + limit]
             self._next += len(batch)
+            if self.settings.decode_time > 0.0:  # the walsender decodes them on the database
+                decoded = yield from self._scan(len(batch) * self.settings.decode_time)
+                if not self._alive(epoch):
+                    return
+                if not decoded:  # the database could not be read: read them again later
+                    self._next -= len(batch)
+                    yield env.timeout(interval)
+                    continue
             yield from self._work(len(batch))
             if not self._alive(epoch):
                 return
@@ -260,6 +288,9 @@ class CdcConnector(SourceTask):
             retained = entry.lsn - self.slot
             if retained > self.wal_retained_max:
                 self.wal_retained_max = retained
+            limit = self.settings.max_slot_wal_keep_size
+            if limit is not None and retained * self.settings.wal_bytes_per_change > limit:
+                self._invalidate()
         if self._arrival is not None:
             arrival, self._arrival = self._arrival, None
             arrival.succeed()
@@ -269,6 +300,20 @@ class CdcConnector(SourceTask):
         ):
             full, self._full = self._full, None
             full.succeed()
+
+    def _invalidate(self) -> None:
+        """The slot held more WAL than ``max_slot_wal_keep_size``: PostgreSQL invalidates it
+        and the stored offset names WAL that is gone. The connector creates a new slot at the
+        end of the log and, as ``snapshot.mode=when_needed`` does, snapshots again; what was
+        committed in between and overwritten before the snapshot never reaches the topic."""
+        self.slot_invalidations += 1
+        self.stored = None
+        self.slot = len(self.database.commit_log)
+        self._note("invalidated")
+        if self.up:
+            self._epoch += 1
+            self._lost()
+            self._begin(self._epoch)
 
     def _note(self, event: str) -> None:
         lsn = -1 if self.stored is None else self.stored.lsn

@@ -45,9 +45,10 @@ What is modelled ([JDBC-CFG], [JDBC-ISS], [QCDC], [K-CONNECT]):
   unflushed position); :meth:`restart` starts a fresh task from the last flushed position, so
   the rows read since are read and published again (redelivery). :meth:`stall` stops the task
   between two steps (no new query, no hand-over) until :meth:`resume`; offsets keep flushing.
-- A failed fetch (database down, pool wait timed out, injected error, the connector cut off the
-  database by a ``partition``) ends the query; the rows already handed over stay handed over
-  and the next query starts ``poll_interval`` later.
+- A failed fetch (database down, pool wait timed out, injected error) ends the query; the rows
+  already handed over stay handed over and the next query starts ``poll_interval`` later. A
+  ``partition`` between the connector and the database holds the fetch until it heals (TCP;
+  the JDBC socket timeout is 0, none).
 
 Recorded: counters on the object (``polls``, ``rows_read``, ``records``, ``failed_fetches``,
 ``flushes``) and the database time in ``database.busy_by_tag["connector"]``.
@@ -63,6 +64,7 @@ read, as ``timestamp`` mode does.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Generator
@@ -72,9 +74,10 @@ from typing import Any, Literal, NamedTuple
 import simpy
 
 from sim.connectors.task import TAG, Publish, StallGate
-from sim.infra.database import Commit, Database
+from sim.infra.database import Database
 from sim.infra.network import Network
-from sim.kernel.codes import ERROR, OK
+from sim.infra.rows import Commit
+from sim.kernel.codes import OK
 from sim.kernel.context import SimContext
 from sim.kernel.schedule import later
 
@@ -146,6 +149,8 @@ class JdbcSourcePoller(StallGate):
         self.flushed = START
         """The last position flushed to the offset store: where a restart resumes."""
         self._unacked: deque[list[Any]] = deque()
+        self._published: dict[int, int] = {}
+        """The version of each row last handed to the producer."""
         self.env = ctx.env
         self.up = True
         self.stalled = False
@@ -183,6 +188,25 @@ class JdbcSourcePoller(StallGate):
             return
         self.up = True
         self.start()
+
+    def pending_changes(self) -> list[tuple[int, int]]:
+        """The row versions a later poll will still publish: rows after the position whose
+        current version was not handed over yet (an overwritten version is not among them:
+        a poll only ever sees the current one)."""
+        published = self._published
+        return [
+            (row.key, row.version)
+            for row in self._select(math.inf)
+            if published.get(row.key) != row.version
+        ]
+
+    @property
+    def idle(self) -> bool:
+        """Up, every record acknowledged, and no row visible now that was not published."""
+        if not self.up or self._unacked:
+            return False
+        published = self._published
+        return all(published.get(r.key) == r.version for r in self._select(self.ctx.env.now))
 
     @property
     def busy_time(self) -> float:
@@ -242,8 +266,8 @@ class JdbcSourcePoller(StallGate):
 
     def _fetch(self, duration: float) -> simpy.Event:
         """One round trip to the database holding a connection for ``duration``; the event's
-        value is the outcome. A hop that a ``partition`` would drop fails the fetch instead:
-        the connection is broken, and the next poll tries again."""
+        value is the outcome. Across a ``partition`` the hop waits for the link to heal, as
+        TCP does (the JDBC socket timeout is 0: none)."""
         env = self.ctx.env
         answer = env.event()
         database = self.database
@@ -253,15 +277,11 @@ class JdbcSourcePoller(StallGate):
         def ended(outcome: int, _value: Any) -> None:
             if network is None:
                 answer.succeed(outcome)
-            elif network.is_blocked(db_node, node):
-                answer.succeed(ERROR)
             else:
                 network.send(db_node, node, lambda: answer.succeed(outcome))
 
         if network is None:
             database.scan(duration, ended, tag)
-        elif network.is_blocked(node, db_node):
-            answer.succeed(ERROR)
         else:
             network.send(node, db_node, lambda: database.scan(duration, ended, tag))
         return answer
@@ -316,6 +336,7 @@ class JdbcSourcePoller(StallGate):
     def _hand_over(self, batch: list[_Row], epoch: int) -> None:
         incremental = self.mode != "bulk"
         for row in batch:
+            self._published[row.key] = row.version
             if incremental:
                 self.position = row.position
             entry = [self.position, False]

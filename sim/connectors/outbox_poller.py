@@ -11,11 +11,17 @@ Left out: several relay instances (it is one job), the time the offset store tak
 
 from __future__ import annotations
 
-from sim.connectors.task import Process, Publish, SourceTask
-from sim.infra.database import Commit, Database
+from collections.abc import Callable
+
+import simpy
+
+from sim.connectors.task import TAG, Process, Publish, SourceTask
+from sim.infra.database import Database
+from sim.infra.rows import Commit
+from sim.kernel.codes import OK
 from sim.kernel.context import SimContext
 
-__all__ = ["OutboxPoller"]
+__all__ = ["OutboxCleaner", "OutboxPoller"]
 
 
 class OutboxPoller(SourceTask):
@@ -43,6 +49,15 @@ class OutboxPoller(SourceTask):
         self.marked = 0
         """Outbox rows marked sent (a prefix of the outbox in id order)."""
         self.polls = 0
+
+    def pending_changes(self) -> list[tuple[int, int]]:
+        """The outbox rows not marked sent (those published but not marked are sent again)."""
+        return [(entry.key, entry.version) for entry in self.database.commit_log[self.marked :]]
+
+    @property
+    def idle(self) -> bool:
+        """Up, and every outbox row marked sent."""
+        return self.up and self.marked >= len(self.database.commit_log)
 
     def _begin(self, epoch: int) -> None:
         self.env.process(self._run(epoch))
@@ -87,3 +102,60 @@ class OutboxPoller(SourceTask):
         for entry in rows:
             self._send(epoch, entry.key, entry.version, acked)
         yield all_acked
+
+
+class OutboxCleaner:
+    """A periodic job that deletes the outbox rows the relay has published (the outbox table
+    is insert-only for the relay [DBZ-OUTBOX]): every ``interval`` one ``DELETE`` of
+    ``rows × row_time`` holding a connection of the owner's database (tagged ``connector``)."""
+
+    def __init__(
+        self,
+        ctx: SimContext,
+        database: Database,
+        published: Callable[[], int],
+        *,
+        interval: float,
+        row_time: float,
+    ) -> None:
+        self.ctx = ctx
+        self.database = database
+        self.published = published
+        """How many outbox rows, in commit order, the relay has published for good."""
+        self.interval = interval
+        self.row_time = row_time
+        self.deleted = 0
+        self.rows_max = 0
+
+    @property
+    def rows(self) -> int:
+        """Rows in the outbox table now."""
+        return len(self.database.commit_log) - self.deleted
+
+    def inserted(self) -> None:
+        """An owner's transaction inserted a row."""
+        self.rows_max = max(self.rows_max, self.rows)
+
+    def start(self) -> None:
+        self.ctx.env.process(self._run())
+
+    def _run(self) -> Process:
+        env = self.ctx.env
+        while True:
+            yield env.timeout(self.interval)
+            upto = self.published()
+            rows = upto - self.deleted
+            if rows <= 0:
+                continue
+            done = env.event()
+            self.database.scan(rows * self.row_time, _succeed(done), TAG)
+            outcome = yield done
+            if outcome == OK:
+                self.deleted = max(self.deleted, upto)
+
+
+def _succeed(event: simpy.Event) -> Callable[[int, object], None]:
+    def done(outcome: int, _value: object) -> None:
+        event.succeed(outcome)
+
+    return done

@@ -6,8 +6,8 @@ applicable* to this pattern (listed in :attr:`FaultInjector.not_applicable`, nev
 shaded). :meth:`FaultInjector.start` then runs one small SimPy process per applicable fault
 that begins before the load ends: apply at the start of its window, undo at the end. Faults
 are healed at the end of the load at the latest, so the drain measures what the pattern
-leaves behind. What was applied is recorded in the ``faults`` table
-(``kind, target, start, end``).
+leaves behind. Every fault is recorded in the ``faults`` table (``kind, target, start, end,
+applied``): applied ones with the window they had, the others with ``applied`` 0.
 """
 
 from __future__ import annotations
@@ -52,8 +52,13 @@ class FaultInjector:
             for i, fault in enumerate(faults)
         ]
         self._table = ctx.recorder.table(
-            "faults", {"kind": "O", "target": "O", "start": "d", "end": "d"}
+            "faults", {"kind": "O", "target": "O", "start": "d", "end": "d", "applied": "q"}
         )
+        for planned in self.plan:  # recorded too: never silently left out
+            fault = planned.fault
+            if not planned.applicable or fault.start >= heal_by:
+                start, end = fault.window(heal_by)
+                self._table.append(fault.kind, str(fault.target), fault.start, max(start, end), 0)
 
     @property
     def not_applicable(self) -> list[Planned]:
@@ -75,4 +80,4 @@ class FaultInjector:
         began = env.now
         yield env.timeout(max(0.0, end - env.now))
         undo()
-        self._table.append(fault.kind, str(fault.target), began, env.now)
+        self._table.append(fault.kind, str(fault.target), began, env.now, 1)

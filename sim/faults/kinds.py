@@ -14,6 +14,7 @@ kind                        effect
 ``connector-stall``         a connector stops reading, then goes on where it was
 ``rewind``                  a consumer group seeks back by ``by`` and reprocesses (instant)
 ``broker-leader-loss``      a broker, or one partition's leader replica, dies hard
+``broker-outage``           the whole cluster is out of reach (its logs are kept)
 ``consumer-crash``          a member of a consumer group dies; restarts after ``duration``
 ``consumer-pause``          a member freezes for ``duration`` (a long GC pause)
 ==========================  =================================================================
@@ -57,6 +58,7 @@ from sim.faults.targets import (
 
 __all__ = [
     "BrokerLeaderLossFault",
+    "BrokerOutageFault",
     "ConnectorCrashFault",
     "ConnectorStallFault",
     "ConsumerCrashFault",
@@ -266,8 +268,8 @@ class BrokerLeaderLossFault(LastingFault):
 
     kind: Literal["broker-leader-loss"]
     target: BrokerOrPartition = Field(
-        description="'broker' (broker 0 dies, with every replica it holds), 'broker:N' (broker "
-        "N dies) or 'broker:partition/N' (the leader replica of partition N dies)."
+        description="'broker:N' (broker N dies, with every replica it holds) or "
+        "'broker:partition/N' (the leader replica of partition N dies)."
     )
     topic: str | None = Field(
         default=None, description="With broker:partition/N, the topic; null means every topic."
@@ -279,7 +281,13 @@ class BrokerLeaderLossFault(LastingFault):
         target = self.target
         if isinstance(target, PartitionTarget) and target.partition >= broker.partitions:
             return _problems(f"the broker has partitions 0 to {broker.partitions - 1}", target)
-        if isinstance(target, BrokerTarget) and target.broker >= broker.brokers:
+        if isinstance(target, BrokerTarget) and target.broker is None:
+            return _problems(
+                "name the broker that dies, e.g. broker:0 (to take the whole cluster out of "
+                "reach, use kind: broker-outage)",
+                target,
+            )
+        if isinstance(target, BrokerTarget) and (target.broker or 0) >= broker.brokers:
             return _problems(f"the broker cluster has brokers 0 to {broker.brokers - 1}", target)
         return []
 
@@ -290,8 +298,9 @@ class BrokerLeaderLossFault(LastingFault):
     def _lose(self, cluster: LeaderLosable) -> Undo:
         target = self.target
         if isinstance(target, BrokerTarget):
-            cluster.fail_broker(target.broker)
-            return lambda: cluster.recover_broker(target.broker)
+            broker_id = target.broker or 0
+            cluster.fail_broker(broker_id)
+            return lambda: cluster.recover_broker(broker_id)
         assert isinstance(target, PartitionTarget)
         partition = target.partition
         topics = [self.topic] if self.topic else cluster.topic_names()
@@ -304,6 +313,32 @@ class BrokerLeaderLossFault(LastingFault):
                     cluster.recover_replica(topic, partition, leader)
 
         return recover
+
+
+@register_fault
+class BrokerOutageFault(LastingFault):
+    """The whole broker cluster is out of reach: producers' requests wait and time out
+    (writes that wait for the broker fail after ``delivery_timeout``), consumers are cut off
+    and evicted after the session timeout; nothing on the brokers is lost."""
+
+    kind: Literal["broker-outage"]
+    target: Annotated[BrokerTarget, Targets(BrokerTarget)] = Field(
+        default=BrokerTarget(None), description="'broker': the whole cluster"
+    )
+    needs: ClassVar[tuple[type, ...]] = (Cuttable,)
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        if self.target.broker is not None:
+            return _problems(
+                "a broker-outage takes the whole cluster: target broker (for one broker, use "
+                "broker-leader-loss with broker:N)",
+                self.target,
+            )
+        return []
+
+    def apply(self, parts: list[Any], run: FaultRun) -> Undo:
+        heals = [part.cut() for part in parts]
+        return lambda: [heal() for heal in heals]
 
 
 class _MemberFault(LastingFault):

@@ -9,7 +9,8 @@ written                    means
 ``db:X``                   the database named X (a service's own, or ``shared``)
 ``link:A->B``              messages from A to B (``link:A<->B``: both ways); ends are services,
                            ``client``, ``broker``, ``db:X`` or ``connector:X``
-``broker``, ``broker:N``   a broker of the Kafka-like cluster (``broker`` is broker 0)
+``broker``                 the whole Kafka-like cluster
+``broker:N``               broker N of the cluster
 ``broker:partition/N``     the leader replica of partition N
 ``consumer:G``             consumer group G (named after the service it feeds)
 ``connector:X``            the connector reading X's table
@@ -86,11 +87,11 @@ class LinkTarget:
 
 @dataclass(frozen=True)
 class BrokerTarget:
-    broker: int
-    written: str = "broker"
+    broker: int | None
+    """A broker of the cluster; None: the whole cluster."""
 
     def __str__(self) -> str:
-        return self.written
+        return "broker" if self.broker is None else f"broker:{self.broker}"
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ _FORMS: dict[type, str] = {
     InstanceTarget: "instance:X/N",
     DatabaseTarget: "db:X",
     LinkTarget: "link:A->B",
-    BrokerTarget: "broker or broker:N",
+    BrokerTarget: "broker (the cluster) or broker:N",
     PartitionTarget: "broker:partition/N",
     ConsumerTarget: "consumer:GROUP",
     ConnectorTarget: "connector:NAME",
@@ -161,9 +162,9 @@ def _build(kind: type, match: re.Match[str], text: str) -> Target:
     if kind is PartitionTarget:
         return PartitionTarget(int(groups["partition"]))
     if kind is BrokerTarget:
-        return BrokerTarget(int(groups["broker"] or 0), text)
-    found: Target = kind(*groups.values())
-    return found
+        broker = groups["broker"]
+        return BrokerTarget(None if broker is None else int(broker))
+    return cast(Target, kind(*groups.values()))
 
 
 def parse_target(text: str, allowed: tuple[type, ...]) -> Target:

@@ -52,8 +52,9 @@ class Topology:
         self._databases: dict[str, Any] = {}
         self._database_alias: Callable[[str], str | None] | None = None
         self._groups: dict[str, Any] = {}
-        self._connectors: dict[str, Any] = {}
+        self._connectors: dict[str, list[Any]] = {}
         self._broker: Any = None
+        self._outage: Any = None
         self._links: LinkResolver | None = None
         self._startable: list[Startable] = []
         self._publishers: dict[str, list[str]] = {}
@@ -81,11 +82,14 @@ class Topology:
         """Something called ``name`` publishes to ``topic``."""
         self._publishers.setdefault(topic, []).append(name)
 
-    def add_connector(self, name: str, connector: Any) -> None:
-        self._connectors[name] = connector
+    def add_connector(self, name: str, *components: Any) -> None:
+        """The connector called ``name``: its task and whatever dies with it (its producer)."""
+        self._connectors[name] = list(components)
 
-    def set_broker(self, broker: Any) -> None:
+    def set_broker(self, broker: Any, outage: Any = None) -> None:
+        """The broker cluster, and what takes the whole cluster out of reach."""
         self._broker = broker
+        self._outage = outage
 
     def links(self, resolver: LinkResolver) -> None:
         """How this pattern resolves the two ends of a ``link:`` target."""
@@ -104,7 +108,8 @@ class Topology:
         return self._groups.get(name)
 
     def connector(self, name: str) -> Any:
-        return self._connectors.get(name)
+        found = self._connectors.get(name)
+        return None if not found else found[0]
 
     def startables(self) -> list[Startable]:
         return list(self._startable)
@@ -126,14 +131,15 @@ class Topology:
             if self._links is None:
                 return []
             return [part for a, b in target.directions() for part in self._links(a, b)]
-        if isinstance(target, BrokerTarget | PartitionTarget):
+        if isinstance(target, PartitionTarget):
             return [] if self._broker is None else [self._broker]
+        if isinstance(target, BrokerTarget):
+            return [part for part in (self._broker, self._outage) if part is not None]
         if isinstance(target, ConsumerTarget):
             found = self._groups.get(target.group)
             return [] if found is None else [found]
         if isinstance(target, ConnectorTarget):
-            found = self._connectors.get(target.name)
-            return [] if found is None else [found]
+            return list(self._connectors.get(target.name, []))
         return []
 
     def check(self) -> None:

@@ -37,39 +37,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
 
 from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
 from sim.infra.injected import Injectable, Injected
+from sim.infra.rows import Commit, RowMeta
 from sim.kernel.codes import ERROR, OK, Done
 from sim.kernel.context import SimContext
+from sim.kernel.draws import WorkDraws
 from sim.kernel.schedule import Trampoline
 
 __all__ = ["Commit", "Database", "RowMeta"]
-
-
-class Commit(NamedTuple):
-    """One entry of the commit log (the WAL as logical decoding sees it)."""
-
-    lsn: int
-    key: int
-    version: int
-    time: float
-    deleted: bool
-
-
-class RowMeta(NamedTuple):
-    """What a query of the table sees of a row besides its version."""
-
-    updated_at: float
-    """Timestamp column: when the transaction that last wrote it began (``now()``)."""
-    row_id: int
-    """Incrementing id column: taken from a sequence when the inserting transaction began, so
-    inserts can commit out of id order as they do with ``nextval()``."""
-    deleted: bool
-    committed_at: float
-    version: int
 
 
 class _Query:
@@ -78,8 +56,11 @@ class _Query:
         "commit",
         "delete",
         "done",
+        "draws",
         "epoch",
+        "extra",
         "key",
+        "n",
         "prepare",
         "row_id",
         "scan",
@@ -97,8 +78,14 @@ class _Query:
         done: Done,
         prepare: object = None,
         commit: object = None,
+        draws: WorkDraws | None = None,
+        n: int = 0,
     ) -> None:
         self.key = key
+        self.extra = 0.0
+        """More work in the same transaction (another statement), added to its time."""
+        self.draws = draws
+        self.n = n
         self.write = write
         self.version = version
         self.done = done
@@ -127,6 +114,8 @@ class Database(Injectable):
         self._active: set[_Query] = set()
         self._read_time: Sampler = profile.read_time.sampler(ctx.stream(f"db:{name}:read"))
         self._write_time: Sampler = profile.write_time.sampler(ctx.stream(f"db:{name}:write"))
+        self._read_quantile = profile.read_time.quantile()
+        self._write_quantile = profile.write_time.quantile()
         self._reads_free = is_zero(profile.read_time)
         self._fault_draw = ctx.stream(f"fault:db:{name}").uniform
         self.up = True
@@ -146,24 +135,39 @@ class Database(Injectable):
         """Keys whose write is prepared (two-phase commit) and still holds its row lock."""
 
     # -- public calls ------------------------------------------------------------------------
-    def read(self, key: int, done: Done) -> None:
-        """Read a row; ``done(OK, version)`` with 0 for a row never written."""
+    def read(self, key: int, done: Done, draws: WorkDraws | None = None, n: int = 0) -> None:
+        """Read a row; ``done(OK, version)`` with 0 for a row never written.
+
+        ``draws`` and ``n`` name the query as the n-th of a unit of work (its time and its
+        error-fault coin come from them, :mod:`sim.kernel.draws`); without them the
+        database's own streams are used."""
         if self._reads_free and self.up and self.free > 0 and not self.injected:
             # a zero-time query holds its connection for no time at all: answer now
             done(OK, self.rows.get(key, 0))
             return
-        self._submit(_Query(key, False, None, done))
+        self._submit(_Query(key, False, None, done, draws=draws, n=n))
 
-    def write(self, key: int, done: Done, version: int | None = None, delete: bool = False) -> None:
+    def write(
+        self,
+        key: int,
+        done: Done,
+        version: int | None = None,
+        delete: bool = False,
+        draws: WorkDraws | None = None,
+        n: int = 0,
+        extra: float = 0.0,
+    ) -> None:
         """Write a row; ``done(OK, version)`` at the commit instant.
 
         Without ``version`` the next version of the key is assigned at commit (an owner's
         write); with it, that version is stored (a copy applying a received change). A
         ``delete`` removes the row: its version still advances (a tombstone), but the row is
-        gone from the table (a query of the table no longer finds it).
+        gone from the table (a query of the table no longer finds it). ``extra`` is more work
+        in the same transaction (another statement), holding the lock and the connection.
         """
-        query = _Query(key, True, version, done)
+        query = _Query(key, True, version, done, draws=draws, n=n)
         query.delete = delete
+        query.extra = extra
         self._submit(query)
 
     def scan(self, duration: float, done: Done, tag: str = "scan") -> None:
@@ -174,22 +178,30 @@ class Database(Injectable):
         query.tag = tag
         self._submit(query)
 
-    def prepare(self, key: int, token: object, done: Done) -> None:
+    def prepare(
+        self, key: int, token: object, done: Done, draws: WorkDraws | None = None, n: int = 0
+    ) -> None:
         """Phase one of two-phase commit (``PREPARE TRANSACTION``): do the write's work under
         the row lock, then keep the lock after the connection is returned; ``done(OK, None)``.
 
         The lock is held, across crashes of the database, until :meth:`commit_prepared` or
         :meth:`rollback_prepared`; other writes of the key wait behind it."""
-        self._submit(_Query(key, True, None, done, prepare=token))
+        self._submit(_Query(key, True, None, done, prepare=token, draws=draws, n=n))
 
     def commit_prepared(
-        self, key: int, token: object, done: Done, version: int | None = None
+        self,
+        key: int,
+        token: object,
+        done: Done,
+        version: int | None = None,
+        draws: WorkDraws | None = None,
+        n: int = 0,
     ) -> None:
         """Phase two (``COMMIT PREPARED``): a durable write like any commit, so it takes a
         connection and one draw of ``write_time``; then the write of ``key`` prepared under
         ``token`` commits (next version, or ``version``) and its lock is released.
         ``done(ERROR, "not prepared")`` when that transaction is not prepared."""
-        self._submit(_Query(key, True, version, done, commit=token))
+        self._submit(_Query(key, True, version, done, commit=token, draws=draws, n=n))
 
     def rollback_prepared(self, key: int, token: object) -> bool:
         """Abort the write of ``key`` prepared under ``token`` and release its lock."""
@@ -209,9 +221,12 @@ class Database(Injectable):
             self._fail(query, "refused")
             return
         injected = self.injected
-        if injected.errors and self._fault_draw() < injected.error_probability:
-            self._fail(query, "injected")
-            return
+        if injected.errors:
+            draws = query.draws
+            coin = self._fault_draw() if draws is None else draws.query_coin(query.n)
+            if coin < injected.error_probability:
+                self._fail(query, "injected")
+                return
         query.epoch = self.epoch
         if self.free > 0:
             self.free -= 1
@@ -246,17 +261,27 @@ class Database(Injectable):
             self._execute(query, query.scan)
             return
         if query.commit is not None:  # the prepared transaction already holds the lock
-            self._execute(query, self._write_time())
+            self._execute(query, self._write_duration(query))
             return
         if not query.write:
-            self._execute(query, 0.0 if self._reads_free else self._read_time())
+            if self._reads_free:
+                self._execute(query, 0.0)
+            elif query.draws is None:
+                self._execute(query, self._read_time())
+            else:
+                self._execute(query, self._read_quantile(query.draws.query(query.n)))
             return
         holders = self._locks.get(query.key)
         if holders is None:
             self._locks[query.key] = deque()
-            self._execute(query, self._write_time())
+            self._execute(query, self._write_duration(query))
         else:
             holders.append(query)
+
+    def _write_duration(self, query: _Query) -> float:
+        draws = query.draws
+        own = self._write_time() if draws is None else self._write_quantile(draws.query(query.n))
+        return own + query.extra
 
     def _execute(self, query: _Query, duration: float) -> None:
         query.begun = self.ctx.env.now
@@ -330,7 +355,7 @@ class Database(Injectable):
         del self._locks[key]
 
     def _start_locked(self, query: _Query) -> None:
-        self._execute(query, self._write_time())
+        self._execute(query, self._write_duration(query))
 
     def _fail(self, query: _Query, reason: str) -> None:
         query.settled = True

@@ -1,80 +1,165 @@
-"""Network hops between the client, services and databases.
+"""Network hops between the client, services, databases, connectors and the broker.
 
 Each hop waits one draw of the one-way latency distribution plus any ``latency`` faults active
-on that link (``link:A->B``). A zero latency with no fault costs nothing: the continuation runs
-at once. Node names are service names, ``client`` and ``db:NAME``.
+on that link (``link:A->B``). Hops to and from the ``broker`` node add only the link's faults:
+the broker's own ``latency`` (``broker:``) already is the wire time of a request and its
+answer. A zero latency with no fault costs nothing: the continuation runs at once. Node names
+are service names, ``client``, ``db:NAME``, ``connector:NAME`` and ``broker``.
 
-A ``partition`` drops every message between two nodes (one way or both) while it lasts; the
-sender is not told, so it waits for its own timeout.
+Links behave like TCP connections. A ``partition`` cuts a link (one way, or both); a message
+sent over a cut link is not dropped: TCP retransmits it, with an exponential backoff from the
+minimum retransmission timeout of an established connection (Linux ``TCP_RTO_MIN`` 200 ms)
+doubling up to ``TCP_RTO_MAX`` 120 s [RFC 6298 §5.5, LINUX-TCP], and it is delivered at the
+first retransmission after the link heals, one hop later. After 15 retransmissions (Linux
+``tcp_retries2``, about 924.6 s) the connection is given up and the message with it
+[LINUX-TCP]. The sender may give up first: whoever holds the :class:`Transmission` handle of a
+held message (a client whose own timeout fired and who closes the connection) cancels it, and
+it is never delivered. :meth:`Network.isolate` cuts a node off from every other node (a whole
+broker cluster unreachable).
 
-Left out: bandwidth and message size, packet loss and TCP retransmission, connection set-up,
-and any ordering guarantee between two hops on one link (each hop
-is delayed independently, so two messages can overtake each other when latency varies).
+[RFC 6298] https://www.rfc-editor.org/rfc/rfc6298 (Computing TCP's Retransmission Timer).
+[LINUX-TCP] Linux ``Documentation/networking/ip-sysctl.rst`` (``tcp_retries2``: default 15,
+a hypothetical timeout of 924.6 s) and ``include/net/tcp.h`` (``TCP_RTO_MIN`` HZ/5,
+``TCP_RTO_MAX`` 120 s).
+
+Left out: bandwidth and message size, packet loss outside partitions, connection set-up, and
+any ordering guarantee between two hops on one link (each hop is delayed independently, so two
+messages can overtake each other when latency varies).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sim.config.distributions import Distribution, Sampler, is_zero
 from sim.kernel.context import SimContext
 from sim.kernel.schedule import later
 
-__all__ = ["Network", "NetworkLink"]
+__all__ = ["RETRANSMISSIONS", "RTO_MAX", "RTO_MIN", "Network", "NetworkLink", "Transmission"]
+
+RTO_MIN = 0.2
+"""First retransmission timeout of an established connection: Linux TCP_RTO_MIN [LINUX-TCP]."""
+RTO_MAX = 120.0
+"""Largest retransmission timeout: Linux TCP_RTO_MAX [LINUX-TCP]."""
+RETRANSMISSIONS = 15
+"""Retransmissions before the connection is given up: Linux tcp_retries2 [LINUX-TCP]."""
+
+
+class Transmission:
+    """A message held on a cut link; :meth:`cancel` it when the sender gives up."""
+
+    __slots__ = ("cancelled", "deliver", "destination", "sent", "source")
+
+    def __init__(self, source: str, destination: str, deliver: Callable[[], Any], sent: float):
+        self.source = source
+        self.destination = destination
+        self.deliver = deliver
+        self.sent = sent
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def retransmission_after(sent: float, now: float) -> float | None:
+    """The first retransmission of a message sent at ``sent`` that comes at or after ``now``
+    (None: the connection was given up before)."""
+    at, timeout = sent, RTO_MIN
+    for _ in range(RETRANSMISSIONS):
+        at += timeout
+        if at >= now:
+            return at
+        timeout = min(2.0 * timeout, RTO_MAX)
+    return None
 
 
 class Network:
     """Delays messages between named nodes."""
 
-    def __init__(self, ctx: SimContext, latency: Distribution) -> None:
+    def __init__(
+        self, ctx: SimContext, latency: Distribution, wire_free: Iterable[str] = ("broker",)
+    ) -> None:
         self.ctx = ctx
         self._zero = is_zero(latency)
         self._latency: Sampler = latency.sampler(ctx.stream("network"))
+        self._wire_free = frozenset(wire_free)
         self._extra: dict[tuple[str, str], list[Sampler]] = {}
         self._blocked: dict[tuple[str, str], int] = {}
+        self._isolated: dict[str, int] = {}
+        self._held: list[Transmission] = []
         self.instant = self._zero
         """True while every hop is free (zero latency, no link fault): callers may skip hops."""
 
     def _changed(self) -> None:
-        self.instant = self._zero and not self._extra and not self._blocked
+        self.instant = self._zero and not self._extra and not self._blocked and not self._isolated
 
-    def send(self, source: str, destination: str, deliver: Callable[[], Any]) -> None:
-        """Deliver a message from ``source`` to ``destination`` after one hop (or drop it, if a
-        partition separates them: the sender learns nothing and its timeout fires)."""
+    def is_cut(self, source: str, destination: str) -> bool:
+        """True while a partition cuts the link from ``source`` to ``destination``."""
+        return (source, destination) in self._blocked or bool(
+            self._isolated and (source in self._isolated or destination in self._isolated)
+        )
+
+    def send(
+        self, source: str, destination: str, deliver: Callable[[], Any]
+    ) -> Transmission | None:
+        """Deliver a message from ``source`` to ``destination`` after one hop; over a cut link
+        hold it (and return its handle) until the link heals."""
         if self.instant:
             deliver()
-            return
-        if self._blocked and (source, destination) in self._blocked:
-            return
-        delay = 0.0 if self._zero else self._latency()
+            return None
+        if self.is_cut(source, destination):
+            held = Transmission(source, destination, deliver, self.ctx.env.now)
+            self._held.append(held)
+            return held
+        later(self.ctx.env, self._hop(source, destination), deliver)
+        return None
+
+    @property
+    def holding(self) -> bool:
+        """True while a message waits on a cut link."""
+        return any(not held.cancelled for held in self._held)
+
+    def _hop(self, source: str, destination: str) -> float:
+        wire_free = source in self._wire_free or destination in self._wire_free
+        delay = 0.0 if self._zero or wire_free else self._latency()
         if self._extra:
             for extra in self._extra.get((source, destination), ()):
                 delay += extra()
-        later(self.ctx.env, delay, deliver)
+        return delay
 
+    def _release(self) -> None:
+        """Deliver the held messages whose link has healed, at their next retransmission."""
+        now = self.ctx.env.now
+        still: list[Transmission] = []
+        for held in self._held:
+            if held.cancelled:
+                continue
+            if self.is_cut(held.source, held.destination):
+                still.append(held)
+                continue
+            at = retransmission_after(held.sent, now)
+            if at is not None:
+                later(
+                    self.ctx.env,
+                    at - now + self._hop(held.source, held.destination),
+                    self._deliverer(held),
+                )
+        self._held = still
+
+    @staticmethod
+    def _deliverer(held: Transmission) -> Callable[[], None]:
+        def deliver() -> None:
+            if not held.cancelled:
+                held.deliver()
+
+        return deliver
+
+    # -- faults ------------------------------------------------------------------------------
     def add_delay(self, source: str, destination: str, extra: Sampler) -> None:
         """Start adding ``extra()`` to every hop from ``source`` to ``destination``."""
         self._extra.setdefault((source, destination), []).append(extra)
         self._changed()
-
-    def block(self, source: str, destination: str) -> Callable[[], None]:
-        """Drop every message from ``source`` to ``destination`` until the returned undo runs."""
-        pair = (source, destination)
-        self._blocked[pair] = self._blocked.get(pair, 0) + 1
-        self._changed()
-
-        def unblock() -> None:
-            self._blocked[pair] -= 1
-            if self._blocked[pair] == 0:
-                del self._blocked[pair]
-            self._changed()
-
-        return unblock
-
-    def is_blocked(self, source: str, destination: str) -> bool:
-        """True while a partition drops messages from ``source`` to ``destination``."""
-        return (source, destination) in self._blocked
 
     def remove_delay(self, source: str, destination: str, extra: Sampler) -> None:
         """Stop adding a delay started by :meth:`add_delay`."""
@@ -84,6 +169,35 @@ class Network:
         if not delays:
             self._extra.pop((source, destination), None)
         self._changed()
+
+    def block(self, source: str, destination: str) -> Callable[[], None]:
+        """Cut the link from ``source`` to ``destination`` until the returned heal runs."""
+        pair = (source, destination)
+        self._blocked[pair] = self._blocked.get(pair, 0) + 1
+        self._changed()
+
+        def unblock() -> None:
+            self._blocked[pair] -= 1
+            if self._blocked[pair] == 0:
+                del self._blocked[pair]
+            self._changed()
+            self._release()
+
+        return unblock
+
+    def isolate(self, node: str) -> Callable[[], None]:
+        """Cut ``node`` off from every other node until the returned heal runs."""
+        self._isolated[node] = self._isolated.get(node, 0) + 1
+        self._changed()
+
+        def rejoin() -> None:
+            self._isolated[node] -= 1
+            if self._isolated[node] == 0:
+                del self._isolated[node]
+            self._changed()
+            self._release()
+
+        return rejoin
 
 
 class NetworkLink:

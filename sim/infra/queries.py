@@ -12,6 +12,7 @@ from typing import Any
 
 from sim.infra.network import Network
 from sim.kernel.codes import Done
+from sim.kernel.draws import WorkDraws
 
 __all__ = ["Queries"]
 
@@ -25,13 +26,16 @@ class Queries:
         self.network = network
         self.node = node
 
-    def read_row(self, database: Any, key: int, *, then: Done) -> None:
-        """Read a row; ``then(outcome, version)``."""
+    def read_row(
+        self, database: Any, key: int, *, then: Done, draws: WorkDraws | None = None, n: int = 0
+    ) -> None:
+        """Read a row; ``then(outcome, version)``. ``draws`` and ``n``: the query is the n-th
+        of that unit of work (:mod:`sim.kernel.draws`)."""
         network = self.network
         if network is None or network.instant:
-            database.read(key, then)
+            database.read(key, then, draws, n)
             return
-        self._send(database, lambda ended: database.read(key, ended), None, then)
+        self._send(database, lambda ended: database.read(key, ended, draws, n), None, then)
 
     def write_row(
         self,
@@ -42,12 +46,18 @@ class Queries:
         delete: bool = False,
         on_commit: Done | None = None,
         then: Done,
+        draws: WorkDraws | None = None,
+        n: int = 0,
+        extra: float = 0.0,
     ) -> None:
         """Write a row: the key's next version (an owner's commit) or ``version`` (a copy
-        applying a change it received); ``delete`` leaves a tombstone version."""
-        self._send(
-            database, lambda ended: database.write(key, ended, version, delete), on_commit, then
-        )
+        applying a change it received); ``delete`` leaves a tombstone version; ``extra`` is
+        more work in the same transaction."""
+
+        def issue(ended: Done) -> None:
+            database.write(key, ended, version, delete, draws, n, extra)
+
+        self._send(database, issue, on_commit, then)
 
     def query(self, database: Any, issue: Any, *, on_end: Done | None = None, then: Done) -> None:
         """Any other query: ``issue(done)`` starts it at the database (prepare, commit

@@ -37,6 +37,7 @@ from sim.infra.network import Network
 from sim.infra.queries import Queries
 from sim.kernel.codes import ERROR, Done
 from sim.kernel.context import SimContext
+from sim.kernel.draws import WorkDraws
 from sim.kernel.schedule import Trampoline, later
 
 __all__ = ["Instance", "Job", "Leak", "Service"]
@@ -49,20 +50,33 @@ class Job:
 
     __slots__ = (
         "done",
+        "draws",
         "epoch",
         "finished",
         "instance",
         "pending",
+        "queries",
         "service",
         "service_time",
         "work",
     )
 
-    def __init__(self, service: Service, work: Work, done: Done, service_time: float) -> None:
+    def __init__(
+        self,
+        service: Service,
+        work: Work,
+        done: Done,
+        service_time: float,
+        draws: WorkDraws | None = None,
+    ) -> None:
         self.service = service
         self.work = work
         self.done = done
         self.service_time = service_time
+        self.draws = draws
+        """Where the job's random draws come from (its service time was the first)."""
+        self.queries = 0
+        """Database queries the job has sent (the next one's draws are ``draws.query(n)``)."""
         self.instance: Instance | None = None
         self.epoch = 0
         self.finished = False
@@ -119,12 +133,14 @@ class Job:
 
     def read_row(self, database: Any, key: int, *, then: Done) -> None:
         """Read a row of ``database`` (a hop there and back); ``then(outcome, version)``."""
+        n = self.queries
+        self.queries = n + 1
         queries = self.service.queries
         network = queries.network
         if network is None or network.instant:  # no hops: straight to the database
-            database.read(key, self._answer(then))
+            database.read(key, self._answer(then), self.draws, n)
         else:
-            queries.read_row(database, key, then=self._answer(then))
+            queries.read_row(database, key, then=self._answer(then), draws=self.draws, n=n)
 
     def write_row(
         self,
@@ -135,9 +151,13 @@ class Job:
         delete: bool = False,
         on_commit: Done | None = None,
         then: Done,
+        extra: float = 0.0,
     ) -> None:
         """Write a row (see :meth:`sim.infra.queries.Queries.write_row`): ``on_commit`` at the
-        commit instant (always), ``then(outcome, version)`` when the answer is back."""
+        commit instant (always), ``then(outcome, version)`` when the answer is back; ``extra``
+        is more work in the same transaction."""
+        n = self.queries
+        self.queries = n + 1
         self.service.queries.write_row(
             database,
             key,
@@ -145,18 +165,27 @@ class Job:
             delete=delete,
             on_commit=on_commit,
             then=self._answer(then),
+            draws=self.draws,
+            n=n,
+            extra=extra,
         )
 
     def query(
         self,
         database: Any,
-        issue: Callable[[Done], None],
+        issue: Callable[[Done, WorkDraws | None, int], None],
         *,
         on_end: Done | None = None,
         then: Done,
     ) -> None:
-        """Any other query (see :meth:`sim.infra.queries.Queries.query`)."""
-        self.service.queries.query(database, issue, on_end=on_end, then=self._answer(then))
+        """Any other query (see :meth:`sim.infra.queries.Queries.query`): ``issue(done,
+        draws, n)`` starts it with the job's draws for its n-th query."""
+        n = self.queries
+        self.queries = n + 1
+        draws = self.draws
+        self.service.queries.query(
+            database, lambda done: issue(done, draws, n), on_end=on_end, then=self._answer(then)
+        )
 
 
 class Leak:
@@ -189,6 +218,11 @@ class Instance(Injectable):
         self._timeout = service.ctx.env.timeout
 
     @property
+    def idle(self) -> bool:
+        """No request queued or in service."""
+        return not self.queue and not self.running
+
+    @property
     def outstanding(self) -> int:
         """Requests queued or in service."""
         return len(self.queue) + len(self.running)
@@ -199,10 +233,13 @@ class Instance(Injectable):
             job.done(ERROR, "refused")
             return
         injected = self.injected
-        if injected.errors and self.service.error_draw() < injected.error_probability:
-            job.finished = True
-            job.done(ERROR, "injected")
-            return
+        if injected.errors:
+            draws = job.draws
+            coin = self.service.error_draw() if draws is None else draws.coin()
+            if coin < injected.error_probability:
+                job.finished = True
+                job.done(ERROR, "injected")
+                return
         job.instance = self
         job.epoch = self.epoch
         if self.free > 0:
@@ -280,6 +317,7 @@ class Service:
         self.config = config
         self.instances = [Instance(self, i, config.concurrency) for i in range(config.instances)]
         self._service_time = config.service_time.sampler(ctx.stream(f"service:{name}"))
+        self._service_quantile = config.service_time.quantile()
         self._balancer_stream = ctx.stream(f"balancer:{name}")
         self.error_draw = ctx.stream(f"fault:service:{name}").uniform
         self.node = name if node is None else node
@@ -291,10 +329,14 @@ class Service:
         self.leaks: list[Leak] = []
         """Jobs whose work ended without finishing them (a model error, reported by the run)."""
 
-    def call(self, work: Work, done: Done) -> Job:
+    def call(self, work: Work, done: Done, draws: WorkDraws | None = None) -> Job:
         """Handle one request: queue, serve, run ``work(job)``; the work ends with
-        :meth:`Job.finish`."""
-        job = Job(self, work, done, self._service_time())
+        :meth:`Job.finish`. ``draws`` names the unit of work (:mod:`sim.kernel.draws`): its
+        service time and error coin come from it (without it, from the service's streams)."""
+        if draws is None:
+            job = Job(self, work, done, self._service_time())
+        else:
+            job = Job(self, work, done, self._service_quantile(draws.handle()), draws)
         self._pick().accept(job)
         return job
 

@@ -28,8 +28,8 @@ __all__ = [
     "units",
 ]
 
-Unit = Literal["s", "1/s", "fraction", "count", "records"]
-Family = Literal["latency", "throughput", "availability", "freshness", "integrity", "cost"]
+Unit = Literal["s", "1/s", "fraction", "count", "records", "bytes"]
+Family = Literal["latency", "throughput", "availability", "freshness", "integrity", "cost", "run"]
 
 
 class MetricError(ValueError):
@@ -64,12 +64,35 @@ COMMON: tuple[Metric, ...] = (
     _m("latency_p999", "s", "latency", "99.9th percentile latency of successful requests"),
     _m("throughput", "1/s", "throughput", "successful requests per second of load", "higher"),
     _m("error_rate", "fraction", "availability", "errors and timeouts among measured requests"),
-    _m("staleness_p50", "s", "freshness", "median delay from a commit to a copy holding it"),
+    _m(
+        "staleness_p50",
+        "s",
+        "freshness",
+        "median delay from a commit to a copy holding it (infinite: never, for pairs that never "
+        "arrived)",
+    ),
     _m("staleness_p99", "s", "freshness", "99th percentile of that delay"),
     _m("staleness_max", "s", "freshness", "largest such delay"),
+    _m(
+        "never_propagated",
+        "fraction",
+        "freshness",
+        "(commit, copy) pairs that never reached the copy by the end of the run",
+    ),
     _m("stale_read_rate", "fraction", "freshness", "reads older than the owner's last commit"),
     _m("divergent_keys", "count", "integrity", "keys a copy holds differently after the drain"),
-    _m("lost_updates", "count", "integrity", "(commit, copy) pairs the copy never applied"),
+    _m(
+        "lost_updates",
+        "count",
+        "integrity",
+        "(commit, copy) pairs the copy never applied and that can no longer arrive",
+    ),
+    _m(
+        "pending_at_end",
+        "count",
+        "integrity",
+        "(commit, copy) pairs not applied yet but still in a log or a buffer at the end",
+    ),
     _m("duplicates", "count", "integrity", "applies of a version a copy already applied"),
     _m("reorders", "count", "integrity", "applies of a version older than one already applied"),
     _m("phantom_writes", "count", "integrity", "versions at a copy the owner never committed"),
@@ -79,6 +102,10 @@ COMMON: tuple[Metric, ...] = (
         "freshness",
         "reads older than a write already acknowledged before the read began",
     ),
+    _m(
+        "drain_time", "s", "run", "how long the drain ran after the load until the system was quiet"
+    ),
+    _m("drain_capped", "fraction", "run", "replications whose drain stopped at its cap, not quiet"),
 )
 """The metrics of every pattern, in summary order."""
 

@@ -15,14 +15,17 @@ After the run, pure functions derive:
   read began;
 * **divergent keys**: keys for which some copy's final version differs from the owner's final
   version at the end of the drain;
-* **lost updates**: (committed version, copy) pairs the copy never applied by the end of the
-  drain (:func:`lost_updates`): the change itself never reached it, even if a later version
-  did (a consumer of the copy never saw that change);
+* **lost updates** and **pending at end**: (committed version, copy) pairs the copy never
+  applied by the end of the drain (:func:`lost_and_pending`): lost when the change can no
+  longer reach it (it is in no log and no buffer), pending when it still can; lost even if a
+  later version did reach the copy (a consumer of the copy never saw that change);
 * **duplicates**, **reorders**, **phantom writes** (:func:`apply_anomalies`) and
   **read-your-writes violations** (:func:`read_your_writes_violations`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,7 +36,7 @@ __all__ = [
     "ConsistencyLog",
     "apply_anomalies",
     "divergent_keys",
-    "lost_updates",
+    "lost_and_pending",
     "propagation",
     "read_your_writes_violations",
     "stale_read_flags",
@@ -168,8 +171,12 @@ def final_versions(
     return table
 
 
-def divergent_keys(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> int:
-    """Keys where some copy's final version differs from the owner's final version."""
+def divergent_keys(
+    commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str], since: float = 0.0
+) -> int:
+    """Keys where some copy's final version differs from the owner's final version, among the
+    keys whose last commit (or, for a key only a phantom touched, last apply) came at or after
+    ``since``."""
     if not replicas:
         return 0
     table = final_versions(commits, applies, replicas)
@@ -178,28 +185,46 @@ def divergent_keys(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[
     differs = np.zeros(len(table), dtype=bool)
     for name in replicas:
         differs |= table[name].to_numpy() != table["owner"].to_numpy()
-    return int(differs.sum())
+    last = pd.concat([commits[["key", "time"]], applies[["key", "time"]]]).groupby("key")["time"]
+    recent = last.max().reindex(table.index).fillna(-np.inf).to_numpy() >= since
+    committed = commits.groupby("key")["time"].max().reindex(table.index).to_numpy()
+    measured = np.where(np.isnan(committed), recent, committed >= since)
+    return int((differs & measured).sum())
 
 
-def apply_anomalies(commits: pd.DataFrame, applies: pd.DataFrame) -> dict[str, int]:
-    """Counts over every copy's applies:
+def apply_anomalies(
+    commits: pd.DataFrame, applies: pd.DataFrame, since: float = 0.0
+) -> dict[str, int]:
+    """Counts over every copy's applies of versions committed at or after ``since`` (for a
+    phantom, applied at or after it):
 
     * ``duplicates`` — applies of a (copy, key, version) after its first;
-    * ``reorders`` — applies of a version older than one the copy already applied for the key;
+    * ``reorders`` — *first* applies of a version older than one the copy already applied for
+      the key (a redelivered duplicate is only a duplicate);
     * ``phantom_writes`` — distinct (copy, key, version) the owner never committed.
     """
     if len(applies) == 0:
         return {"duplicates": 0, "reorders": 0, "phantom_writes": 0}
     ordered = applies.sort_values(["replica", "key", "time"], kind="stable")
-    duplicates = int(ordered.duplicated(["replica", "key", "version"]).sum())
+    repeat = ordered.duplicated(["replica", "key", "version"]).to_numpy()
     previous = ordered.groupby(["replica", "key"], sort=False)["version"].cummax()
     earlier = previous.groupby([ordered["replica"], ordered["key"]], sort=False).shift(1)
-    reorders = int((ordered["version"] < earlier).sum())
-    committed = pd.MultiIndex.from_frame(commits[["key", "version"]].astype(np.int64))
-    distinct = ordered.drop_duplicates(["replica", "key", "version"])
-    seen = pd.MultiIndex.from_frame(distinct[["key", "version"]].astype(np.int64))
-    phantoms = int((~seen.isin(committed)).sum())
-    return {"duplicates": duplicates, "reorders": reorders, "phantom_writes": phantoms}
+    older = (ordered["version"] < earlier).to_numpy()
+    stamps = commits[["key", "version", "time"]].astype({"key": np.int64, "version": np.int64})
+    stamped = (
+        ordered[["key", "version"]]
+        .astype(np.int64)
+        .merge(stamps.drop_duplicates(["key", "version"]), on=["key", "version"], how="left")
+    )
+    committed_at = stamped["time"].to_numpy(float)
+    phantom = np.isnan(committed_at)
+    measured = np.where(phantom, ordered["time"].to_numpy(float) >= since, committed_at >= since)
+    phantoms = phantom & ~repeat & measured
+    return {
+        "duplicates": int((repeat & measured).sum()),
+        "reorders": int((older & ~repeat & measured).sum()),
+        "phantom_writes": int(phantoms.sum()),
+    }
 
 
 def read_your_writes_violations(requests: pd.DataFrame) -> int:
@@ -229,16 +254,39 @@ def read_your_writes_violations(requests: pd.DataFrame) -> int:
     return int((merged["seen"] < merged["acked"].fillna(0)).sum())
 
 
-def lost_updates(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> int:
-    """(committed version, copy) pairs whose version the copy never applied."""
+def lost_and_pending(
+    commits: pd.DataFrame,
+    applies: pd.DataFrame,
+    replicas: list[str],
+    pending: Mapping[int, set[tuple[int, int]]] | None = None,
+    since: float = 0.0,
+) -> tuple[int, int]:
+    """(committed version, copy) pairs committed at or after ``since`` whose version the copy
+    never applied, split in two: ``(lost, pending)``. A pair is *pending* when the version can
+    still arrive — it is in ``pending[copy]`` (still in a log or a buffer at the end of the
+    run) — and *lost* when it cannot."""
     if not replicas or len(commits) == 0:
-        return 0
-    committed = pd.MultiIndex.from_frame(commits[["key", "version"]].astype(np.int64))
-    lost = 0
+        return 0, 0
+    recent = commits[commits["time"] >= since]
+    keys = recent["key"].to_numpy(np.int64)
+    versions = recent["version"].to_numpy(np.int64)
+    committed = pd.MultiIndex.from_arrays([keys, versions])
+    lost = waiting = 0
     for index in range(len(replicas)):
         mine = applies.loc[applies["replica"] == index, ["key", "version"]].astype(np.int64)
         reached = (
             pd.MultiIndex.from_frame(mine) if len(mine) else pd.MultiIndex.from_arrays([[], []])
         )
-        lost += int((~committed.isin(reached)).sum())
-    return lost
+        missing = ~committed.isin(reached)
+        still = (pending or {}).get(index, set())
+        if still:
+            later = np.fromiter(
+                ((int(k), int(v)) in still for k, v in zip(keys, versions, strict=True)),
+                dtype=bool,
+                count=len(keys),
+            )
+        else:
+            later = np.zeros(len(keys), dtype=bool)
+        waiting += int((missing & later).sum())
+        lost += int((missing & ~later).sum())
+    return lost, waiting

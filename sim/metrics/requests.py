@@ -51,6 +51,9 @@ class RequestLog:
         self.outcomes: list[int] = [-1] * count
         self.versions: list[int] = [-1] * count
         self.services: list[int] = [-1] * count
+        self.works: list[float] = [math.nan] * count
+        """The service time each request was given where it was handled (NaN: it never
+        reached a service)."""
         self.service_names = service_names
 
     def finish(self, index: int, now: float, outcome: int, version: int = -1) -> None:
@@ -72,7 +75,7 @@ class RequestLog:
                 self.outcomes[index] = TIMEOUT
 
     def frame(self) -> pd.DataFrame:
-        """One row per request: ``op, key, service, start, latency, outcome, version``."""
+        """One row per request: ``op, key, service, start, latency, outcome, version, work``."""
         requests = self.requests
         starts = requests.times
         ends = np.asarray(self.ends, dtype=float)
@@ -88,5 +91,6 @@ class RequestLog:
                     np.asarray(self.outcomes, dtype=np.int64)
                 ],
                 "version": np.asarray(self.versions, dtype=np.int64),
+                "work": np.asarray(self.works, dtype=float),
             }
         )

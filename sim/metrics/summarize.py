@@ -22,7 +22,7 @@ from sim.metrics.catalog import COMMON, known_metrics
 from sim.metrics.consistency import (
     apply_anomalies,
     divergent_keys,
-    lost_updates,
+    lost_and_pending,
     read_your_writes_violations,
     stale_read_flags,
 )
@@ -35,6 +35,20 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else math.nan
 
 
+def censored_percentile(values: np.ndarray, q: float) -> float:
+    """The ``q`` percentile (linear interpolation) of values where ``inf`` stands for "never":
+    any percentile that reaches into the infinite share is infinite."""
+    if len(values) == 0:
+        return math.nan
+    ordered = np.sort(values)
+    position = q / 100.0 * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    if math.isinf(ordered[low]) or (position > low and math.isinf(ordered[high])):
+        return math.inf
+    return float(np.percentile(ordered, q))
+
+
 def replication_metrics(
     requests: pd.DataFrame,
     propagation: pd.DataFrame,
@@ -44,11 +58,15 @@ def replication_metrics(
     warmup: float,
     load_end: float,
     gauges: Mapping[str, float] | None = None,
+    pending: Mapping[int, set[tuple[int, int]]] | None = None,
+    drain: tuple[float, bool] = (math.nan, False),
 ) -> dict[str, float]:
     """The metrics of one run (one pattern, one replication).
 
     ``gauges`` carries what the pattern's components measured themselves (the metrics its
-    model declares, :mod:`sim.metrics.catalog`).
+    model declares, :mod:`sim.metrics.catalog`); ``pending`` the versions still on their way
+    to each copy at the end (see :func:`lost_and_pending`); ``drain`` how long the drain ran
+    and whether it stopped at its cap.
     """
     measured = requests[requests["start"] >= warmup]
     ok = measured[measured["outcome"] == "ok"]
@@ -57,7 +75,9 @@ def replication_metrics(
     reads = ok[ok["op"] == "read"]
     stale = stale_read_flags(reads, commits)
     delays = propagation.loc[propagation["commit_time"] >= warmup, "delay"].to_numpy(float)
-    delays = delays[np.isfinite(delays)]
+    never = np.isnan(delays)
+    censored = np.where(never, np.inf, delays)  # never arrived: infinitely stale
+    lost, waiting = lost_and_pending(commits, applies, replicas, pending, warmup)
     return {
         "latency_mean": float(latency.mean()) if len(latency) else math.nan,
         "latency_p50": _percentile(latency, 50),
@@ -66,14 +86,18 @@ def replication_metrics(
         "latency_p999": _percentile(latency, 99.9),
         "throughput": len(ok) / window,
         "error_rate": (len(measured) - len(ok)) / len(measured) if len(measured) else math.nan,
-        "staleness_p50": _percentile(delays, 50),
-        "staleness_p99": _percentile(delays, 99),
-        "staleness_max": float(delays.max()) if len(delays) else math.nan,
+        "staleness_p50": censored_percentile(censored, 50),
+        "staleness_p99": censored_percentile(censored, 99),
+        "staleness_max": float(censored.max()) if len(censored) else math.nan,
+        "never_propagated": float(never.mean()) if len(never) else math.nan,
         "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
-        "divergent_keys": float(divergent_keys(commits, applies, replicas)),
-        "lost_updates": float(lost_updates(commits, applies, replicas)),
-        **{name: float(count) for name, count in apply_anomalies(commits, applies).items()},
+        "divergent_keys": float(divergent_keys(commits, applies, replicas, warmup)),
+        "lost_updates": float(lost),
+        "pending_at_end": float(waiting),
+        **{name: float(count) for name, count in apply_anomalies(commits, applies, warmup).items()},
         "read_your_writes_violations": float(read_your_writes_violations(measured)),
+        "drain_time": float(drain[0]),
+        "drain_capped": float(drain[1]),
         **dict(gauges or {}),
     }
 
@@ -95,13 +119,21 @@ def summarize(
     records = []
     for pattern, runs in grouped.items():
         for metric in names:
-            mean, low, high, n = mean_ci([run.get(metric, math.nan) for run in runs])
+            found = [float(run.get(metric, math.nan)) for run in runs]
+            if any(value == math.inf for value in found):  # "never" in some replication
+                count = sum(1 for value in found if not math.isnan(value))
+                records.append((pattern, metric, math.inf, math.nan, math.nan, count))
+                continue
+            mean, low, high, n = mean_ci(found)
             records.append((pattern, metric, mean, low, high, n))
     return pd.DataFrame(records, columns=["pattern", "metric", "mean", "ci_low", "ci_high", "n"])
 
 
 def format_value(metric: str, value: float) -> str:
-    """A metric's value for people: ``32.8 ms``, ``1.5 s``, ``3.6%``, ``120/s``, ``43``."""
+    """A metric's value for people: ``32.8 ms``, ``1.5 s``, ``3.6%``, ``120/s``, ``43``;
+    ``never`` for an infinite staleness (something never arrived), ``—`` for not measured."""
+    if value is not None and value == math.inf:
+        return "never"
     if value is None or not math.isfinite(value):
         return "—"
     found = known_metrics().get(metric)

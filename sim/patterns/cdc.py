@@ -45,7 +45,7 @@ from sim.connectors.cdc import CdcConnector
 from sim.infra.database import Database
 from sim.metrics.catalog import Metric
 from sim.patterns.model import register_pattern
-from sim.patterns.relay import WAL_RETAINED_MAX, Relay, RelayModel
+from sim.patterns.relay import SLOT_METRICS, Relay, RelayModel
 
 __all__ = ["CdcModel", "CdcSettings"]
 
@@ -68,7 +68,7 @@ class CdcModel(RelayModel):
 
     settings = CdcSettings
     spec: CdcSettings
-    metrics: ClassVar[tuple[Metric, ...]] = (*RelayModel.metrics, WAL_RETAINED_MAX)
+    metrics: ClassVar[tuple[Metric, ...]] = (*RelayModel.metrics, *SLOT_METRICS)
 
     def build_relay(self, database: Database) -> Relay:
         return CdcConnector(

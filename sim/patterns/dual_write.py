@@ -2,10 +2,14 @@
 
 The two steps are not one transaction (Kafka does not join XA [DBZ-BLOG]). With
 ``order: commit_first`` (the usual code) the owner commits, then sends the change and answers
-the client once the broker acknowledges it. If the owner's instance crashes between the commit
-and the send, or the send fails for good (broker unavailable past ``delivery_timeout``, the
-owner cut off from the broker), the change is committed but never published: a lost update,
-and the copies stay behind for good unless the key is written again.
+the client once the broker acknowledges it. Each owner instance runs its own producer, which
+lives and dies with it: a crash of the instance loses the records still in its accumulator
+(waiting for ``linger`` or for a batch slot) and those whose request failed and would have
+been retried; requests already on the wire reach the broker. So a change is committed but never
+published — a lost update, the copies behind for good unless the key is written again — when
+the instance crashes between the commit and the send, while the record waits in the producer,
+or when the send fails for good (the broker out of reach past ``delivery_timeout``). Per crash
+that is about the write rate × (``linger`` + the database round trip back to the owner).
 
 With ``order: publish_first`` the owner takes the next version of the key, publishes it, and
 then commits that version; a commit that then fails (database down, an injected error) or a
@@ -59,6 +63,8 @@ class DualWriteModel(MessagingModel):
         super().__init__(ctx, scenario, spec, log)
         self._handed: dict[int, int] = {}
         """The last version a publish-first write announced, per key."""
+        for instance in self.services[self.owner].instances:  # one producer per process
+            self.producers.get(self.owner, instance.index)
 
     def write(self, index: int, key: int) -> None:
         delete = self.is_delete(index)
@@ -81,7 +87,7 @@ class DualWriteModel(MessagingModel):
                 job.finish(outcome)
                 return
             answer = job.track(lambda ok: job.finish(OK if ok else ERROR, version))
-            self.publish(self.owner, key, version, answer)
+            self.publish(self.owner, key, version, answer, self._instance(job))
 
         job.write_row(
             self.databases[self.owner], key, delete=delete, on_commit=committed, then=back
@@ -105,7 +111,11 @@ class DualWriteModel(MessagingModel):
                 database, key, version=version, delete=delete, on_commit=committed, then=job.finish
             )
 
-        self.publish(self.owner, key, version, job.track(published))
+        self.publish(self.owner, key, version, job.track(published), self._instance(job))
+
+    @staticmethod
+    def _instance(job: Job) -> int:
+        return job.instance.index if job.instance is not None else 0
 
     def _next_version(self, key: int) -> int:
         """The version a publish-first write announces: one past both the committed version

@@ -67,13 +67,9 @@ from pydantic import Field
 from sim.broker.cluster import Broker
 from sim.broker.group import ConsumerGroup, Handler
 from sim.broker.log import Record
-from sim.broker.producer import Producer
-from sim.broker.producer_settings import ProducerSettings
-from sim.config.distributions import Exponential, ExponentialTime
 from sim.config.model import PatternSettings, Scenario
 from sim.config.sections import ServiceConfig
 from sim.faults.topology import Topology
-from sim.infra.queries import Queries
 from sim.infra.service import Job, Service
 from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
@@ -82,9 +78,12 @@ from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
 from sim.patterns.messaging import (
     CONSUMER_LAG_MAX,
-    BrokerLink,
+    Producers,
+    broker_links,
     consumer_lag_max,
     describe_broker,
+    in_topic,
+    send_version,
 )
 from sim.patterns.model import PatternModel, register_pattern
 
@@ -115,10 +114,6 @@ class EventSourcingSettings(PatternSettings):
         le=10_000,
         description="instances of each read service (that service's concurrency and service time)",
     )
-    projection_time: ExponentialTime = Field(
-        default_factory=lambda: Exponential(mean=0.002),
-        description="a listener's work per event before it writes the read store; judgment",
-    )
 
 
 def _with_instances(config: ServiceConfig, instances: int) -> ServiceConfig:
@@ -148,16 +143,14 @@ class EventSourcingModel(PatternModel):
         self.topic = f"{self.owner}.events"
         # kept forever and never compacted: the log is the history [ES-KAFKA, K-DESIGN]
         self.broker.create_topic(self.topic, retention=None, compaction=False)
-        producer = Producer(ctx, self.broker, ProducerSettings.of(scenario.broker), name=self.owner)
-        # while the writer is cut off, its client holds appends, failing each after
-        # delivery_timeout [K-PROD]
-        self.link = BrokerLink(ctx, producer, self.topic, scenario.broker.delivery_timeout)
+        self.producers = Producers(ctx, self.broker, self.network)
+        for instance in self.writer.instances:  # one producer per writer process
+            self.producers.get(self.owner, instance.index)
         self._versions: dict[int, int] = {}
         self._projections = ctx.recorder.table(
             "projections",
             {"time": "d", "store": "O", "key": "q", "version": "q", "applied": "q"},
         )
-        self._store_queries = {name: Queries(self.network, name) for name in self.stores}
         self.groups = {
             name: ConsumerGroup(
                 ctx,
@@ -197,14 +190,22 @@ class EventSourcingModel(PatternModel):
     def describe(self, topology: Topology) -> None:
         super().describe(topology)
         topology.add_publisher(self.owner, self.topic)
-        describe_broker(topology, self.broker, self.topic, self.groups)
+        describe_broker(topology, self.broker, self.topic, self.groups, self.network)
 
     def describe_services(self, topology: Topology) -> None:
-        """The owner hosts the writers and its read service; each replica its read service.
-        Listeners are a role of their own (see the module docstring)."""
+        """The owner hosts the writers; every service that serves reads hosts its readers and
+        its listeners (member i runs in reader instance i modulo the readers)."""
         for instance in self.writer.instances:
             topology.host(instance, self.owner, instance.index)
-        super().describe_services(topology)
+            topology.host(
+                self.producers.get(self.owner, instance.index), self.owner, instance.index
+            )
+        for name, service in self.services.items():
+            for instance in service.instances:
+                topology.host(instance, name, instance.index)
+            group = self.groups[name]
+            for member in range(group.size):
+                topology.host(group.member_handle(member), name, member % len(service.instances))
 
     # -- the write service -------------------------------------------------------------------
     def write(self, index: int, key: int) -> None:
@@ -222,51 +223,69 @@ class EventSourcingModel(PatternModel):
                 self.consistency.commit(key, version, env.now)
             answer(ok)
 
-        self.link.send(key, (version, delete), acked)
+        writer = job.instance.index if job.instance is not None else 0
+        send_version(
+            self.producers.get(self.owner, writer), self.topic, key, (version, delete), acked
+        )
 
-    def broker_links(self, node: str) -> list[Any]:
-        return [self.link] if node == self.owner else []  # listeners are not cut off
+    def broker_links(self, source: str, destination: str) -> list[Any]:
+        return broker_links(self.network, self.producers, self.groups, source, destination)
 
     # -- listeners ---------------------------------------------------------------------------
     def _listener(self, store: str) -> Handler:
-        sample = self.spec.projection_time.sampler(self.ctx.stream(f"projection:{store}"))
-        copy = self.replicas.index(store) if store in self.replicas else None
-        env = self.ctx.env
+        copy = self.replicas.index(store) if store in self.replicas else -1
 
         def handle(record: Record, done: Callable[[], None]) -> None:
             version, delete = record.value
-            key = int(record.key)
-            later(env, sample(), lambda: self._project(store, copy, key, version, delete, done))
+            self._project(store, copy, int(record.key), version, delete, done)
 
         return handle
 
     def _project(
         self,
         store: str,
-        copy: int | None,
+        copy: int,
         key: int,
         version: int,
         delete: bool,
         done: Callable[[], None],
         attempt: int = 0,
     ) -> None:
-        """Write one event into a read store, only if it is newer than what the store holds."""
+        """Project one event into a read store through its service (a slot and its apply
+        time, as any consumer's apply), writing only if it is newer than what the store
+        holds; retried until it succeeds."""
         database = self.databases[store]
-        queries = self._store_queries[store]
         env = self.ctx.env
         config = self.scenario.broker
-        newer = database.version(key) < version
 
         def committed(outcome: int, _value: Any) -> None:
             if outcome == OK:
-                if copy is not None:
+                if copy >= 0:
                     self.consistency.apply(copy, key, version, env.now)
                 self._projections.append(env.now, store, key, version, 1)
 
-        def back(outcome: int, _value: Any) -> None:
-            if outcome == OK:
-                if not newer:
+        def work(job: Job) -> None:
+            if database.version(key) < version:
+                job.write_row(
+                    database,
+                    key,
+                    version=version,
+                    delete=delete,
+                    on_commit=committed,
+                    then=lambda outcome, _v: job.finish(outcome),
+                )
+                return
+
+            def unchanged(outcome: int, _value: Any) -> None:
+                if outcome == OK:
                     self._projections.append(env.now, store, key, version, 0)
+                job.finish(outcome)
+
+            # the conditional write matches no row: it costs a query and changes nothing
+            job.read_row(database, key, then=unchanged)
+
+        def after(outcome: int, _value: Any) -> None:
+            if outcome == OK:
                 done()
                 return
             wait = min(config.retry_backoff_max, config.retry_backoff * 2**attempt)
@@ -276,12 +295,23 @@ class EventSourcingModel(PatternModel):
                 lambda: self._project(store, copy, key, version, delete, done, attempt + 1),
             )
 
-        if newer:
-            queries.write_row(
-                database, key, version=version, delete=delete, on_commit=committed, then=back
-            )
-        else:  # the conditional write matches no row: it costs a query, changes nothing
-            queries.read_row(database, key, then=back)
+        self.services[store].call(work, after, self.keyed("apply", copy, key, version, attempt))
+
+    # -- drain -------------------------------------------------------------------------------
+    def quiet(self) -> bool:
+        return (
+            super().quiet()
+            and all(group.caught_up() for group in self.groups.values())
+            and all(producer.pending == 0 for producer in self.producers.clients.values())
+        )
+
+    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+        """An event appended but not yet projected into a replica's read store is on its way
+        (an append still in the writer's buffer is not committed yet)."""
+        return {
+            copy: in_topic(self.broker, self.topic, self.groups[replica])
+            for copy, replica in enumerate(self.replicas)
+        }
 
     # -- gauges ------------------------------------------------------------------------------
     def gauges(self) -> dict[str, float]:

@@ -37,6 +37,7 @@ from sim.broker.producer import Producer
 from sim.broker.producer_settings import ProducerSettings
 from sim.config.model import Scenario
 from sim.faults.topology import Topology
+from sim.infra.network import Network, NetworkLink
 from sim.infra.service import Job
 from sim.kernel.codes import OK
 from sim.kernel.context import SimContext
@@ -49,10 +50,15 @@ from sim.patterns.model import PatternModel
 __all__ = [
     "CONSUMER_LAG_MAX",
     "Acked",
-    "BrokerLink",
+    "BrokerOutage",
     "MessagingModel",
+    "Producers",
+    "broker_links",
     "consumer_lag_max",
     "describe_broker",
+    "in_topic",
+    "pending_records",
+    "send_version",
 ]
 
 Acked = Callable[[bool], None]
@@ -65,52 +71,85 @@ CONSUMER_LAG_MAX = Metric(
 )
 
 
-class BrokerLink:
-    """One producer client's connection to the broker, which a ``partition`` can cut.
+class BrokerOutage:
+    """The whole cluster out of reach (``broker-outage``): every link to the broker is cut,
+    so producers' requests wait and time out and every consumer is cut off; the brokers keep
+    their logs."""
 
-    While cut, sends are held in order and sent when the cut heals; with an ``expiry`` each
-    held send fails after it (the Kafka client's ``delivery_timeout`` [K-PROD]), without one it
-    waits as long as it takes (a Kafka Connect source task [K-CONNECT]).
-    """
+    __slots__ = ("groups", "network")
 
-    def __init__(
-        self, ctx: SimContext, producer: Producer, topic: str, expiry: float | None
-    ) -> None:
-        self.ctx = ctx
-        self.producer = producer
-        self.topic = topic
-        self.expiry = expiry
-        self._cuts = 0
-        self._held: list[tuple[int, Any, Acked]] = []
-
-    def send(self, key: int, value: Any, acked: Acked) -> None:
-        """Send one record; ``acked(True)`` once the broker has it, ``acked(False)`` when
-        delivery failed for good."""
-        if self._cuts:
-            entry = (key, value, acked)
-            self._held.append(entry)
-            if self.expiry is not None:
-                later(self.ctx.env, self.expiry, lambda: self._expire(entry))
-            return
-        self.producer.send(self.topic, key, value, on_ack=lambda _m, error: acked(error is None))
-
-    def _expire(self, entry: tuple[int, Any, Acked]) -> None:
-        if entry in self._held:
-            self._held.remove(entry)
-            entry[2](False)
+    def __init__(self, network: Network, groups: list[ConsumerGroup]) -> None:
+        self.network = network
+        self.groups = groups
 
     def cut(self) -> Callable[[], None]:
-        """Cut the client off the broker; returns the heal."""
-        self._cuts += 1
+        heal_network = self.network.isolate("broker")
+        members = [(group, i) for group in self.groups for i in range(group.size)]
+        for group, index in members:
+            group.isolate_member(index)
 
         def heal() -> None:
-            self._cuts -= 1
-            if self._cuts == 0:
-                held, self._held = self._held, []
-                for key, value, acked in held:
-                    self.send(key, value, acked)
+            heal_network()
+            for group, index in members:
+                group.reconnect_member(index)
 
         return heal
+
+
+class Producers:
+    """The producer clients of a pattern, one per process: ``(node, instance)``."""
+
+    def __init__(self, ctx: SimContext, broker: Broker, network: Network) -> None:
+        self.ctx = ctx
+        self.broker = broker
+        self.network = network
+        self.clients: dict[tuple[str, int], Producer] = {}
+
+    def get(
+        self, node: str, instance: int = 0, settings: ProducerSettings | None = None
+    ) -> Producer:
+        """The producer of instance ``instance`` of ``node`` (created on first use)."""
+        found = self.clients.get((node, instance))
+        if found is None:
+            found = Producer(
+                self.ctx,
+                self.broker,
+                settings if settings is not None else ProducerSettings.of(self.broker.config),
+                name=f"{node}/{instance}",
+                network=self.network,
+                node=node,
+            )
+            self.clients[(node, instance)] = found
+        return found
+
+    @property
+    def nodes(self) -> set[str]:
+        return {node for node, _ in self.clients}
+
+
+def send_version(producer: Producer, topic: str, key: int, value: Any, acked: Acked) -> None:
+    """Send one change; ``acked(True)`` once the broker has it, ``acked(False)`` when its
+    delivery failed for good."""
+    producer.send(topic, key, value, on_ack=lambda _metadata, error: acked(error is None))
+
+
+def broker_links(
+    network: Network,
+    producers: Producers,
+    groups: dict[str, ConsumerGroup],
+    source: str,
+    destination: str,
+) -> list[Any]:
+    """What ``link:source->destination`` cuts or slows when one end is the broker: the node's
+    producer traffic (if it publishes) and the connections of the consumers it hosts."""
+    node = destination if source == "broker" else source
+    parts: list[Any] = []
+    if node in producers.nodes:
+        parts.append(NetworkLink(network, source, destination))
+    group = groups.get(node)
+    if group is not None:
+        parts.extend(group.member_link(i) for i in range(group.size))
+    return parts
 
 
 class MessagingModel(PatternModel):
@@ -124,7 +163,7 @@ class MessagingModel(PatternModel):
         self.broker = Broker(ctx, scenario.broker)
         self.topic = f"{self.owner}.changes"
         self.broker.create_topic(self.topic)
-        self._links: dict[str, BrokerLink] = {}
+        self.producers = Producers(ctx, self.broker, self.network)
         self._seen: dict[str, set[tuple[int, int]]] = {name: set() for name in self.replicas}
         self.groups: dict[str, ConsumerGroup] = {
             replica: ConsumerGroup(
@@ -147,46 +186,33 @@ class MessagingModel(PatternModel):
     # -- elaboration and start ---------------------------------------------------------------
     def describe(self, topology: Topology) -> None:
         super().describe(topology)
-        self.link(self.publisher)
-        for node in self._links:
+        for node in sorted(self.producers.nodes) or [self.publisher]:
             topology.add_publisher(node, self.topic)
-        describe_broker(topology, self.broker, self.topic, self.groups)
+        describe_broker(topology, self.broker, self.topic, self.groups, self.network)
 
     def describe_services(self, topology: Topology) -> None:
-        """Each service hosts its instances; a replica's instance i also runs member i of its
-        consumer group."""
+        """Each service hosts its instances; an instance of the owner also runs its producer
+        (when it publishes), and a replica's instance i runs member i of its consumer group."""
         for name, service in self.services.items():
             group = self.groups.get(name)
             for instance in service.instances:
                 topology.host(instance, name, instance.index)
+                producer = self.producers.clients.get((name, instance.index))
+                if producer is not None:
+                    topology.host(producer, name, instance.index)
                 if group is not None:
                     topology.host(
                         group.member_handle(instance.index % group.size), name, instance.index
                     )
 
     # -- publishing --------------------------------------------------------------------------
-    def link(self, node: str) -> BrokerLink:
-        """The broker connection of a node's producer client (created on first use)."""
-        found = self._links.get(node)
-        if found is None:
-            found = self.make_link(node)
-            self._links[node] = found
-        return found
+    def publish(self, node: str, key: int, version: int, acked: Acked, instance: int = 0) -> None:
+        """Send change (key, version) from ``node``'s producer (of that instance);
+        ``acked(True)`` once the broker has it, ``acked(False)`` when delivery failed for good."""
+        send_version(self.producers.get(node, instance), self.topic, key, version, acked)
 
-    def make_link(self, node: str) -> BrokerLink:
-        """A node's producer client: the broker's producer settings; held sends expire."""
-        config = self.scenario.broker
-        producer = Producer(self.ctx, self.broker, ProducerSettings.of(config), name=node)
-        return BrokerLink(self.ctx, producer, self.topic, config.delivery_timeout)
-
-    def publish(self, node: str, key: int, version: int, acked: Acked) -> None:
-        """Send change (key, version) from ``node``; ``acked(True)`` once the broker has it,
-        ``acked(False)`` when delivery failed for good."""
-        self.link(node).send(key, version, acked)
-
-    def broker_links(self, node: str) -> list[Any]:
-        found = self._links.get(node)
-        return [] if found is None else [found]
+    def broker_links(self, source: str, destination: str) -> list[Any]:
+        return broker_links(self.network, self.producers, self.groups, source, destination)
 
     # -- consuming ---------------------------------------------------------------------------
     def _handler(self, replica: str) -> Callable[[Record, Callable[[], None]], None]:
@@ -230,7 +256,29 @@ class MessagingModel(PatternModel):
             wait = min(config.retry_backoff_max, config.retry_backoff * 2**attempt)
             later(env, wait, lambda: self.apply_change(replica, key, version, done, attempt + 1))
 
-        service.call(work, after)
+        service.call(work, after, self.keyed("apply", copy, key, version, attempt))
+
+    # -- drain -------------------------------------------------------------------------------
+    def quiet(self) -> bool:
+        return (
+            super().quiet()
+            and all(group.caught_up() for group in self.groups.values())
+            and all(producer.pending == 0 for producer in self.producers.clients.values())
+        )
+
+    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+        """A change is on its way to a copy while it is in the topic beyond the copy's
+        consumer position, or in a producer's buffer (or, with a relay, not yet read)."""
+        on_the_way = {(int(r.key), _version(r.value)) for r in pending_records(self.producers)}
+        on_the_way.update(self.unpublished())
+        found: dict[int, set[tuple[int, int]]] = {}
+        for copy, replica in enumerate(self.replicas):
+            found[copy] = on_the_way | in_topic(self.broker, self.topic, self.groups[replica])
+        return found
+
+    def unpublished(self) -> list[tuple[int, int]]:
+        """Committed changes the pattern will still publish (a relay's backlog)."""
+        return []
 
     # -- gauges ------------------------------------------------------------------------------
     def gauges(self) -> dict[str, float]:
@@ -238,15 +286,38 @@ class MessagingModel(PatternModel):
 
 
 def describe_broker(
-    topology: Topology, broker: Broker, topic: str, groups: dict[str, ConsumerGroup]
+    topology: Topology,
+    broker: Broker,
+    topic: str,
+    groups: dict[str, ConsumerGroup],
+    network: Network,
 ) -> None:
-    """Add a broker and the consumer groups reading ``topic`` to a topology, to be started in
-    that order."""
-    topology.set_broker(broker)
+    """Add a broker (with its outage) and the consumer groups reading ``topic`` to a topology,
+    to be started in that order."""
+    topology.set_broker(broker, BrokerOutage(network, list(groups.values())))
     topology.startable(broker)
     for name, group in groups.items():
         topology.add_group(name, group, topic)
         topology.startable(group)
+
+
+def _version(value: Any) -> int:
+    return int(value[0]) if isinstance(value, tuple) else int(value)
+
+
+def in_topic(broker: Broker, topic: str, group: ConsumerGroup) -> set[tuple[int, int]]:
+    """The (key, version) records of ``topic`` from the group's positions to the log end."""
+    found: set[tuple[int, int]] = set()
+    for partition, position in group.positions().items():
+        for record in broker.records(topic, partition):
+            if record.offset >= position and record.value is not None:
+                found.add((int(record.key), _version(record.value)))
+    return found
+
+
+def pending_records(producers: Producers) -> list[Any]:
+    """Every record still in a producer's buffer or on its way to the broker."""
+    return [r for producer in producers.clients.values() for r in producer.pending_records()]
 
 
 def consumer_lag_max(recorder: Recorder) -> float:

@@ -32,6 +32,7 @@ from sim.infra.network import Network, NetworkLink
 from sim.infra.service import Job, Leak, Service
 from sim.kernel.codes import DELETE, OK, READ
 from sim.kernel.context import SimContext
+from sim.kernel.draws import Keyed, KeyedWork, RequestDraws
 from sim.kernel.registry import PATTERNS, kind_of
 from sim.metrics.catalog import COMMON, Metric, declared, known_metrics
 from sim.metrics.consistency import ConsistencyLog
@@ -65,6 +66,9 @@ class PatternModel:
         self.consistency = ConsistencyLog(ctx.recorder, self.replicas)
         self.databases = self.build_databases()
         requests = log.requests
+        self.draws = RequestDraws(ctx.streams, len(requests))
+        """Every request's own work, drawn up front (:mod:`sim.kernel.draws`)."""
+        self._keyed: dict[str, Keyed] = {}
         self._ops = requests.ops.tolist()
         self._keys = requests.keys.tolist()
         self._targets = requests.targets.tolist()
@@ -104,12 +108,12 @@ class PatternModel:
     def links(self, source: str, destination: str) -> list[Any]:
         """The components carrying messages from ``source`` to ``destination``."""
         if "broker" in (source, destination):
-            other = destination if source == "broker" else source
-            return self.broker_links(self.link_node(other))
+            return self.broker_links(self.link_node(source), self.link_node(destination))
         return [NetworkLink(self.network, self.link_node(source), self.link_node(destination))]
 
-    def broker_links(self, node: str) -> list[Any]:
-        """A node's connection to the broker (patterns with a broker override this)."""
+    def broker_links(self, source: str, destination: str) -> list[Any]:
+        """What a link between a node and the broker carries in this pattern (patterns with
+        a broker override this)."""
         return []
 
     def link_node(self, end: str) -> str:
@@ -137,6 +141,18 @@ class PatternModel:
 
     def gauges(self) -> dict[str, float]:
         """What the model's own components measured, one value per declared metric."""
+        return {}
+
+    def quiet(self) -> bool:
+        """True when nothing is left to happen: no request at any service, nothing held on a
+        link (patterns with consumers or connectors add theirs)."""
+        if self.network.holding:
+            return False
+        return all(i.idle for service in self.all_services() for i in service.instances)
+
+    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+        """Per copy, the (key, version) changes that are not applied yet but can still arrive:
+        still in a log, a buffer or a call under way (none by default)."""
         return {}
 
     # -- to implement ------------------------------------------------------------------------
@@ -178,9 +194,11 @@ class PatternModel:
         key: int,
         database: Database,
         also: Callable[[int, float], None] | None = None,
+        extra: Callable[[], float] | None = None,
     ) -> None:
         """Write request ``index``: the owner writes the row to ``database`` (its commit is
-        recorded, then ``also(version, time)`` runs at the same instant) and answers."""
+        recorded, then ``also(version, time)`` runs at the same instant) and answers;
+        ``extra()`` is the time of more work in the same transaction."""
         env = self.ctx.env
         delete = self.is_delete(index)
         consistency = self.consistency
@@ -192,7 +210,10 @@ class PatternModel:
                     also(version, env.now)
 
         def work(job: Job) -> None:
-            job.write_row(database, key, delete=delete, on_commit=committed, then=job.finish)
+            more = 0.0 if extra is None else extra()
+            job.write_row(
+                database, key, delete=delete, on_commit=committed, then=job.finish, extra=more
+            )
 
         self.request(index, self.owner, work)
 
@@ -207,6 +228,14 @@ class PatternModel:
             target = self.read_targets[self._targets[index]]
             self.log.services[index] = self.service_index[target]
             self.read(index, key, target)
+
+    def keyed(self, role: str, *ids: int) -> KeyedWork:
+        """The draws of a unit of work other than a request's own, named by its role and ids:
+        ``keyed("apply", copy, key, version, attempt)`` is the same work in every pattern."""
+        found = self._keyed.get(role)
+        if found is None:
+            found = self._keyed[role] = Keyed(self.ctx.streams, role)
+        return KeyedWork(found, *ids)
 
     def is_delete(self, index: int) -> bool:
         """True when write request ``index`` deletes its row (a tombstone version)."""
@@ -235,10 +264,16 @@ class PatternModel:
                 )
 
         target = self.services[service] if at is None else at
+        draws = self.draws.work(index)
+        works = log.works
+
+        def handle() -> None:
+            works[index] = target.call(work, answered, draws).service_time
+
         if network.instant:
-            target.call(work, answered)
+            handle()
         else:
-            network.send("client", service, lambda: target.call(work, answered))
+            network.send("client", service, handle)
 
 
 def register_pattern(cls: M) -> M:

@@ -4,9 +4,11 @@ The owner answers a write at its commit; nothing else happens on the request pat
 reads the owner's database (its commit log, its table or its outbox) and publishes the changes
 to the change topic through its own producer; the consumer groups of the replicas apply them
 (:mod:`sim.patterns.messaging`). The relay's node on the network is ``connector:<owner>`` and it
-is the fault target ``connector:<owner>``. A Kafka Connect task publishes with the settings
-Connect forces on source tasks (:func:`~sim.broker.producer_settings.connect_source_settings`),
-so a ``partition`` between it and the broker holds its sends, without expiry, until it heals.
+is the fault target ``connector:<owner>`` (a crash takes its producer down with it). A Kafka
+Connect task publishes with the settings Connect forces on source tasks
+(:func:`~sim.broker.producer_settings.connect_source_settings`): requests time out and are
+retried, and delivery never times out, so a ``partition`` between the connector and the broker
+only delays its changes.
 
 Measured: ``connector_db_load`` (the relay's connection time over the database's pool × run
 time) and, for a relay that holds a replication slot, ``wal_retained_max``.
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sim.broker.producer import Producer
 from sim.broker.producer_settings import connect_source_settings
 from sim.config.model import Scenario
 from sim.connectors.cdc import CdcConnector
@@ -28,9 +29,16 @@ from sim.infra.database import Database
 from sim.kernel.context import SimContext
 from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
-from sim.patterns.messaging import Acked, BrokerLink, MessagingModel
+from sim.patterns.messaging import Acked, MessagingModel, send_version
 
-__all__ = ["CONNECTOR_DB_LOAD", "WAL_RETAINED_MAX", "Relay", "RelayModel"]
+__all__ = [
+    "CONNECTOR_DB_LOAD",
+    "SLOT_METRICS",
+    "WAL_RETAINED_BYTES_MAX",
+    "WAL_RETAINED_MAX",
+    "Relay",
+    "RelayModel",
+]
 
 Relay = CdcConnector | OutboxPoller | JdbcSourcePoller
 
@@ -46,6 +54,17 @@ WAL_RETAINED_MAX = Metric(
     "largest number of commit-log entries the replication slot held",
     "cost",
 )
+WAL_RETAINED_BYTES_MAX = Metric(
+    "wal_retained_bytes_max", "bytes", "largest WAL the replication slot held, in bytes", "cost"
+)
+SLOT_INVALIDATIONS = Metric(
+    "slot_invalidations",
+    "count",
+    "replication slots invalidated for holding more than max_slot_wal_keep_size",
+    "integrity",
+)
+SLOT_METRICS = (WAL_RETAINED_MAX, WAL_RETAINED_BYTES_MAX, SLOT_INVALIDATIONS)
+"""What a relay that holds a replication slot measures."""
 
 
 class RelayModel(MessagingModel):
@@ -56,6 +75,10 @@ class RelayModel(MessagingModel):
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.relay_node = f"connector:{self.owner}"
+        self.relay_producer = self.producers.get(
+            self.relay_node, 0, connect_source_settings(scenario.broker)
+        )
+        """The Connect worker's producer: it dies with a connector crash, as the task does."""
         self.relay = self.build_relay(self.databases[self.owner])
 
     def build_relay(self, database: Database) -> Relay:
@@ -68,7 +91,7 @@ class RelayModel(MessagingModel):
 
     def describe(self, topology: Topology) -> None:
         super().describe(topology)
-        topology.add_connector(self.owner, self.relay)
+        topology.add_connector(self.owner, self.relay, self.relay_producer)
         topology.startable(self.relay)
 
     # -- the owner's writes ------------------------------------------------------------------
@@ -76,16 +99,16 @@ class RelayModel(MessagingModel):
         self.commit_at_owner(index, key, self.databases[self.owner])
 
     # -- the connector's producer ------------------------------------------------------------
-    def make_link(self, node: str) -> BrokerLink:
-        if node != self.relay_node:
-            return super().make_link(node)
-        settings = connect_source_settings(self.scenario.broker)
-        producer = Producer(self.ctx, self.broker, settings, name=node)
-        return BrokerLink(self.ctx, producer, self.topic, expiry=None)
-
     def publish_from_connector(self, key: int, version: int, acked: Acked) -> None:
-        """Send a change from the Connect task; held without expiry while it is cut off."""
-        self.publish(self.relay_node, key, version, acked)
+        """Send a change from the Connect task (its delivery never times out [K-CONNECT])."""
+        send_version(self.relay_producer, self.topic, key, version, acked)
+
+    # -- drain -------------------------------------------------------------------------------
+    def quiet(self) -> bool:
+        return super().quiet() and self.relay.idle
+
+    def unpublished(self) -> list[tuple[int, int]]:
+        return self.relay.pending_changes()
 
     # -- gauges ------------------------------------------------------------------------------
     def gauges(self) -> dict[str, float]:
@@ -94,5 +117,10 @@ class RelayModel(MessagingModel):
         capacity = database.profile.pool * max(self.ctx.env.now, 1e-12)
         gauges["connector_db_load"] = database.busy_by_tag.get(TAG, 0.0) / capacity
         if isinstance(self.relay, CdcConnector):
-            gauges["wal_retained_max"] = float(self.relay.wal_retained_max)
+            relay = self.relay
+            gauges["wal_retained_max"] = float(relay.wal_retained_max)
+            gauges["wal_retained_bytes_max"] = float(
+                relay.wal_retained_max * relay.settings.wal_bytes_per_change
+            )
+            gauges["slot_invalidations"] = float(relay.slot_invalidations)
         return gauges

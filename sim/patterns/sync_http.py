@@ -3,8 +3,10 @@
 A write arrives at the owner, which commits to its own database and then calls every replica
 service over HTTP, one after another (``sequential``: the first call that still fails after
 its retries ends the request, so later replicas are not called) or all at once
-(``parallel``). Each call has a per-attempt timeout and is retried with exponential backoff
-and full jitter (attempt n+1 waits U[0, min(cap, (2^n - 1) * base)), as Envoy does [ENVOY]).
+(``parallel``). Each call has Envoy's route timeout (the whole call, retries included) and an optional
+per-try timeout, and a failed attempt is retried as Istio's default policy says (connect
+failures and 503s, not resets or timeouts) with exponential backoff and full jitter (see
+:mod:`sim.infra.http`).
 A replica applies the version it receives to its own database. The client's request succeeds
 only when every call succeeds; the owner's slot is held throughout, so latency adds along the
 chain and a slow replica ties up the owner.
@@ -28,7 +30,7 @@ from pydantic import Field
 from sim.config.clients import Backoff
 from sim.config.model import PatternSettings, Scenario
 from sim.config.types import PositiveDuration
-from sim.infra.http import HttpClient
+from sim.infra.http import HttpClient, RetryPolicy
 from sim.infra.service import Job
 from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
@@ -38,6 +40,23 @@ from sim.patterns.model import PatternModel, register_pattern
 __all__ = ["SyncHttpModel", "SyncHttpSettings"]
 
 Outcome = Callable[[int], None]
+RetryOn = Literal[
+    "5xx",
+    "gateway-error",
+    "reset",
+    "connect-failure",
+    "refused-stream",
+    "unavailable",
+    "cancelled",
+    "retriable-status-codes",
+]
+ISTIO_RETRY_ON: tuple[RetryOn, ...] = (
+    "connect-failure",
+    "refused-stream",
+    "unavailable",
+    "cancelled",
+    "retriable-status-codes",
+)
 
 
 class SyncHttpSettings(PatternSettings):
@@ -48,9 +67,22 @@ class SyncHttpSettings(PatternSettings):
         "sequential", description="sequential stops at the first call that fails"
     )
     timeout: PositiveDuration = Field(
-        15.0, description="per attempt; Envoy route timeout 15 s [ENVOY]"
+        15.0,
+        description="the route timeout: the whole call to one replica, retries included; "
+        "Envoy's default 15 s [ENVOY]",
+    )
+    per_try_timeout: PositiveDuration | None = Field(
+        None,
+        description="the timeout of one attempt; none by default: an attempt may use what is "
+        "left of the route timeout [ENVOY]",
     )
     retries: int = Field(2, ge=0, le=100, description="Istio default: 2 retries [ISTIO]")
+    retry_on: list[RetryOn] = Field(
+        default_factory=lambda: list[RetryOn](ISTIO_RETRY_ON),
+        description="failures that are retried (Envoy's retry_on); Istio's default: "
+        "connect-failure, refused-stream, unavailable, cancelled, retriable-status-codes "
+        "(503) [ISTIO]; add reset or 5xx to retry resets and per-try timeouts",
+    )
     backoff: Backoff = Field(default_factory=lambda: Backoff.model_validate({}))
 
 
@@ -82,6 +114,7 @@ class SyncHttpModel(PatternModel):
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.http = HttpClient(ctx, self.network, self.owner, self.services)
+        self.policy = RetryPolicy(spec.retries, spec.retry_on)
 
     def write(self, index: int, key: int) -> None:
         consistency = self.consistency
@@ -140,9 +173,11 @@ class SyncHttpModel(PatternModel):
             lambda rjob: self._apply(rjob, copy, key, version),
             job.track(done),
             timeout=spec.timeout,
+            per_try_timeout=spec.per_try_timeout,
+            policy=self.policy,
             backoff=spec.backoff,
-            retries=spec.retries,
             alive=lambda: job.alive,
+            draws=lambda attempt: self.keyed("call", copy, key, version, attempt),
         )
 
     def _apply(self, job: Job, copy: int, key: int, version: int) -> None:

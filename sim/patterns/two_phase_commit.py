@@ -40,10 +40,11 @@ from pydantic import Field
 from sim.config.clients import Backoff
 from sim.config.model import PatternSettings, Scenario
 from sim.config.types import PositiveDuration
-from sim.infra.http import HttpClient
+from sim.infra.http import ANY_FAILURE, HttpClient, RetryPolicy
 from sim.infra.service import Instance, Job
 from sim.kernel.codes import ERROR, OK, TIMEOUT, Done
 from sim.kernel.context import SimContext
+from sim.kernel.draws import WorkDraws
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel, register_pattern
 
@@ -67,6 +68,10 @@ class TwoPhaseCommitSettings(PatternSettings):
     )
 
 
+_ONE_TRY = RetryPolicy(0, ())
+_UNTIL_ACKNOWLEDGED = RetryPolicy(None, ANY_FAILURE)
+
+
 @dataclass(eq=False)
 class _Txn:
     """One distributed transaction, as the coordinator knows it."""
@@ -82,6 +87,8 @@ class _Txn:
     failure: int = OK
     acked: set[str] = field(default_factory=set)
     on_done: Callable[[int], None] | None = None
+    draws: WorkDraws | None = None
+    """The request's draws: its prepare and commit at the owner are its first two queries."""
 
 
 @register_pattern
@@ -104,7 +111,7 @@ class TwoPhaseCommitModel(PatternModel):
         def work(job: Job) -> None:
             assert job.instance is not None
             self._numbers += 1
-            txn = _Txn(self._numbers, key, job.instance, job.epoch)
+            txn = _Txn(self._numbers, key, job.instance, job.epoch, draws=job.draws)
             txn.on_done = job.track(lambda outcome: job.finish(outcome, txn.version))
             self._in_doubt.setdefault(job.instance, []).append(txn)
             self._prepare_local(txn)
@@ -135,17 +142,23 @@ class TwoPhaseCommitModel(PatternModel):
             self.network.send(node, self.owner, lambda: answer(outcome))
 
         self.ctx.env.timeout(self.spec.timeout).callbacks.append(lambda _e: answer(TIMEOUT))
-        self.network.send(self.owner, node, lambda: database.prepare(txn.key, txn, prepared))
+        # the owner's prepare is the request's own write: its first query's draws
+        draws = txn.draws
+        self.network.send(
+            self.owner, node, lambda: database.prepare(txn.key, txn, prepared, draws, 0)
+        )
 
     def _prepare_remote(self, txn: _Txn, replica: str) -> None:
         self.http.call(
             replica,
             lambda job: self._participant_prepare(job, replica, txn),
             lambda outcome: self._vote(txn, outcome),
-            timeout=self.spec.timeout,
+            timeout=None,
+            per_try_timeout=self.spec.timeout,
+            policy=_ONE_TRY,  # a vote not received in time is a no
             backoff=self.spec.backoff,
-            retries=0,  # a vote not received in time is a no
             alive=lambda: self._coordinator_alive(txn),
+            draws=lambda attempt: self.keyed("prepare", self._copy(replica), txn.number, attempt),
         )
 
     def _vote(self, txn: _Txn, outcome: int) -> None:
@@ -189,7 +202,10 @@ class TwoPhaseCommitModel(PatternModel):
             at_database(outcome, version)
             self.network.send(node, self.owner, lambda: committed(outcome, version))
 
-        self.network.send(self.owner, node, lambda: database.commit_prepared(txn.key, txn, ended))
+        draws = txn.draws  # the request's second query
+        self.network.send(
+            self.owner, node, lambda: database.commit_prepared(txn.key, txn, ended, None, draws, 1)
+        )
 
     def _commit_everywhere(self, txn: _Txn) -> None:
         if not self.replicas:
@@ -217,11 +233,16 @@ class TwoPhaseCommitModel(PatternModel):
             replica,
             lambda job: handler(job, replica, txn),
             lambda _outcome: self._acknowledged(txn, replica),
-            timeout=self.spec.timeout,
+            timeout=None,
+            per_try_timeout=self.spec.timeout,
+            policy=_UNTIL_ACKNOWLEDGED,
             backoff=self.spec.backoff,
-            retries=None,
             alive=lambda: self._coordinator_alive(txn),
+            draws=lambda attempt: self.keyed("decide", self._copy(replica), txn.number, attempt),
         )
+
+    def _copy(self, replica: str) -> int:
+        return self.replicas.index(replica)
 
     def _acknowledged(self, txn: _Txn, replica: str) -> None:
         txn.acked.add(replica)
@@ -253,6 +274,21 @@ class TwoPhaseCommitModel(PatternModel):
                 txn.decision = "abort"
                 self._abort_everywhere(txn)
 
+    # -- drain -------------------------------------------------------------------------------
+    def quiet(self) -> bool:
+        return super().quiet() and not any(self._in_doubt.values())
+
+    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+        """A decided commit not yet acknowledged by a participant will still be delivered."""
+        found: dict[int, set[tuple[int, int]]] = {}
+        for txns in self._in_doubt.values():
+            for txn in txns:
+                if txn.decision == "commit":
+                    for copy, replica in enumerate(self.replicas):
+                        if replica not in txn.acked:
+                            found.setdefault(copy, set()).add((txn.key, txn.version))
+        return found
+
     # -- participants ------------------------------------------------------------------------
     def _participant_prepare(self, job: Job, replica: str, txn: _Txn) -> None:
         database = self.databases[replica]
@@ -263,7 +299,10 @@ class TwoPhaseCommitModel(PatternModel):
                 outcome = ERROR
             job.finish(outcome)
 
-        job.query(database, lambda done: database.prepare(txn.key, txn, done), then=back)
+        def issue(done: Done, draws: WorkDraws | None, n: int) -> None:
+            database.prepare(txn.key, txn, done, draws, n)
+
+        job.query(database, issue, then=back)
 
     def _participant_commit(self, job: Job, replica: str, txn: _Txn) -> None:
         database = self.databases[replica]
@@ -279,8 +318,8 @@ class TwoPhaseCommitModel(PatternModel):
                 outcome = OK  # already committed: a re-sent decision
             job.finish(outcome)
 
-        def issue(done: Done) -> None:
-            database.commit_prepared(txn.key, txn, done, txn.version)
+        def issue(done: Done, draws: WorkDraws | None, n: int) -> None:
+            database.commit_prepared(txn.key, txn, done, txn.version, draws, n)
 
         job.query(database, issue, on_end=at_database, then=committed)
 

@@ -78,7 +78,7 @@ class Rig:
             ),
         )
         self.broker = FakeBroker(self.ctx)
-        config = {"event_time": constant(0.0), **settings}
+        config = {"event_time": constant(0.0), "decode_time": 0.0, **settings}
         self.connector = CdcConnector(
             self.ctx,
             "users",

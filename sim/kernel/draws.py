@@ -1,0 +1,152 @@
+"""The random draws of a unit of work, keyed by what the work *is*, never by when it is asked.
+
+Common random numbers between patterns need more than shared arrivals: the same work must get
+the same draws in every pattern, whatever else the pattern does around it and in whatever
+order. So every draw of a unit of work comes from a key that names the work:
+
+- **A request's own work** — its handling at the service it is addressed to, its first query
+  at that service's database and the error-fault coins of both — comes from arrays drawn up
+  front, one entry per request (:class:`RequestDraws`), from the streams ``work:handle``,
+  ``work:query``, ``work:handle-coin`` and ``work:query-coin``.
+- **Any other work** — a copy applying version v of key k, the n-th attempt of an HTTP call,
+  a participant's prepare, a request's second query — comes from :class:`Keyed`: a uniform
+  that is a pure function of the role's stream and the ids of the work
+  (``apply(copy, key, version, attempt)``), a counter-based generator (SplitMix64 over the
+  ids), so it does not depend on how many draws came before.
+
+A :class:`WorkDraws` hands a unit of work its uniforms: ``handle()`` for its service time,
+``coin()`` for an error fault where it is handled, ``query(n)`` and ``query_coin(n)`` for its
+n-th database query. Distributions turn a uniform into a time with their quantile function
+(:mod:`sim.config.distributions`), so two patterns whose services are configured alike give
+the same request the same time, and differently configured ones give it times that are
+monotonically coupled.
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Protocol
+
+import numpy as np
+
+from sim.kernel.rng import Streams
+
+__all__ = ["Keyed", "KeyedWork", "RequestDraws", "RequestWork", "WorkDraws"]
+
+_MASK = (1 << 64) - 1
+_TO_UNIT = 2.0**-53
+
+
+def _mix(x: int) -> int:
+    """SplitMix64's finaliser: a 64-bit bijection with full avalanche."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+class Keyed:
+    """Uniforms on [0, 1) that are pure functions of a role's stream and integer ids."""
+
+    __slots__ = ("_base", "role")
+
+    def __init__(self, streams: Streams, role: str) -> None:
+        self.role = role
+        state = streams.sequence(f"keyed:{role}").generate_state(1, np.uint64)
+        self._base = int(state[0])
+
+    def uniform(self, *ids: int) -> float:
+        """The uniform of the work named by ``ids``."""
+        x = self._base
+        for part in ids:
+            x = _mix(x ^ (part & _MASK))
+        return (x >> 11) * _TO_UNIT
+
+
+class WorkDraws(Protocol):
+    """The uniforms of one unit of work."""
+
+    def handle(self) -> float: ...
+
+    def coin(self) -> float: ...
+
+    def query(self, n: int) -> float: ...
+
+    def query_coin(self, n: int) -> float: ...
+
+
+class KeyedWork:
+    """The draws of a unit of work named by ids, e.g. ``(copy, key, version, attempt)``."""
+
+    __slots__ = ("ids", "keyed")
+
+    def __init__(self, keyed: Keyed, *ids: int) -> None:
+        self.keyed = keyed
+        self.ids = ids
+
+    def handle(self) -> float:
+        return self.keyed.uniform(*self.ids, 0)
+
+    def coin(self) -> float:
+        return self.keyed.uniform(*self.ids, 1)
+
+    def query(self, n: int) -> float:
+        return self.keyed.uniform(*self.ids, 2 + 2 * n)
+
+    def query_coin(self, n: int) -> float:
+        return self.keyed.uniform(*self.ids, 3 + 2 * n)
+
+
+class RequestDraws:
+    """The uniforms of every request's own work, drawn in bulk before the run."""
+
+    def __init__(self, streams: Streams, count: int) -> None:
+        self._streams = streams
+        self.count = count
+        self.handle = self._draw("work:handle")
+        self.query = self._draw("work:query")
+        self._coins: dict[str, array[float]] = {}
+        self.later = Keyed(streams, "request")
+        """The draws of a request's further queries (``query(n)`` for n > 0)."""
+
+    def _draw(self, name: str) -> array[float]:
+        values = self._streams.generator(name).random(self.count)
+        return array("d", values.tobytes())
+
+    def coins(self, name: str) -> array[float]:
+        """An error-fault coin per request (drawn on first use: only runs with error faults
+        pay for them)."""
+        found = self._coins.get(name)
+        if found is None:
+            found = self._coins[name] = self._draw(f"work:{name}")
+        return found
+
+    def work(self, index: int) -> RequestWork:
+        """The draws of request ``index``."""
+        return RequestWork(self, index)
+
+
+class RequestWork:
+    """The draws of one request's own work."""
+
+    __slots__ = ("draws", "index")
+
+    def __init__(self, draws: RequestDraws, index: int) -> None:
+        self.draws = draws
+        self.index = index
+
+    def handle(self) -> float:
+        return self.draws.handle[self.index]
+
+    def coin(self) -> float:
+        return self.draws.coins("handle-coin")[self.index]
+
+    def query(self, n: int) -> float:
+        if n == 0:
+            return self.draws.query[self.index]
+        return self.draws.later.uniform(self.index, 2 + 2 * n)
+
+    def query_coin(self, n: int) -> float:
+        if n == 0:
+            return self.draws.coins("query-coin")[self.index]
+        return self.draws.later.uniform(self.index, 3 + 2 * n)
