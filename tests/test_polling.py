@@ -140,7 +140,8 @@ def test_deleted_rows_stay_at_the_copies(against_cdc):
 
 def test_polling_loads_the_database_more_than_log_based_cdc(against_cdc):
     polling = against_cdc.metric("polling", "connector_db_load")
-    assert polling > against_cdc.metric("cdc", "connector_db_load") >= 0
+    cdc = against_cdc.metric("cdc", "connector_db_load")
+    assert polling > cdc > 0  # decoding loads the source database too, less than polls do
 
 
 @pytest.mark.parametrize("pool", [1, 10])

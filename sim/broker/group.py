@@ -298,6 +298,10 @@ class ConsumerGroup:
                 found[partition] = g.committed.get(partition, 0)
         return found
 
+    def in_hand(self) -> list[Record]:
+        """Records fetched by live members and not processed yet."""
+        return [r for m in self.state.members if m.alive for r in m.unprocessed()]
+
     def caught_up(self) -> bool:
         """No rebalance, every partition owned by a working member that has fetched up to the
         high watermark, and no batch still being processed."""

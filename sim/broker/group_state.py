@@ -81,6 +81,8 @@ class Member:
         self.freeze_token = 0
         self.isolated = 0
         """Cuts between the member and the broker in force (no fetches, no heartbeats)."""
+        self.unprocessed: Callable[[], list[Record]] = list
+        """The records of the batch in hand not processed yet."""
         self.fetch_delays: list[Sampler] = []
         """Latency faults on the member's link to the broker, added to every fetch."""
         self.revoking = False

@@ -179,6 +179,13 @@ class PollLoop:
         state = {"next": 0, "running": False, "ready": True, "finished": False, "returned": False}
         handler = self.g.handler
 
+        def unprocessed() -> list[Record]:
+            if state["finished"] or m.incarnation != incarnation:
+                return []
+            return records[max(0, state["next"] - 1) :]
+
+        m.unprocessed = unprocessed
+
         def step() -> None:
             state["ready"] = True
             if state["running"]:

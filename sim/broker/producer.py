@@ -20,10 +20,16 @@ What is modelled (domain.md §1.3, [K-PROD]):
 - **Acks**: ``0`` completes when the batch is sent (offset -1, never retried, lost silently if
   the leader is gone); ``1`` and ``all`` complete on the broker's answer
   (:mod:`sim.broker.cluster`).
+- **Requests on the wire** (:mod:`sim.broker.sender`): a produce request crosses the network
+  link from the producer's node to the broker and its answer crosses back, so link faults act
+  on it; one that is not answered within ``request_timeout`` fails and is retried.
 - **Retries** of every error answer, after a backoff of ``retry_backoff`` doubling up to
   ``retry_backoff_max`` with ±20% jitter, until ``delivery_timeout`` after ``send`` [K-PROD].
   Batches for a partition without a reachable leader wait in the buffer (no request is sent)
   and expire at the same deadline.
+- **A process's memory**: :meth:`Producer.crash` (its process died) loses every record still
+  in the accumulator or waiting for buffer space, and answers to requests already on the wire
+  find no one (nothing is retried); a restart is a new producer with a new id.
 - **Idempotence**: batches carry a producer id and sequence numbers; the broker drops a retried
   duplicate and refuses a gap, so retries neither duplicate nor reorder. When the broker has
   lost the sequence (an unclean election), the producer bumps its epoch and renumbers, as
@@ -35,9 +41,7 @@ What is modelled (domain.md §1.3, [K-PROD]):
 Recorded: one row per record in ``broker_produce`` (time of the answer, latency from ``send``,
 attempts, error or "").
 
-Left out: compression, ``max.request.size``, request timeouts of unanswered requests (in this
-model every request is answered or its connection reset), transactions, metadata fetches for
-new topics.
+Left out: compression, ``max.request.size``, transactions, metadata fetches for new topics.
 """
 
 from __future__ import annotations

@@ -20,11 +20,13 @@ entity key (all events of a key on one partition, in append order), kept forever
   crashed meanwhile) is still committed: the log has it.
 * **Listeners**: for every service that serves reads (the owner and each replica) a consumer
   group named after it (``consumer:users``, ``consumer:orders``) with ``listeners`` members
-  (:mod:`sim.broker.group`: assignment, rebalances, auto-commit, lag, seek). Each event costs
-  one draw of ``projection_time``, then a write of that service's read store (its database).
-  Projections are idempotent: an event whose version the store already holds (or a newer one)
-  changes nothing — the conditional write finds the row newer and costs a query like a read —
-  so a replay after a ``rewind`` reprocesses events, spends their projection time, and leaves
+  (:mod:`sim.broker.group`: assignment, rebalances, auto-commit, lag, seek). The listeners run
+  in that service's read instances (member i in instance i modulo the readers) and each event
+  costs what any consumer's apply costs in every broker pattern: a slot of the read service,
+  its service time and a write of its read store, with the draws of "apply version v of key k
+  at copy c". Projections are idempotent: an event whose version the store already holds (or a
+  newer one) changes nothing — the conditional write finds the row newer and costs a query like
+  a read — so a replay after a ``rewind`` reprocesses events, spends their work, and leaves
   the same state. A projection whose query fails (store down) is retried with backoff
   (``broker.retry_backoff`` doubling up to ``retry_backoff_max``, 100 ms to 1 s [K-PROD]),
   holding up its partition.
@@ -39,22 +41,20 @@ not a copy (it is the owner's view of the log), but reads at the owner are answe
 Every projection that ran is recorded in the ``projections`` table (``time, store, key,
 version, applied``; ``applied = 0`` for an event the store already reflected, e.g. a replay).
 
-Fault targets: ``service:OWNER`` crashes the write service and the owner's read service,
-``service:REPLICA`` that replica's read service, ``instance:X/N`` instance N of each of X's
-roles that has one. Listeners are a separate role: crashing a read service does not stop its
-listeners (use ``consumer-crash`` / ``consumer-pause`` on ``consumer:X``). ``db:X`` is X's read
-store. ``rewind`` on ``consumer:X`` seeks that group back by a duration (every partition to the
+Fault targets: ``service:OWNER`` crashes the write service (its producers with it) and the
+owner's read service, ``service:REPLICA`` that replica's read service, and each read service's
+listeners with it; ``instance:X/N`` what instance N of X hosts. ``db:X`` is X's read store.
+``link:X<->broker`` cuts X's producers and the listeners X hosts off the broker. ``rewind`` on ``consumer:X`` seeks that group back by a duration (every partition to the
 earliest offset at or after now minus the duration [K-CONS, K-OPS]) and replays. The duration
 counts from now, as ``--reset-offsets --by-duration`` does: a group already lagging by more than
 it is moved *forward* and skips the events in between for good (lost updates).
-``link:OWNER<->broker`` holds the writer's appends (failed after ``delivery_timeout``).
+Each writer instance appends through its own producer (a crash loses the appends still in its
+buffer: never committed, the clients got errors).
 
 Left out: snapshots and upcasting (not offered by Kafka [ES-KAFKA]); commands that read the
-aggregate's state before deciding (the write appends blindly); a listener cut off from the broker
-by a ``partition`` (only appends are held); a listener's projection work is not cancelled when
-its member crashes (a query already at the database completes); the guard of the conditional
-write is decided when the query is issued (members of one group never project one key
-concurrently, except a crashed member's query already sent).
+aggregate's state before deciding (the write appends blindly); the guard of the conditional
+write is decided when its work starts (members of one group never project one key
+concurrently, except a crashed member's work already under way).
 """
 
 from __future__ import annotations

@@ -2,27 +2,35 @@
 
 Every such pattern has one database per service, a broker (:mod:`sim.broker.cluster`) with a
 change topic ``<owner>.changes`` keyed by entity key (so the changes of one key stay in order
-on one partition), a producer for the node that publishes the changes
-(:mod:`sim.broker.producer`) and, for each replica service, a consumer group named after it
-(``consumer:orders``) with one member per instance of the service. A member runs inside its
-instance (a crash of the instance crashes the member: redelivery of what it had not
-committed, a rebalance after the session timeout) and hands each change to its service: the
-apply takes a slot and writes the copy's database, exactly like any other request; an apply
-that fails (the service or its database is down) is retried after the consumer's backoff
+on one partition), producers — one per process that publishes (:class:`Producers`: an owner
+instance, a Connect worker), each living and dying with its process — and, for each replica
+service, a consumer group named after it (``consumer:orders``) with one member per instance of
+the service. A member runs inside its instance (a crash of the instance crashes the member:
+redelivery of what it had not committed, a rebalance after the session timeout) and hands each
+change to its service: the apply takes a slot, the service's work and a write of the copy's
+database, exactly like any other request, with the draws of the work "apply version v of key
+k at copy c" (:mod:`sim.kernel.draws`), the same in every broker pattern; an apply that fails
+(the service or its database is down) is retried after the consumer's backoff
 (``broker.retry_backoff`` doubling up to ``retry_backoff_max``), holding up its partition, as a
 consumer that does not skip does.
 
 A change carries the owner's version. Consumers that are ``idempotent`` remember the (key,
-version) ids they applied and drop a repeat; the others apply whatever arrives, so a redelivered
-change is applied twice (a duplicate) and an old one after a newer (a reorder).
+version) ids they applied and drop a repeat; the others (the default in every broker pattern,
+as for a Kafka consumer) apply whatever arrives, so a redelivered change is applied twice (a
+duplicate).
 
-A node cut off the broker by a ``partition`` keeps its sends buffered, as the Kafka client does,
-and fails each after ``delivery_timeout`` if the partition has not healed by then.
+The broker is on the network: producers' requests and consumers' fetches cross the links
+between their node and ``broker`` (:func:`broker_links`), so ``latency`` and ``partition`` on
+``link:X<->broker`` act on X's producers and on the consumers X hosts (a member cut off the
+broker can neither fetch nor heartbeat: it is evicted after the session timeout), and
+``broker-outage`` (:class:`BrokerOutage`) cuts every link to the cluster.
 
 Measured: ``consumer_lag_max`` (records; the largest lag any partition of any group showed).
+At the end of the run a change is *pending* (not lost) while it is in the topic beyond a
+copy's consumers or in a producer's buffer (:meth:`MessagingModel.pending_versions`).
 
-Left out: a producer's unsent buffer is not lost when its instance crashes; one topic for all
-changes; consumers commit their offsets as configured in ``broker:`` (auto-commit by default).
+Left out: one topic for all changes; consumers commit their offsets as configured in
+``broker:`` (auto-commit by default).
 """
 
 from __future__ import annotations
@@ -306,12 +314,15 @@ def _version(value: Any) -> int:
 
 
 def in_topic(broker: Broker, topic: str, group: ConsumerGroup) -> set[tuple[int, int]]:
-    """The (key, version) records of ``topic`` from the group's positions to the log end."""
+    """The (key, version) records of ``topic`` the group has yet to process: from its
+    positions to the log end, and those its members fetched and have in hand."""
     found: set[tuple[int, int]] = set()
     for partition, position in group.positions().items():
         for record in broker.records(topic, partition):
             if record.offset >= position and record.value is not None:
                 found.add((int(record.key), _version(record.value)))
+    for record in group.in_hand():  # fetched, not processed yet
+        found.add((int(record.key), _version(record.value)))
     return found
 
 

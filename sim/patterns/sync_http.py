@@ -3,11 +3,10 @@
 A write arrives at the owner, which commits to its own database and then calls every replica
 service over HTTP, one after another (``sequential``: the first call that still fails after
 its retries ends the request, so later replicas are not called) or all at once
-(``parallel``). Each call has Envoy's route timeout (the whole call, retries included) and an optional
-per-try timeout, and a failed attempt is retried as Istio's default policy says (connect
-failures and 503s, not resets or timeouts) with exponential backoff and full jitter (see
-:mod:`sim.infra.http`).
-A replica applies the version it receives to its own database. The client's request succeeds
+(``parallel``). Each call has Envoy's route timeout (the whole call, retries included) and
+an optional per-try timeout, and a failed attempt is retried as Istio's default policy says
+(connect failures and 503s, not resets or timeouts) with exponential backoff and full jitter
+(see :mod:`sim.infra.http`). A replica applies the version it receives to its own database. The client's request succeeds
 only when every call succeeds; the owner's slot is held throughout, so latency adds along the
 chain and a slow replica ties up the owner.
 
