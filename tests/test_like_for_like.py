@@ -342,6 +342,42 @@ def test_the_outbox_insert_costs_write_time_and_both_relays_load_the_database(
     )
 
 
+@pytest.mark.parametrize(
+    ("relay", "interval"),
+    [
+        ("cdc", {"cleanup_interval": 2, "connector": {"offset_flush_interval": 2}}),
+        ("polling", {"poll_interval": 1}),
+    ],
+)
+def test_the_outbox_table_holds_only_what_its_relay_has_not_yet_published(
+    scenario_factory, relay: str, interval: dict
+) -> None:
+    # 60 writes/s for 20 s: 1200 rows in all; the table holds about one cleanup (or poll)
+    # interval of writes, plus the acknowledgement and offset-flush delays (the cleanup deletes
+    # only what a stored source offset covers)
+    scenario = scenario_factory(
+        patterns=[{"kind": "outbox", "relay": relay, **interval}],
+        workload={"phases": [{"duration": 20, "rate": 100}], "mix": {"write": 0.6, "read": 0.4}},
+    )
+    results = api.run(scenario, workers=1)
+    writes = (results.requests["op"] == "write").sum()
+    rows_max = results.metric("outbox", "outbox_rows_max")
+    assert 0 < rows_max < writes / 2, (rows_max, writes)
+
+
+def test_an_invalidated_outbox_slot_loses_the_rows_in_between(scenario_factory) -> None:
+    stall = [{"kind": "connector-stall", "target": "connector:users", "start": 3, "duration": 10}]
+    connector = {"max_slot_wal_keep_size": 50 * 1024}  # 50 changes of 1 KiB
+    scenario = scenario_factory(
+        patterns=[{"kind": "outbox", "relay": "cdc", "connector": connector}],
+        workload={"phases": [{"duration": 20, "rate": 100}], "mix": {"write": 0.6, "read": 0.4}},
+        faults=stall,
+    )
+    results = api.run(scenario, workers=1)
+    assert results.metric("outbox", "slot_invalidations") >= 1
+    assert results.metric("outbox", "lost_updates") > 0  # nothing to snapshot them from
+
+
 def test_a_slot_past_max_slot_wal_keep_size_is_invalidated_and_snapshots_again(
     scenario_factory,
 ) -> None:

@@ -3,13 +3,15 @@
 A ready batch becomes one produce request. The request crosses the network link from the
 producer's node to the ``broker`` node (link faults apply: a ``latency`` fault delays it, a
 ``partition`` holds it, TCP-like, :mod:`sim.infra.network`), then the broker's own latency and
-append server (:mod:`sim.broker.cluster`); the answer crosses back the same way. A request not
-answered within ``request_timeout`` fails with ``REQUEST_TIMED_OUT``: the client closes the
-connection, so a request still held on a cut link is never delivered, and the batch is retried
-like after any error answer [K-PROD]. A retry waits ``retry_backoff`` doubling up to
-``retry_backoff_max``, ±20 % jitter, and is not sent once ``delivery_timeout`` has passed since
-the first ``send``: the batch fails for good. An answer to an attempt that already timed out,
-or that reaches a producer whose process crashed, changes nothing and is not retried.
+append server (:mod:`sim.broker.cluster`); the answer crosses back the same way. A producer's
+requests travel on one connection and its answers on one back, each in order (TCP), so the
+requests of one producer to one partition reach the broker in the order they were sent. A
+request not answered within ``request_timeout`` fails with ``REQUEST_TIMED_OUT``: the client
+closes the connection, so a request still held on a cut link is never delivered, and the batch
+is retried like after any error answer [K-PROD]. A retry waits ``retry_backoff`` doubling up
+to ``retry_backoff_max``, ±20 % jitter, and is not sent once ``delivery_timeout`` has passed
+since the first ``send``: the batch fails for good. An answer to an attempt that already timed
+out, or that reaches a producer whose process crashed, changes nothing and is not retried.
 
 With idempotence the batch keeps its sequence numbers across retries (the broker drops a
 duplicate); when the broker has lost the producer's sequence (``OUT_OF_ORDER_SEQUENCE_NUMBER``
@@ -73,13 +75,17 @@ class Sender:
         attempt = batch.attempts
         queue.in_flight.append(batch)
         network, node = self.network, self.node
+        connection = producer.producer_id  # one connection each way, in order (TCP)
 
         def answer(error: str | None, base: Offset) -> None:
             if network is None:
                 self._answered(queue, batch, attempt, error, base)
             else:
                 network.send(
-                    "broker", node, lambda: self._answered(queue, batch, attempt, error, base)
+                    "broker",
+                    node,
+                    lambda: self._answered(queue, batch, attempt, error, base),
+                    (connection, "answers"),
                 )
 
         request = ProduceRequest(
@@ -100,7 +106,9 @@ class Sender:
         if network is None:
             producer.broker.produce(request)
         else:
-            held = network.send(node, "broker", lambda: producer.broker.produce(request))
+            held = network.send(
+                node, "broker", lambda: producer.broker.produce(request), (connection, "requests")
+            )
         if config.acks == "0":
             queue.in_flight.remove(batch)
             for record in batch.records:

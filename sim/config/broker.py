@@ -168,8 +168,8 @@ class BrokerConfig(StrictModel):
     request_timeout: PositiveDuration = Field(
         default=30.0,
         description="How long the producer waits for a response (request.timeout.ms=30000 "
-        "[K-PROD]); here every request is answered or its connection reset, so it only bounds "
-        "delivery_timeout.",
+        "[K-PROD]); a request not answered in time (held on a cut link) fails with "
+        "REQUEST_TIMED_OUT, its connection is closed and the batch is retried.",
     )
     retry_backoff: PositiveDuration = Field(
         default=0.1, description="First retry backoff (retry.backoff.ms=100 [K-PROD])."

@@ -56,8 +56,7 @@ Recorded: counters on the object (``polls``, ``rows_read``, ``records``, ``faile
 Left out: the connector's own database connection (here each fetch takes one from the pool,
 which stands for the database's capacity, and a connection is not held between two fetches);
 the snapshot is taken when the query is issued, not when it gets its connection; timestamp
-granularity and time zones, custom queries, several tables or tasks; the producer's unsent
-buffer at a crash (it is still delivered). The id column comes from a sequence taken when the
+granularity and time zones, custom queries, several tables or tasks. The id column comes from a sequence taken when the
 insert begins, so ``incrementing`` mode misses an insert that commits after a higher id was
 read, as ``timestamp`` mode does.
 """

@@ -105,9 +105,11 @@ class OutboxPoller(SourceTask):
 
 
 class OutboxCleaner:
-    """A periodic job that deletes the outbox rows the relay has published (the outbox table
-    is insert-only for the relay [DBZ-OUTBOX]): every ``interval`` one ``DELETE`` of
-    ``rows × row_time`` holding a connection of the owner's database (tagged ``connector``)."""
+    """The outbox table's size, and the periodic job that deletes the rows the relay has
+    published (the outbox table is insert-only for the router [DBZ-OUTBOX]): every
+    ``interval`` one ``DELETE`` of ``rows × row_time`` holding a connection of the owner's
+    database (tagged ``connector``). With ``relay_deletes`` the relay deletes what it published
+    itself (the polling relay's delete), and the job is not started."""
 
     def __init__(
         self,
@@ -117,6 +119,7 @@ class OutboxCleaner:
         *,
         interval: float,
         row_time: float,
+        relay_deletes: bool = False,
     ) -> None:
         self.ctx = ctx
         self.database = database
@@ -124,13 +127,15 @@ class OutboxCleaner:
         """How many outbox rows, in commit order, the relay has published for good."""
         self.interval = interval
         self.row_time = row_time
+        self.relay_deletes = relay_deletes
         self.deleted = 0
         self.rows_max = 0
 
     @property
     def rows(self) -> int:
         """Rows in the outbox table now."""
-        return len(self.database.commit_log) - self.deleted
+        deleted = self.published() if self.relay_deletes else self.deleted
+        return len(self.database.commit_log) - deleted
 
     def inserted(self) -> None:
         """An owner's transaction inserted a row."""

@@ -183,7 +183,8 @@ class ErrorFault(LastingFault):
 
 @register_fault
 class PartitionFault(LastingFault):
-    """No traffic between two parties: messages are dropped and callers time out."""
+    """No traffic between two parties: the links hold what is sent (TCP retransmits) and
+    deliver it after the heal unless the sender gave up first; callers time out."""
 
     kind: Literal["partition"]
     target: Link = Field(

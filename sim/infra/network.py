@@ -22,14 +22,20 @@ broker cluster unreachable).
 a hypothetical timeout of 924.6 s) and ``include/net/tcp.h`` (``TCP_RTO_MIN`` HZ/5,
 ``TCP_RTO_MAX`` 120 s).
 
-Left out: bandwidth and message size, packet loss outside partitions, connection set-up, and
-any ordering guarantee between two hops on one link (each hop is delayed independently, so two
-messages can overtake each other when latency varies).
+A message sent on a ``connection`` (a key its sender chooses: one TCP connection, one way)
+is never delivered before an earlier message of that connection: it waits behind one still
+travelling, and when a cut link heals, the held messages of a connection go through in the
+order they were sent, from the next retransmission of the oldest (TCP retransmits the oldest
+unacknowledged segment; the window follows it). Messages without a connection (each HTTP call
+on its own connection) are delayed independently and can overtake each other when latency
+varies.
+
+Left out: bandwidth and message size, packet loss outside partitions, connection set-up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from sim.config.distributions import Distribution, Sampler, is_zero
@@ -49,13 +55,21 @@ RETRANSMISSIONS = 15
 class Transmission:
     """A message held on a cut link; :meth:`cancel` it when the sender gives up."""
 
-    __slots__ = ("cancelled", "deliver", "destination", "sent", "source")
+    __slots__ = ("cancelled", "connection", "deliver", "destination", "sent", "source")
 
-    def __init__(self, source: str, destination: str, deliver: Callable[[], Any], sent: float):
+    def __init__(
+        self,
+        source: str,
+        destination: str,
+        deliver: Callable[[], Any],
+        sent: float,
+        connection: Hashable | None = None,
+    ):
         self.source = source
         self.destination = destination
         self.deliver = deliver
         self.sent = sent
+        self.connection = connection
         self.cancelled = False
 
     def cancel(self) -> None:
@@ -88,6 +102,8 @@ class Network:
         self._blocked: dict[tuple[str, str], int] = {}
         self._isolated: dict[str, int] = {}
         self._held: list[Transmission] = []
+        self._last: dict[Hashable, float] = {}
+        """Per connection, when its latest message is delivered."""
         self.instant = self._zero
         """True while every hop is free (zero latency, no link fault): callers may skip hops."""
 
@@ -101,19 +117,34 @@ class Network:
         )
 
     def send(
-        self, source: str, destination: str, deliver: Callable[[], Any]
+        self,
+        source: str,
+        destination: str,
+        deliver: Callable[[], Any],
+        connection: Hashable | None = None,
     ) -> Transmission | None:
         """Deliver a message from ``source`` to ``destination`` after one hop; over a cut link
-        hold it (and return its handle) until the link heals."""
-        if self.instant:
+        hold it (and return its handle) until the link heals. Messages of one ``connection``
+        are delivered in the order they were sent."""
+        now = self.ctx.env.now
+        if self.instant and (connection is None or self._last.get(connection, -1.0) <= now):
             deliver()
             return None
         if self.is_cut(source, destination):
-            held = Transmission(source, destination, deliver, self.ctx.env.now)
+            held = Transmission(source, destination, deliver, now, connection)
             self._held.append(held)
             return held
-        later(self.ctx.env, self._hop(source, destination), deliver)
+        delay = self._hop(source, destination)
+        if connection is not None:
+            delay = self._in_order(connection, now, delay)
+        later(self.ctx.env, delay, deliver)
         return None
+
+    def _in_order(self, connection: Hashable, now: float, delay: float) -> float:
+        """``delay``, or longer: not before the connection's latest message."""
+        at = max(now + delay, self._last.get(connection, now))
+        self._last[connection] = at
+        return at - now
 
     @property
     def holding(self) -> bool:
@@ -129,10 +160,11 @@ class Network:
         return delay
 
     def _release(self) -> None:
-        """Deliver the held messages whose link has healed, at their next retransmission."""
+        """Deliver the held messages whose link has healed, at their next retransmission (a
+        connection's in the order they were sent, from the oldest's retransmission)."""
         now = self.ctx.env.now
         still: list[Transmission] = []
-        for held in self._held:
+        for held in self._held:  # in the order they were sent
             if held.cancelled:
                 continue
             if self.is_cut(held.source, held.destination):
@@ -140,11 +172,10 @@ class Network:
                 continue
             at = retransmission_after(held.sent, now)
             if at is not None:
-                later(
-                    self.ctx.env,
-                    at - now + self._hop(held.source, held.destination),
-                    self._deliverer(held),
-                )
+                delay = at - now + self._hop(held.source, held.destination)
+                if held.connection is not None:
+                    delay = self._in_order(held.connection, now, delay)
+                later(self.ctx.env, delay, self._deliverer(held))
         self._held = still
 
     @staticmethod

@@ -12,8 +12,10 @@ entity key (all events of a key on one partition, in append order), kept forever
   answers the client with the version once the append is acknowledged. The acknowledged append
   is the owner's commit. Kafka has no expected-version (conditional) appends, so the model
   assumes what an event-sourced service on Kafka must arrange: a single serialized writer per
-  key [ES-KAFKA] — versions come from one counter per key and the events of the write service
-  leave through one producer session, so with idempotence they reach the log in version order.
+  key [ES-KAFKA] — versions come from one counter per key. With one writer (the default) the
+  events leave through one producer, so with idempotence they reach the log in version order;
+  with several, two appends of one key through different writers' producers can overtake each
+  other on the way to the log (the conditional write then drops the older one).
   The counter survives a writer crash (a restarted writer would rebuild it from its partition;
   that read is not timed). An append that fails for good answers the client with an error and
   leaves a gap in the key's versions; an append whose acknowledgement is lost (the writer
@@ -44,8 +46,8 @@ version, applied``; ``applied = 0`` for an event the store already reflected, e.
 Fault targets: ``service:OWNER`` crashes the write service (its producers with it) and the
 owner's read service, ``service:REPLICA`` that replica's read service, and each read service's
 listeners with it; ``instance:X/N`` what instance N of X hosts. ``db:X`` is X's read store.
-``link:X<->broker`` cuts X's producers and the listeners X hosts off the broker. ``rewind`` on ``consumer:X`` seeks that group back by a duration (every partition to the
-earliest offset at or after now minus the duration [K-CONS, K-OPS]) and replays. The duration
+``link:X<->broker`` cuts X's producers and the listeners X hosts off the broker. ``rewind`` on
+``consumer:X`` seeks that group back by a duration (every partition to the earliest offset at or after now minus the duration [K-CONS, K-OPS]) and replays. The duration
 counts from now, as ``--reset-offsets --by-duration`` does: a group already lagging by more than
 it is moved *forward* and skips the events in between for good (lost updates).
 Each writer instance appends through its own producer (a crash loses the appends still in its

@@ -23,12 +23,17 @@ cdc`` (the table is insert-only for the router [DBZ-OUTBOX]), by the relay itsel
 
 Either way the relay and the cleanup load the owner's database (``connector_db_load``), and a
 relay crash (``connector-crash``, target ``connector:<owner>``) re-publishes what it had not
-recorded as done: delivery is at least once. Every event carries its id (key, version);
+recorded as done: delivery is at least once. The polling relay's crash stops the job only (the
+instance and its producer go on); a ``link:connector:<owner>`` fault does not apply to it (it
+publishes from the owner's node: ``link:<owner><->broker``). Every event carries its id (key, version);
 consumers deduplicate by it when ``idempotent_consumers`` is true and otherwise apply the
 repeats (off by default, as for every broker pattern: a Kafka consumer does not deduplicate
 unless the application does). Nothing committed is lost, nothing uncommitted is published (no
 phantoms), and the copies converge; the price is the extra insert and one more hop between the
-commit and the broker (the relay).
+commit and the broker (the relay). The one exception is a ``relay: cdc`` slot invalidated by
+``max_slot_wal_keep_size`` (unlimited by default): with nothing to snapshot, the connector
+streams from its new slot and the outbox rows committed in between are never published
+(``lost_updates``).
 
 Left out: routing by aggregate type to several topics, and a polling relay running on several
 instances (it is one job of instance 0).
@@ -118,10 +123,17 @@ class OutboxModel(RelayModel):
             assert isinstance(relay, CdcConnector)
             published = lambda: relay.stored.lsn if relay.stored is not None else 0  # noqa: E731
         self.table = OutboxCleaner(
-            ctx, database, published, interval=spec.cleanup_interval, row_time=spec.row_time
+            ctx,
+            database,
+            published,
+            interval=spec.cleanup_interval,
+            row_time=spec.row_time,
+            relay_deletes=isinstance(relay, OutboxPoller),
         )
-        if isinstance(relay, OutboxPoller):
-            self.table.interval = spec.poll_interval  # (its delete is the relay's mark)
+
+    @property
+    def connect_worker(self) -> bool:
+        return self.spec.relay == "cdc"
 
     @property
     def publisher(self) -> str:

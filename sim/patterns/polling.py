@@ -35,7 +35,7 @@ The connector's producer uses Kafka Connect's overrides for source tasks [K-CONN
 one request in flight, no idempotence, no delivery timeout and no send timeout (it waits
 through any broker outage rather than drop a record). Its node on the network is
 ``connector:<owner>``: a ``partition`` from the broker holds its sends until it heals, one from
-``db:<owner>`` fails its polls until it heals; either way the changes wait and nothing is lost.
+``db:<owner>`` holds its fetch until it heals; either way the changes wait and nothing is lost.
 
 Left out: soft deletes (a ``deleted`` flag column the poll could see), custom queries, the
 connector's own connection (its queries take connections from the owner's pool, which stands

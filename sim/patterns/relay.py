@@ -75,11 +75,19 @@ class RelayModel(MessagingModel):
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.relay_node = f"connector:{self.owner}"
-        self.relay_producer = self.producers.get(
-            self.relay_node, 0, connect_source_settings(scenario.broker)
+        self.relay_producer = (
+            self.producers.get(self.relay_node, 0, connect_source_settings(scenario.broker))
+            if self.connect_worker
+            else None
         )
         """The Connect worker's producer: it dies with a connector crash, as the task does."""
         self.relay = self.build_relay(self.databases[self.owner])
+
+    @property
+    def connect_worker(self) -> bool:
+        """True when the relay runs in a Kafka Connect worker with its own producer (false for
+        a relay that is a job of the owner service and publishes with its producer)."""
+        return True
 
     def build_relay(self, database: Database) -> Relay:
         """The relay of this pattern, reading ``database`` (the owner's)."""
@@ -91,7 +99,8 @@ class RelayModel(MessagingModel):
 
     def describe(self, topology: Topology) -> None:
         super().describe(topology)
-        topology.add_connector(self.owner, self.relay, self.relay_producer)
+        producer = () if self.relay_producer is None else (self.relay_producer,)
+        topology.add_connector(self.owner, self.relay, *producer)
         topology.startable(self.relay)
 
     # -- the owner's writes ------------------------------------------------------------------
@@ -101,6 +110,7 @@ class RelayModel(MessagingModel):
     # -- the connector's producer ------------------------------------------------------------
     def publish_from_connector(self, key: int, version: int, acked: Acked) -> None:
         """Send a change from the Connect task (its delivery never times out [K-CONNECT])."""
+        assert self.relay_producer is not None
         send_version(self.relay_producer, self.topic, key, version, acked)
 
     # -- drain -------------------------------------------------------------------------------

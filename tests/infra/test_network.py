@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from sim.config.distributions import Constant, Exponential
 from sim.infra.network import Network
 from sim.kernel.context import SimContext
@@ -105,3 +107,46 @@ def test_delays_on_one_link_add_up_and_are_removed_one_by_one() -> None:
     assert network.instant
     network.send("a", "b", arrivals(ctx, log, "free"))
     assert log[-1] == ("free", 2.0)  # delivered inside send, before any event runs
+
+
+def test_a_connection_delivers_in_the_order_sent_while_lone_messages_overtake() -> None:
+    def order(connection: str | None) -> list[str]:
+        ctx = SimContext.create(seed=5)
+        network = Network(ctx, Exponential(mean=0.010))
+        log: list[tuple[str, float]] = []
+        for i in range(50):
+            network.send("a", "b", arrivals(ctx, log, str(i)), connection)
+            ctx.env.run(until=ctx.now + 0.001)  # one message a millisecond
+        ctx.env.run()
+        return [label for label, _ in log]
+
+    sent = [str(i) for i in range(50)]
+    assert order("a->b") == sent
+    assert sorted(order(None), key=int) == sent and order(None) != sent
+
+
+def test_held_messages_of_a_connection_follow_the_oldest_after_the_heal() -> None:
+    ctx = SimContext.create(seed=1)
+    network = Network(ctx, Constant(value=0.0))
+    log: list[tuple[str, float]] = []
+    heal = network.block("a", "b")
+    network.send(
+        "a", "b", arrivals(ctx, log, "old"), "conn"
+    )  # retransmits at 0.2, 0.6, ... 6.2, 12.6
+    network.send("a", "b", arrivals(ctx, log, "old-lone"))
+    ctx.env.run(until=5.0)
+    network.send("a", "b", arrivals(ctx, log, "new"), "conn")  # alone: 5.2, 5.6, 6.4
+    network.send("a", "b", arrivals(ctx, log, "new-lone"))
+    ctx.env.run(until=6.3)
+    heal()
+    network.send("a", "b", arrivals(ctx, log, "after"), "conn")  # the link is free again
+    ctx.env.run()
+    delivered = dict(log)
+    assert [label for label, _ in log if label in ("old", "new", "after")] == [
+        "old",
+        "new",
+        "after",
+    ]
+    assert delivered["new-lone"] == pytest.approx(6.4)  # overtakes the older lone message
+    for label in ("old-lone", "old", "new", "after"):  # at the oldest's next retransmission
+        assert delivered[label] == pytest.approx(12.6)
