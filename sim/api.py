@@ -5,54 +5,89 @@
 >>> results = api.run(scenario)
 >>> results.summary.head()          # pattern, metric, mean, ci_low, ci_high, n
 >>> api.write(results, "reports/quickstart")
+
+A sweep runs the scenario at several points (a ``sweep:`` block, or ``api.sweep``); every
+table of its results starts with the point's columns:
+
+>>> results = api.sweep(scenario, {"workload.phases[0].rate": [50, 100, 200]})
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sim.config.model import Scenario, ensure_current
-from sim.metrics.catalog import metrics_for
-from sim.metrics.summarize import format_value, summarize
-from sim.metrics.verdicts import evaluate
-from sim.outputs import summary_document, write_run_folder
-from sim.patterns import model_class
+from sim.experiments import Progress, UnknownPatternError, run_experiment
+from sim.metrics.summarize import format_value
+from sim.outputs import StoreMismatch, summary_document, write_run_folder
 from sim.results import Results
-from sim.runner import ModelError, RunResult, Task, default_workers, not_applicable, run_many
-from sim.scenario import ScenarioError, load_scenario, parse_scenario
+from sim.runner import ModelError, RunResult, not_applicable
+from sim.scenario import (
+    Point,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    parse_values,
+    points,
+)
 
 __all__ = [
     "ModelError",
+    "Point",
+    "Progress",
     "Results",
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "StoreMismatch",
     "UnknownPatternError",
     "format_value",
     "load",
     "parse",
+    "parse_values",
+    "points",
     "run",
     "schema",
     "summary_document",
+    "sweep",
     "warnings",
+    "with_sweep",
     "write",
 ]
 
-
-class UnknownPatternError(ValueError):
-    """A pattern name that the scenario does not define."""
+Sweep = Mapping[str, Sequence[Any]]
 
 
-def load(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """Load and validate a scenario file (raises :class:`ScenarioError`)."""
-    return load_scenario(path, overrides)
+def load(
+    path: str | Path,
+    overrides: Iterable[str] = (),
+    sweep: Sweep | None = None,
+    sweep_mode: str | None = None,
+) -> Scenario:
+    """Load and validate a scenario file (raises :class:`ScenarioError`); ``sweep`` adds paths
+    to its ``sweep:`` block and ``sweep_mode`` (``grid`` or ``zip``) sets its mode."""
+    return load_scenario(path, overrides, sweep, sweep_mode)
 
 
-def parse(text: str, overrides: Iterable[str] = ()) -> Scenario:
+def parse(
+    text: str,
+    overrides: Iterable[str] = (),
+    sweep: Sweep | None = None,
+    sweep_mode: str | None = None,
+) -> Scenario:
     """Validate a scenario given as YAML text."""
-    return parse_scenario(text, "<text>", overrides)
+    return parse_scenario(text, "<text>", overrides, sweep, sweep_mode)
+
+
+def with_sweep(scenario: Scenario, over: Sweep, mode: str | None = None) -> Scenario:
+    """``scenario`` with ``over`` added to its sweep (validated again, at every point)."""
+    source = scenario._source
+    if source is None:
+        raise ValueError("a scenario built without api.load or api.parse cannot be swept")
+    return parse_scenario(json.dumps(source), f"<{scenario.name}>", (), over, mode)
 
 
 def schema() -> dict[str, Any]:
@@ -91,28 +126,24 @@ def run(
     *,
     patterns: Sequence[str] | None = None,
     workers: int | None = None,
-    on_result: Callable[[RunResult], None] | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    progress: Callable[[Progress], None] | None = None,
 ) -> Results:
-    """Simulate the scenario's patterns (all, or those named) over its replications."""
-    names = scenario.pattern_names()
-    chosen = list(patterns) if patterns else names
-    unknown = [name for name in chosen if name not in names]
-    if unknown:
-        raise UnknownPatternError(
-            f"no pattern called {', '.join(unknown)} in this scenario (it has {', '.join(names)})"
-        )
-    tasks = [
-        Task(scenario, names.index(name), replication)
-        for name in chosen
-        for replication in range(scenario.replications)
-    ]
-    count = default_workers() if workers is None else workers
-    runs = run_many(tasks, workers=min(count, len(tasks)), on_result=on_result)
-    kinds = [scenario.patterns[names.index(name)].kind for name in chosen]
-    metrics = metrics_for(model_class(kind) for kind in kinds)
-    summary = summarize(((r.pattern, r.metrics) for r in runs), [m.name for m in metrics])
-    verdicts = evaluate(list(scenario.slo), summary, chosen)
-    return Results(scenario, chosen, runs, summary, metrics, verdicts)
+    """Simulate the scenario's patterns (all, or those named) over its replications, at every
+    point of its sweep. With ``out``, each finished run is stored in that run folder as it
+    completes; with ``resume``, the runs already stored there are kept, not run again (the
+    folder must hold a run of the same scenario: :class:`StoreMismatch`)."""
+    folder = Path(out) if out is not None else None
+    return run_experiment(
+        scenario, patterns=patterns, workers=workers, out=folder, resume=resume, progress=progress
+    )
+
+
+def sweep(scenario: Scenario, over: Sweep, mode: str | None = None, **options: Any) -> Results:
+    """Run ``scenario`` at every point of ``over`` (key path → values; ``mode`` grid or zip);
+    ``options`` as for :func:`run`."""
+    return run(with_sweep(scenario, over, mode), **options)
 
 
 def write(results: Results, out: str | Path) -> Path:

@@ -13,12 +13,12 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sim import api
@@ -43,9 +43,15 @@ def _consoles() -> tuple[Console, Console]:
     return out, err
 
 
-def _load(path: Path, overrides: list[str], err: Console) -> api.Scenario:
+def _load(
+    path: Path,
+    overrides: list[str],
+    err: Console,
+    sweep: dict[str, list[Any]] | None = None,
+    sweep_mode: str | None = None,
+) -> api.Scenario:
     try:
-        return api.load(path, overrides)
+        return api.load(path, overrides, sweep, sweep_mode)
     except api.ScenarioError as error:
         for issue in error.issues:
             err.print(str(issue), markup=False, highlight=False)
@@ -86,6 +92,16 @@ def schema() -> None:
     sys.stdout.write(json.dumps(api.schema(), indent=2) + "\n")
 
 
+SweepOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--sweep",
+        help="run at several points: key.path=a,b,c (repeatable: a grid, or --zip)",
+        show_default=False,
+    ),
+]
+
+
 @app.command()
 def run(
     scenario: ScenarioPath,
@@ -100,6 +116,16 @@ def run(
         int | None, typer.Option(help="override the number of replications", min=1)
     ] = None,
     set_: SetOption = None,
+    sweep: SweepOption = None,
+    zip_: Annotated[
+        bool, typer.Option("--zip", help="pair the i-th values of every --sweep path")
+    ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="keep the runs the folder already holds (same scenario) and run the rest"
+        ),
+    ] = False,
     workers: Annotated[
         int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
     ] = None,
@@ -112,14 +138,31 @@ def run(
         overrides.append(f"seed={seed}")
     if replications is not None:
         overrides.append(f"replications={replications}")
-    loaded = _load(scenario, overrides, err)
+    loaded = _load(
+        scenario, overrides, err, _sweep_values(sweep or [], err), "zip" if zip_ else None
+    )
     _warn(loaded, err)
+    folder = out if out is not None else Path("reports") / loaded.name
+    watch = _Progress(err)
     try:
-        results = api.run(loaded, patterns=pattern, workers=workers, on_result=_progress(err))
+        with watch:
+            results = api.run(
+                loaded, patterns=pattern, workers=workers, out=folder, resume=resume, progress=watch
+            )
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-    folder = api.write(results, out if out is not None else Path("reports") / loaded.name)
+    except api.StoreMismatch as error:
+        err.print(f"Usage error: {error}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: {watch.done} of {watch.total} runs are stored in {folder}; "
+            "run again with --resume to finish",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    api.write(results, folder)
     if as_json:
         sys.stdout.write(json.dumps(api.summary_document(results), indent=2) + "\n")
     else:
@@ -127,8 +170,9 @@ def run(
             console.width = max(console.width, 30 + 16 * len(results.patterns))
         verdicts = results.verdicts
         if not verdicts.empty:
-            console.print(_verdict_table(verdicts))
-        console.print(_summary_table(results))
+            console.print(_verdict_table(results, verdicts))
+        for title, frame in _by_point(results, results.summary):
+            console.print(_summary_table(results, frame, title))
     err.print(f"wrote {folder}/report.html", highlight=False)
     failed = int((~results.verdicts["passed"]).sum()) if not results.verdicts.empty else 0
     if failed:
@@ -136,35 +180,99 @@ def run(
         raise typer.Exit(EXIT_SLO)
 
 
-def _progress(err: Console) -> Callable[[api.RunResult], None] | None:
-    if not err.is_terminal:
-        return None
+def _sweep_values(items: list[str], err: Console) -> dict[str, list[Any]]:
+    """``--sweep key.path=a,b,c`` → ``{key.path: [a, b, c]}`` (each value read as YAML)."""
+    found: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        try:
+            values = api.parse_values(raw) if sep and key.strip() else None
+        except ValueError as error:
+            err.print(f"--sweep {key}: {error}", highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
+        if values is None:
+            err.print(f"--sweep {item}: expected key.path=a,b,c", highlight=False)
+            raise typer.Exit(EXIT_INVALID)
+        found[key.strip()] = values
+    return found
 
-    def show(result: api.RunResult) -> None:
-        err.print(
-            f"  done {result.pattern} replication {result.replication}",
-            highlight=False,
-        )
 
-    return show
+class _Progress:
+    """Progress on stderr: a bar with the time left on a terminal, a line every tenth of the
+    runs when stderr is a file or a pipe."""
+
+    def __init__(self, err: Console) -> None:
+        self.err = err
+        self.done = 0
+        self.total = 0
+        self._bar: Progress | None = None
+        self._task: Any = None
+        self._shown = -1
+
+    def __enter__(self) -> _Progress:
+        if self.err.is_terminal:
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=self.err,
+                transient=True,
+            )
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+    def __call__(self, progress: api.Progress) -> None:
+        self.done, self.total = progress.done, progress.total
+        if self._bar is not None:
+            if self._task is None:
+                self._task = self._bar.add_task("runs", total=progress.total)
+            self._bar.update(self._task, completed=progress.done)
+            return
+        step = max(1, progress.total // 10)
+        if progress.last is None:
+            if progress.resumed:
+                self.err.print(f"  {progress.resumed} runs already stored", highlight=False)
+            return
+        if progress.done == progress.total or progress.done // step > self._shown:
+            self._shown = progress.done // step
+            self.err.print(f"  {progress.done}/{progress.total} runs done", highlight=False)
 
 
-def _verdict_table(verdicts: Any) -> Table:
+def _by_point(results: api.Results, frame: Any) -> list[tuple[str, Any]]:
+    """``frame`` split by point (the whole frame without a sweep), with a title each."""
+    name = results.scenario.name
+    if "point" not in frame:
+        return [(name, frame)]
+    return [
+        (f"{name} @ {point.label}", frame[frame["point"] == point.index])
+        for point in results.points
+    ]
+
+
+def _verdict_table(results: api.Results, verdicts: Any) -> Table:
     table = Table(title="SLOs (mean over replications)")
     for column in ("", "pattern", "slo", "value"):
         table.add_column(column)
+    labels = {p.index: p.label for p in results.points}
     for row in verdicts.to_dict("records"):
         mark = "[green]✓[/green]" if row["passed"] else "[red]✗[/red]"
         value = api.format_value(str(row["metric"]), float(row["value"]))
-        table.add_row(mark, str(row["pattern"]), str(row["slo"]), value)
+        name = str(row["pattern"])
+        if "point" in row:
+            name += f" @ {labels[int(row['point'])]}"
+        table.add_row(mark, name, str(row["slo"]), value, end_section=False)
     return table
 
 
-def _summary_table(results: api.Results) -> Table:
-    summary = results.summary
+def _summary_table(results: api.Results, summary: Any, title: str) -> Table:
     compact = len(results.patterns) > 3  # intervals stay in summary.csv and the report
     what = "mean" if compact else "mean [95% CI]"
-    table = Table(title=f"{results.scenario.name}: {what} over replications")
+    table = Table(title=f"{title}: {what} over replications")
     table.add_column("metric")
     for name in results.patterns:
         table.add_column(name, justify="right")

@@ -1,14 +1,25 @@
-"""The results of a scenario: every run, the summary across replications and the verdicts."""
+"""The results of a scenario: every run, the summary across replications and the verdicts.
+
+A scenario with a ``sweep:`` block has several points (:mod:`sim.scenario.points`); every
+table then starts with the point's columns — ``point`` (its index, in the order written) and
+one column per swept path with the value as written (``poll_interval``: ``5s``) — and holds
+the rows of every point. Without a sweep the tables have no point columns.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from sim.config.model import Scenario
-from sim.metrics.catalog import Metric
+from sim.metrics.catalog import Metric, metrics_for
+from sim.metrics.summarize import summarize
+from sim.metrics.verdicts import evaluate
+from sim.patterns import model_class
 from sim.runner import RunResult
+from sim.scenario import Point, cell, column_names, points
 
 __all__ = ["Results"]
 
@@ -26,16 +37,62 @@ class Results:
     verdicts: pd.DataFrame
     """Each pattern against each SLO of the scenario (empty when it has none):
     ``pattern, slo, metric, value, ci_low, ci_high, passed``."""
+    points: list[Point] = field(default_factory=list)
+    """The scenario's points (one, without a sweep)."""
+
+    @classmethod
+    def build(
+        cls, scenario: Scenario, patterns: Sequence[str], runs: Sequence[RunResult]
+    ) -> Results:
+        """Summarize ``runs`` (in any order) of ``patterns`` over the scenario's points."""
+        chosen = list(patterns)
+        all_points = points(scenario)
+        names = scenario.pattern_names()
+        kinds = [scenario.patterns[names.index(name)].kind for name in chosen]
+        metrics = metrics_for(model_class(kind) for kind in kinds)
+        order = {name: i for i, name in enumerate(chosen)}
+        ordered = sorted(runs, key=lambda r: (r.point, order[r.pattern], r.replication))
+        summaries, verdicts = [], []
+        for point in all_points:
+            mine = [r for r in ordered if r.point == point.index]
+            summary = summarize(((r.pattern, r.metrics) for r in mine), [m.name for m in metrics])
+            assert point.scenario is not None
+            checks = evaluate(list(point.scenario.slo), summary, chosen)
+            summaries.append(_with_point(summary, point, scenario))
+            verdicts.append(_with_point(checks, point, scenario))
+        return cls(
+            scenario,
+            chosen,
+            ordered,
+            pd.concat(summaries, ignore_index=True),
+            metrics,
+            pd.concat(verdicts, ignore_index=True),
+            all_points,
+        )
+
+    @property
+    def swept(self) -> bool:
+        """True when the scenario has a ``sweep:`` block."""
+        return self.scenario.sweep is not None
+
+    @property
+    def point_columns(self) -> list[str]:
+        """The columns that name a point (``point`` and the swept values), or none."""
+        if not self.swept:
+            return []
+        return ["point", *column_names(list(self.scenario.sweep.over)).values()]  # type: ignore[union-attr]
 
     def _stack(self, attribute: str) -> pd.DataFrame:
         frames = []
+        by_index = {p.index: p for p in self.points}
         for run in self.runs:
             frame = getattr(run, attribute)
-            frames.append(
-                frame.assign(pattern=run.pattern, replication=run.replication)[
-                    ["pattern", "replication", *frame.columns]
-                ]
-            )
+            stacked = frame.assign(pattern=run.pattern, replication=run.replication)[
+                ["pattern", "replication", *frame.columns]
+            ]
+            if run.point in by_index:
+                stacked = _with_point(stacked, by_index[run.point], self.scenario)
+            frames.append(stacked)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     @property
@@ -51,23 +108,34 @@ class Results:
     @property
     def per_replication(self) -> pd.DataFrame:
         """Metrics of each run: ``pattern, replication, metric, value``."""
-        rows = [
-            (run.pattern, run.replication, metric, value)
-            for run in self.runs
-            for metric, value in run.metrics.items()
-        ]
-        return pd.DataFrame(rows, columns=["pattern", "replication", "metric", "value"])
+        by_index = {p.index: p for p in self.points}
+        frames = []
+        for run in self.runs:
+            frame = pd.DataFrame(
+                [(run.pattern, run.replication, m, v) for m, v in run.metrics.items()],
+                columns=["pattern", "replication", "metric", "value"],
+            )
+            if run.point in by_index:
+                frame = _with_point(frame, by_index[run.point], self.scenario)
+            frames.append(frame)
+        if not frames:
+            return pd.DataFrame(
+                columns=[*self.point_columns, "pattern", "replication", "metric", "value"]
+            )
+        return pd.concat(frames, ignore_index=True)
 
     @property
     def faults(self) -> pd.DataFrame:
-        """Every fault in each pattern's first replication: ``pattern, kind, target, start,
-        end, applied`` (``applied`` False: the fault reaches no component of that pattern)."""
+        """Every fault in each pattern's first replication (at the first point): ``pattern,
+        kind, target, start, end, applied`` (``applied`` False: the fault reaches no component
+        of that pattern)."""
         columns = ["pattern", "kind", "target", "start", "end", "applied"]
         first = self.runs[0].replication if self.runs else 0
+        point = self.runs[0].point if self.runs else 0
         frames = [
             r.faults.assign(pattern=r.pattern)[columns]
             for r in self.runs
-            if r.replication == first and len(r.faults)
+            if r.replication == first and r.point == point and len(r.faults)
         ]
         if not frames:
             return pd.DataFrame(columns=columns)
@@ -98,9 +166,24 @@ class Results:
             found.setdefault(f"{row.kind} {row.target}", []).append(str(row.pattern))
         return found
 
-    def metric(self, pattern: str, name: str) -> float:
-        """The mean of one metric for one pattern."""
-        row = self.summary[(self.summary["pattern"] == pattern) & (self.summary["metric"] == name)]
+    def metric(self, pattern: str, name: str, point: int | None = None) -> float:
+        """The mean of one metric for one pattern (at one point, when the scenario sweeps)."""
+        summary = self.summary
+        if point is not None and "point" in summary:
+            summary = summary[summary["point"] == point]
+        elif "point" in summary and summary["point"].nunique() > 1:
+            raise ValueError("the scenario has several points: say which with point=")
+        row = summary[(summary["pattern"] == pattern) & (summary["metric"] == name)]
         if row.empty:
             raise KeyError(f"no metric {name!r} for pattern {pattern!r}")
         return float(row["mean"].iloc[0])
+
+
+def _with_point(frame: pd.DataFrame, point: Point, scenario: Scenario) -> pd.DataFrame:
+    """``frame`` with the point's columns in front (none without a sweep)."""
+    if scenario.sweep is None:
+        return frame
+    names = column_names(list(scenario.sweep.over))
+    columns = {"point": point.index} | {names[p]: cell(v) for p, v in point.values.items()}
+    front = pd.DataFrame({name: [value] * len(frame) for name, value in columns.items()})
+    return pd.concat([front, frame.reset_index(drop=True)], axis=1)

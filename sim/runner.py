@@ -16,8 +16,8 @@ gauge the model reports without declaring it (:mod:`sim.metrics.catalog`) is a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import get_all_start_methods, get_context
 
@@ -39,6 +39,7 @@ __all__ = [
     "RunResult",
     "Task",
     "default_workers",
+    "execute",
     "not_applicable",
     "run_many",
     "run_one",
@@ -51,11 +52,15 @@ class ModelError(RuntimeError):
 
 @dataclass(frozen=True)
 class Task:
-    """One simulation to run."""
+    """One simulation to run: a pattern of a scenario (at a sweep point) for one replication."""
 
     scenario: Scenario
     pattern: int
     replication: int
+    point: int = 0
+    """The index of the sweep point (0 without a sweep)."""
+    stream: int = 0
+    """The key of the point's random streams (:mod:`sim.scenario.points`)."""
 
 
 @dataclass
@@ -71,6 +76,8 @@ class RunResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     not_applicable: list[str] = field(default_factory=list)
     """The faults (``kind target``) that reach no component of this pattern."""
+    point: int = 0
+    """The index of the sweep point it ran at."""
 
 
 def run_one(task: Task) -> RunResult:
@@ -78,7 +85,7 @@ def run_one(task: Task) -> RunResult:
     scenario = task.scenario
     spec = scenario.patterns[task.pattern]
     label = scenario.pattern_names()[task.pattern]
-    ctx = SimContext.create(scenario.seed, task.replication)
+    ctx = SimContext.create(scenario.seed, task.replication, task.stream)
     workload = scenario.workload
     load_end = workload.load_duration
     requests = draw_requests(workload, scenario.data, ctx.streams)
@@ -112,7 +119,7 @@ def run_one(task: Task) -> RunResult:
     frames["commits"], frames["applies"] = commits, applies
     skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
     return RunResult(
-        label, task.replication, metrics, request_frame, spread, faults, frames, skipped
+        label, task.replication, metrics, request_frame, spread, faults, frames, skipped, task.point
     )
 
 
@@ -181,27 +188,47 @@ def _checked_gauges(model: PatternModel, label: str) -> dict[str, float]:
     return gauges
 
 
+def execute(tasks: Sequence[Task], workers: int = 1) -> Iterator[tuple[int, RunResult]]:
+    """Run ``tasks``, in worker processes when ``workers > 1``, yielding ``(index of the task,
+    its result)`` as each finishes (in task order with one worker, in finishing order with
+    several). Workers ignore SIGINT: on Ctrl-C the caller gets ``KeyboardInterrupt`` and the
+    workers are stopped, with what was already yielded kept."""
+    if workers <= 1 or len(tasks) <= 1:
+        for index, task in enumerate(tasks):
+            yield index, run_one(task)
+        return
+    method = "fork" if "fork" in get_all_start_methods() else "spawn"
+    pool = get_context(method).Pool(min(workers, len(tasks)), initializer=_ignore_sigint)
+    try:
+        yield from pool.imap_unordered(_run_indexed, enumerate(tasks), chunksize=1)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
 def run_many(
     tasks: Sequence[Task],
     workers: int = 1,
     on_result: Callable[[RunResult], None] | None = None,
 ) -> list[RunResult]:
-    """Run tasks, in worker processes when ``workers > 1``; results come back in task order."""
-    results: list[RunResult] = []
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            result = run_one(task)
-            if on_result is not None:
-                on_result(result)
-            results.append(result)
-        return results
-    method = "fork" if "fork" in get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context(method)) as pool:
-        for result in pool.map(run_one, tasks):
-            if on_result is not None:
-                on_result(result)
-            results.append(result)
-    return results
+    """Run tasks (see :func:`execute`); results come back in task order."""
+    found: dict[int, RunResult] = {}
+    for index, result in execute(tasks, workers):
+        if on_result is not None:
+            on_result(result)
+        found[index] = result
+    return [found[i] for i in range(len(tasks))]
+
+
+def _run_indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
+    return item[0], run_one(item[1])
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def default_workers() -> int:

@@ -16,10 +16,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, GetCoreSchemaHandler, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import (
+    Field,
+    GetCoreSchemaHandler,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    WithJsonSchema,
+)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from sim.config.broker import BrokerConfig
+from sim.config.experiments import Sweep
 from sim.config.sections import (
     Databases,
     DataConfig,
@@ -159,6 +167,15 @@ class Scenario(StrictModel):
         "'p99(latency) < 250ms', 'error_rate < 1%', 'p99(staleness) < 5s', 'lost_updates == 0'",
         examples=[["p99(latency) < 250ms", "error_rate < 1%", "divergent_keys == 0"]],
     )
+    sweep: Sweep | None = Field(
+        None,
+        description="run the scenario at several points: {over: {key.path: [values]}, "
+        "mode: grid | zip}",
+    )
+    _source: dict[str, Any] | None = PrivateAttr(None)
+    """The keys as written (plain types), when the scenario was loaded from a file or text."""
+    _points: list[Any] | None = PrivateAttr(None)
+    """The validated sweep points (:mod:`sim.scenario.points`)."""
 
     def pattern_names(self) -> list[str]:
         """Labels of the patterns, in file order."""

@@ -5,16 +5,16 @@ sexagesimal numbers; it builds only plain mappings, sequences and scalars, never
 so every key and value keeps its line and column. Overrides ``key.path=value`` are parsed as
 YAML values and merged before validation. Validation errors from pydantic and from
 :func:`sim.config.model.cross_check` are collected together and reported all at once, each as
-``file:line:col path: message (got X)``. Importing this module registers the built-in pattern
-and fault kinds (:mod:`sim.patterns`, :mod:`sim.faults`) the scenario model's unions are built
-from.
+``file:line:col path: message (got X)``. A scenario with a ``sweep:`` block is validated at
+every point as well (:mod:`sim.scenario.points`); a point's error points at the swept value
+that caused it. Importing this module registers the built-in pattern and fault kinds
+(:mod:`sim.patterns`, :mod:`sim.faults`) the scenario model's unions are built from.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,56 +23,22 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from sim.config.experiments import plain
 from sim.config.model import Location, Scenario, cross_check, ensure_current
+from sim.scenario.issues import ScenarioError, ScenarioIssue
+from sim.scenario.overrides import OverrideError, apply_overrides
+from sim.scenario.points import Origin, expand
 
 __all__ = [
+    "Origin",
     "ScenarioError",
     "ScenarioIssue",
-    "apply_overrides",
     "load_scenario",
     "parse_scenario",
-    "resolved_dict",
-    "resolved_yaml",
+    "validate_data",
 ]
 
 _TAG_KEYS = ("kind", "dist")
-
-
-@dataclass(frozen=True)
-class ScenarioIssue:
-    """One problem in a scenario file."""
-
-    file: str
-    line: int
-    column: int
-    path: str
-    message: str
-    got: object = None
-    has_got: bool = False
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}" if self.line else self.file
-        path = f" {self.path}:" if self.path else ""
-        got = f" (got {_show(self.got)})" if self.has_got else ""
-        return f"{where}{path} {self.message}{got}"
-
-
-class ScenarioError(Exception):
-    """A scenario that cannot be used; ``issues`` lists every problem found."""
-
-    def __init__(self, issues: Sequence[ScenarioIssue]) -> None:
-        self.issues = list(issues)
-        super().__init__("\n".join(str(issue) for issue in self.issues))
-
-
-def _show(value: object) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, CommentedMap | dict):
-        return "a mapping"
-    if isinstance(value, CommentedSeq | list):
-        return "a list"
-    return repr(value)
 
 
 def _yaml() -> YAML:
@@ -81,8 +47,14 @@ def _yaml() -> YAML:
     return yaml
 
 
-def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
-    """Read, override and validate a scenario file; raise :class:`ScenarioError` if it is bad."""
+def load_scenario(
+    path: str | Path,
+    overrides: Iterable[str] = (),
+    sweep: Mapping[str, Sequence[Any]] | None = None,
+    sweep_mode: str | None = None,
+) -> Scenario:
+    """Read, override and validate a scenario file; raise :class:`ScenarioError` if it is bad.
+    ``sweep`` adds (or replaces) paths of the ``sweep:`` block, ``sweep_mode`` sets its mode."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -90,11 +62,15 @@ def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
         raise ScenarioError(
             [ScenarioIssue(str(path), 0, 0, "", f"cannot read the file: {error.strerror}")]
         ) from None
-    return parse_scenario(text, str(path), overrides)
+    return parse_scenario(text, str(path), overrides, sweep, sweep_mode)
 
 
 def parse_scenario(
-    text: str, filename: str = "<scenario>", overrides: Iterable[str] = ()
+    text: str,
+    filename: str = "<scenario>",
+    overrides: Iterable[str] = (),
+    sweep: Mapping[str, Sequence[Any]] | None = None,
+    sweep_mode: str | None = None,
 ) -> Scenario:
     """Validate scenario ``text``; ``filename`` is only used in messages."""
     try:
@@ -110,89 +86,93 @@ def parse_scenario(
         raise ScenarioError(
             [ScenarioIssue(filename, 1, 1, "", "a scenario must be a mapping of keys", data, True)]
         )
-    overridden = apply_overrides(data, overrides, filename)
+    touched, problems = apply_overrides(data, overrides)
+    if problems:
+        raise ScenarioError([_override_issue("--set", error) for error in problems])
+    origins: dict[Location, Origin] = dict.fromkeys(touched, ("--set", 0, 0))
+    if sweep or sweep_mode:
+        _merge_sweep(data, sweep or {}, sweep_mode, origins)
+    scenario = validate_data(data, filename, data, origins)
+    if scenario.sweep is not None:
+        scenario._points = expand(scenario, data, filename, origins, validate_data)
+    return scenario
+
+
+def _merge_sweep(
+    data: Any,
+    sweep: Mapping[str, Sequence[Any]],
+    mode: str | None,
+    origins: dict[Location, Origin],
+) -> None:
+    block = data.get("sweep")
+    if not isinstance(block, dict):
+        block = data["sweep"] = CommentedMap()
+    over = block.get("over")
+    if not isinstance(over, dict):
+        over = block["over"] = CommentedMap()
+    for key, values in sweep.items():
+        over[key] = list(values)
+        origins[("sweep", "over", key)] = ("--sweep", 0, 0)
+    if mode:
+        block["mode"] = mode
+        origins[("sweep", "mode")] = ("--zip", 0, 0)
+
+
+def validate_data(
+    data: Any,
+    filename: str,
+    positions: Any,
+    origins: Mapping[Location, Origin],
+    prefix: str = "",
+) -> Scenario:
+    """Validate ``data`` (a scenario's keys); problems point into ``positions`` (the file as
+    read), or at the origin of a value set from outside it, and start with ``prefix``."""
     ensure_current()
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        issues = [_issue_from_pydantic(item, data, filename, overridden) for item in error.errors()]
+        issues = [
+            _issue_from_pydantic(item, data, filename, positions, origins, prefix)
+            for item in error.errors()
+        ]
         raise ScenarioError(sorted(issues, key=lambda i: (i.line, i.column))) from None
     problems = cross_check(scenario)
     if problems:
         issues = [
-            _issue(filename, data, loc, message, got, True, overridden)
+            _issue(filename, data, positions, loc, prefix + message, got, True, origins)
             for loc, message, got in problems
         ]
         raise ScenarioError(sorted(issues, key=lambda i: (i.line, i.column)))
+    scenario._source = plain(data)
     return scenario
 
 
-def apply_overrides(data: Any, overrides: Iterable[str], filename: str = "--set") -> set[Location]:
-    """Merge ``key.path=value`` overrides into ``data`` in place; return the paths touched."""
-    touched: set[Location] = set()
-    problems: list[ScenarioIssue] = []
-    for text in overrides:
-        key, sep, raw = text.partition("=")
-        if not sep or not key.strip():
-            problems.append(ScenarioIssue("--set", 0, 0, text, "expected key.path=value"))
-            continue
-        try:
-            value = YAML(typ="safe", pure=True).load(io.StringIO(raw))
-        except YAMLError:
-            problems.append(
-                ScenarioIssue("--set", 0, 0, key, "the value is not valid YAML", raw, True)
-            )
-            continue
-        loc = tuple(int(p) if p.isdigit() else p for p in key.strip().split("."))
-        problem = _set_path(data, loc, value)
-        if problem:
-            problems.append(ScenarioIssue("--set", 0, 0, key, problem))
-        else:
-            touched.add(loc)
-    if problems:
-        raise ScenarioError(problems)
-    return touched
-
-
-def _set_path(data: Any, loc: Location, value: Any) -> str | None:
-    node = data
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        if isinstance(node, dict):
-            if last:
-                node[part] = value
-                return None
-            if part not in node or not isinstance(node[part], dict | list):
-                node[part] = CommentedMap()
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int):
-            if not 0 <= part < len(node):
-                return f"index {part} is past the end of a list of {len(node)}"
-            if last:
-                node[part] = value
-                return None
-            node = node[part]
-        else:
-            return f"{'.'.join(map(str, loc[:i]))} is not a mapping or list"
-    return None
+def _override_issue(option: str, error: OverrideError) -> ScenarioIssue:
+    return ScenarioIssue(option, 0, 0, error.path, error.message, error.value, error.has_value)
 
 
 def _issue_from_pydantic(
-    item: Any, data: Any, filename: str, overridden: set[Location]
+    item: Any,
+    data: Any,
+    filename: str,
+    positions: Any,
+    origins: Mapping[Location, Origin],
+    prefix: str,
 ) -> ScenarioIssue:
     loc: Location = tuple(item["loc"])
     kind = item["type"]
-    message = _message(item)
+    message = prefix + _message(item)
+    where = (filename, data, positions)
     if kind == "extra_forbidden":
-        return _issue(filename, data, loc, "unknown key", loc[-1], True, overridden, key=True)
+        return _issue(*where, loc, prefix + "unknown key", loc[-1], True, origins, key=True)
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         tag = item.get("ctx", {}).get("discriminator", "'kind'").strip("'")
         node, _ = _walk(data, loc)
         value = node.get(tag) if isinstance(node, dict) else None
-        return _issue(filename, data, (*loc, tag), message, value, value is not None, overridden)
+        return _issue(*where, (*loc, tag), message, value, value is not None, origins)
     if kind == "missing":
-        return _issue(filename, data, loc, message, None, False, overridden)
-    return _issue(filename, data, loc, message, item.get("input"), True, overridden)
+        return _issue(*where, loc, message, None, False, origins)
+    return _issue(*where, loc, message, item.get("input"), True, origins)
 
 
 def _message(item: Any) -> str:
@@ -246,11 +226,12 @@ def _child(node: Any, part: str | int) -> tuple[bool, Any]:
 def _issue(
     filename: str,
     data: Any,
+    positions: Any,
     loc: Location,
     message: str,
     got: object,
     has_got: bool,
-    overridden: set[Location],
+    origins: Mapping[Location, Origin],
     key: bool = False,
 ) -> ScenarioIssue:
     node, real = _walk(data, loc)
@@ -263,10 +244,10 @@ def _issue(
     if has_got and not key and not isinstance(node, dict | list) and tuple(real) != ():
         got = node  # show the value as the user wrote it, not as converted
     path = _format_path(shown)
-    for touched in overridden:
+    for touched, (source, line, column) in origins.items():
         if real and (real[: len(touched)] == touched or touched[: len(real)] == real):
-            return ScenarioIssue("--set", 0, 0, path, message, got, has_got)
-    line, column = _position(data, real, key)
+            return ScenarioIssue(source, line, column, path, message, got, has_got)
+    line, column = _position(positions, real, key)
     return ScenarioIssue(filename, line, column, path, message, got, has_got)
 
 
@@ -295,24 +276,3 @@ def _position(data: Any, loc: Location, key: bool) -> tuple[int, int]:
             break
         node = node[part]
     return line, column
-
-
-def resolved_dict(scenario: Scenario) -> dict[str, Any]:
-    """The scenario with every default filled in, in plain JSON-like types (seconds, per second)."""
-    data = scenario.model_dump(mode="json")
-    names = ["default", *(n for n in scenario.databases.root if n != "default")]
-    data["databases"] = {n: scenario.databases.profile(n).model_dump(mode="json") for n in names}
-    return data
-
-
-def resolved_yaml(scenario: Scenario) -> str:
-    """:func:`resolved_dict` as YAML, with a header saying the units."""
-    stream = io.StringIO()
-    stream.write(
-        "# Resolved scenario: every default filled in. Durations are in seconds, rates per second.\n"
-    )
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
-    yaml.dump(resolved_dict(scenario), stream)
-    return stream.getvalue()

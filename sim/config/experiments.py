@@ -1,0 +1,84 @@
+"""The experiment blocks of a scenario: ``sweep:`` runs it at several points.
+
+A sweep names key paths (:mod:`sim.config.paths`) and the values each takes. With ``mode:
+grid`` (the default) every combination is a point, the first path varying slowest; with
+``mode: zip`` the i-th values of every path make the i-th point. Points keep the order written.
+Each point is the scenario with those values set, validated like any scenario file; its random
+streams are keyed by the point's values (:mod:`sim.scenario.points`), so adding a point changes
+no other point.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.config.paths import PathError, parse_path
+from sim.config.types import StrictModel
+
+__all__ = ["Sweep", "plain"]
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain dicts, lists and scalars (YAML's round-trip types converted)."""
+    if isinstance(value, dict):
+        return {str(k) if not isinstance(k, int) else k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+class Sweep(StrictModel):
+    """Run the scenario at several points: a value for each key path at each point."""
+
+    over: dict[str, list[Any]] = Field(
+        min_length=1,
+        description="key path → its values, e.g. {patterns.polling.poll_interval: [1s, 5s, 30s]}",
+        examples=[{"patterns.polling.poll_interval": ["1s", "5s", "30s"]}],
+    )
+    mode: Literal["grid", "zip"] = Field(
+        "grid", description="grid: every combination (first path slowest); zip: i-th with i-th"
+    )
+
+    @field_validator("over", mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return plain(value)
+
+    @field_validator("over")
+    @classmethod
+    def _paths(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for path, values in value.items():
+            try:
+                parsed = parse_path(path)
+            except PathError as error:
+                raise ValueError(str(error)) from None
+            if parsed[0] == "sweep":
+                raise ValueError(f"{path}: a sweep cannot change the sweep")
+            if not values:
+                raise ValueError(f"{path}: give at least one value")
+        return value
+
+    @model_validator(mode="after")
+    def _zip_lengths(self) -> Sweep:
+        if self.mode == "zip":
+            lengths = {path: len(values) for path, values in self.over.items()}
+            if len(set(lengths.values())) > 1:
+                shown = ", ".join(f"{p}: {n}" for p, n in lengths.items())
+                raise ValueError(f"mode zip needs as many values for every path (got {shown})")
+        return self
+
+    def assignments(self) -> list[dict[str, Any]]:
+        """Each point's ``{path: value}``, in order."""
+        paths = list(self.over)
+        rows: Iterable[tuple[Any, ...]]
+        if self.mode == "zip":
+            rows = zip(*(self.over[p] for p in paths), strict=True)
+        else:
+            rows = itertools.product(*(self.over[p] for p in paths))
+        return [dict(zip(paths, row, strict=True)) for row in rows]

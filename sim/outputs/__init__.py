@@ -1,0 +1,16 @@
+"""The run folder: its files (:mod:`sim.outputs.folder`) and its store of finished runs
+(:mod:`sim.outputs.store`)."""
+
+from sim.outputs.folder import SCHEMA_VERSION, summary_document, write_run_folder
+from sim.outputs.store import OUTPUT_FILES, Manifest, RunStore, StoreMismatch, scenario_hash
+
+__all__ = [
+    "OUTPUT_FILES",
+    "SCHEMA_VERSION",
+    "Manifest",
+    "RunStore",
+    "StoreMismatch",
+    "scenario_hash",
+    "summary_document",
+    "write_run_folder",
+]

@@ -1,0 +1,190 @@
+"""The run folder: resolved scenario, summary (CSV and JSON), per-request data and report.
+
+Files are written in order of how cheap they are to lose: the resolved scenario first, then the
+data files, then the summary, and the HTML report last, so that a failure while rendering the
+report loses nothing already computed (the runs themselves are already in the folder's store,
+:mod:`sim.outputs.store`). Floats are written with full precision and no wall-clock time
+appears anywhere, so the same seed gives byte-identical files. A file an older run left and
+this one does not write (``verdicts.csv`` of a run with SLOs, when this one has none) is
+removed. With a sweep every table starts with the point's columns, ``points.csv`` lists the
+points, and the report shows each (pattern, point) as its own variant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import sim
+from sim.metrics.summarize import format_value
+from sim.outputs.store import OUTPUT_FILES, Manifest
+from sim.report.page import render_report
+from sim.results import Results
+from sim.scenario import cell, resolved_yaml
+
+__all__ = ["SCHEMA_VERSION", "summary_document", "write_run_folder"]
+
+SCHEMA_VERSION = 1
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def summary_document(results: Results) -> dict[str, Any]:
+    """The content of ``summary.json``."""
+    scenario = results.scenario
+    by_point: dict[int, dict[str, dict[str, dict[str, Any]]]] = {}
+    for row in results.summary.to_dict("records"):
+        patterns = by_point.setdefault(int(row.get("point", 0)), {})
+        patterns.setdefault(str(row["pattern"]), {})[str(row["metric"])] = {
+            "mean": _number(float(row["mean"])),
+            "ci_low": _number(float(row["ci_low"])),
+            "ci_high": _number(float(row["ci_high"])),
+            "n": int(row["n"]),
+        }
+    where: dict[str, Any] = {"patterns": by_point.get(0, {})}
+    if results.swept:
+        where = {
+            "points": [
+                {
+                    "point": p.index,
+                    "label": p.label,
+                    "values": {k: cell(v) for k, v in p.values.items()},
+                    "patterns": by_point.get(p.index, {}),
+                }
+                for p in results.points
+            ]
+        }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": f"patternsim {sim.__version__}",
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "replication_streams": "numpy SeedSequence(entropy=seed, spawn_key=(point key, "
+        "replication, stream)); the point key is 0 without a sweep",
+        "warmup": scenario.warmup,
+        "load_end": scenario.workload.load_duration,
+        "drain": scenario.drain
+        if isinstance(scenario.drain, float)
+        else scenario.drain.model_dump(mode="json"),
+        "confidence": "95% Student-t interval across replications; null when n < 2",
+        "units": {m.name: m.unit for m in results.metrics},
+        "meanings": {m.name: m.meaning for m in results.metrics},
+        "percentiles": "latency_pNN: NNth percentile (linear interpolation) of successful "
+        "requests started after the warm-up; p999 is the 99.9th",
+        **where,
+        "slo": [slo.text for slo in scenario.slo],
+        "verdicts": [
+            {
+                **({"point": int(row["point"])} if "point" in row else {}),
+                "pattern": str(row["pattern"]),
+                "slo": str(row["slo"]),
+                "metric": str(row["metric"]),
+                "value": _number(float(row["value"])),
+                "passed": bool(row["passed"]),
+            }
+            for row in results.verdicts.to_dict("records")
+        ],
+        "passed": bool(results.verdicts["passed"].all()) if len(results.verdicts) else True,
+    }
+
+
+def write_run_folder(results: Results, out: Path) -> Path:
+    """Write every file of a run into ``out`` (created if needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.of(results.scenario, results.patterns)
+    found = Manifest.read(out)
+    if found is None or found.scenario_hash != manifest.scenario_hash:
+        if (out / "runs").exists():  # the stored runs of another experiment
+            shutil.rmtree(out / "runs")
+        text = json.dumps(manifest.document(), indent=2, allow_nan=False) + "\n"
+        (out / "manifest.json").write_text(text, encoding="utf-8")
+    written = {"manifest.json"}
+
+    def put(name: str, frame: pd.DataFrame) -> None:
+        frame.to_csv(out / name, index=False)
+        written.add(name)
+
+    (out / "scenario.resolved.yaml").write_text(resolved_yaml(results.scenario), encoding="utf-8")
+    written.add("scenario.resolved.yaml")
+    if results.swept:
+        put("points.csv", _points_table(results))
+    put("requests.csv", results.requests)
+    put("propagation.csv", results.propagation)
+    put("faults.csv", results.faults)
+    put("replications.csv", results.per_replication)
+    put("summary.csv", results.summary)
+    if len(results.verdicts):
+        put("verdicts.csv", results.verdicts)
+    document = json.dumps(summary_document(results), indent=2, allow_nan=False)
+    (out / "summary.json").write_text(document + "\n", encoding="utf-8")
+    written.add("summary.json")
+    for name in OUTPUT_FILES:  # what an older run wrote and this one does not
+        if name not in written and name != "report.html":
+            (out / name).unlink(missing_ok=True)
+    _write_report(results, out)
+    return out
+
+
+def _points_table(results: Results) -> pd.DataFrame:
+    """``point, <swept columns>, label, stream_key``: one row per point, in order."""
+    columns = results.point_columns
+    rows = []
+    for point in results.points:
+        values = [cell(v) for v in point.values.values()]
+        rows.append([point.index, *values, point.label, str(point.key)])
+    return pd.DataFrame(rows, columns=[*columns, "label", "stream_key"])
+
+
+def _variants(results: Results, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each (pattern, point) as one pattern label, ``polling @ poll_interval=1s``
+    (as it is without a sweep)."""
+    if not results.swept or frame.empty or "point" not in frame:
+        return frame
+    labels = {p.index: p.label for p in results.points}
+    variant = [
+        f"{pattern} @ {labels[int(point)]}"
+        for pattern, point in zip(frame["pattern"], frame["point"], strict=True)
+    ]
+    return frame.drop(columns=results.point_columns).assign(pattern=variant)
+
+
+def _write_report(results: Results, out: Path) -> None:
+    scenario = results.scenario
+    verdicts = _variants(results, results.verdicts)
+    shown = None
+    if len(verdicts):
+        shown = verdicts.assign(
+            value=[
+                format_value(str(m), float(v))
+                for m, v in zip(verdicts["metric"], verdicts["value"], strict=True)
+            ]
+        ).drop(columns=["ci_low", "ci_high"])
+    patterns = results.patterns
+    if results.swept:
+        patterns = [f"{name} @ {p.label}" for p in results.points for name in results.patterns]
+    page = render_report(
+        title=f"patternsim: {scenario.name}",
+        summary=_variants(results, results.summary),
+        requests=_variants(results, results.requests),
+        propagation=_variants(results, results.propagation),
+        fault_windows=results.fault_windows,
+        meta={
+            "scenario": scenario.name,
+            "seed": scenario.seed,
+            "replications": scenario.replications,
+            "patterns": patterns,
+            "warmup": scenario.warmup,
+            "load_end": scenario.workload.load_duration,
+        },
+        verdicts=shown,
+        not_applied=results.not_applied,
+    )
+    (out / "report.html").write_text(page, encoding="utf-8")
