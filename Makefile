@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint bench schema clean
+.PHONY: demo test lint bench interval-coverage schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ lint: $(VENV)/.installed-lint  ## ruff, mypy and the import contracts (layers, n
 
 bench: $(VENV)/.installed  ## speed against a naive SimPy model, as a ratio measured in one run
 	$(BIN)/python benchmarks/bench_mmc.py
+
+interval-coverage: $(VENV)/.installed  ## how often the 95% interval holds the M/M/1 mean (100 experiments)
+	$(BIN)/python benchmarks/coverage_mm1.py
 
 schema: $(VENV)/.installed  ## regenerate docs/scenario.schema.json
 	$(BIN)/patternsim schema > docs/scenario.schema.json

@@ -21,7 +21,7 @@ from typing import Any
 
 from sim.config.model import Scenario, ensure_current
 from sim.experiments import Progress, UnknownPatternError, run_experiment
-from sim.metrics.summarize import format_value
+from sim.metrics.summarize import format_value, shown_interval
 from sim.outputs import StoreMismatch, summary_document, write_run_folder
 from sim.results import Results
 from sim.runner import ModelError, RunResult, not_applicable
@@ -51,6 +51,7 @@ __all__ = [
     "points",
     "run",
     "schema",
+    "shown_interval",
     "summary_document",
     "sweep",
     "warnings",
@@ -129,14 +130,22 @@ def run(
     out: str | Path | None = None,
     resume: bool = False,
     progress: Callable[[Progress], None] | None = None,
+    baseline: str | None = None,
 ) -> Results:
     """Simulate the scenario's patterns (all, or those named) over its replications, at every
     point of its sweep. With ``out``, each finished run is stored in that run folder as it
     completes; with ``resume``, the runs already stored there are kept, not run again (the
-    folder must hold a run of the same scenario: :class:`StoreMismatch`)."""
+    folder must hold a run of the same scenario: :class:`StoreMismatch`). ``baseline`` names
+    the pattern ``results.compare`` differences the others against (every pair, without)."""
     folder = Path(out) if out is not None else None
     return run_experiment(
-        scenario, patterns=patterns, workers=workers, out=folder, resume=resume, progress=progress
+        scenario,
+        patterns=patterns,
+        workers=workers,
+        out=folder,
+        resume=resume,
+        progress=progress,
+        baseline=baseline,
     )
 
 

@@ -129,6 +129,10 @@ def run(
     workers: Annotated[
         int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
     ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="paired differences against this pattern [default: every pair]"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
 ) -> None:
     """Simulate every pattern of a scenario and write its run folder and report."""
@@ -147,7 +151,13 @@ def run(
     try:
         with watch:
             results = api.run(
-                loaded, patterns=pattern, workers=workers, out=folder, resume=resume, progress=watch
+                loaded,
+                patterns=pattern,
+                workers=workers,
+                out=folder,
+                resume=resume,
+                progress=watch,
+                baseline=baseline,
             )
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
@@ -163,6 +173,7 @@ def run(
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
     api.write(results, folder)
+    _statistics_warnings(results, err)
     if as_json:
         sys.stdout.write(json.dumps(api.summary_document(results), indent=2) + "\n")
     else:
@@ -178,6 +189,24 @@ def run(
     if failed:
         err.print(f"{failed} SLO check{'s' if failed != 1 else ''} failed", highlight=False)
         raise typer.Exit(EXIT_SLO)
+
+
+def _statistics_warnings(results: api.Results, err: Console) -> None:
+    """Intervals from fewer than 5 replications; a warm-up shorter than MSER-5 suggests."""
+    fewest = int(results.summary["n"].max()) if len(results.summary) else 0
+    if 0 < fewest < 5:
+        err.print(
+            f"warning: {fewest} replication{'s' if fewest != 1 else ''}: intervals from fewer "
+            "than 5 are rough (use replications: 5 or more, or {min: 5, max: 50, target: 5%})",
+            highlight=False,
+        )
+    suggested = results.suggested_warmup()
+    if suggested > results.scenario.warmup + 1e-9:
+        err.print(
+            f"warning: MSER-5 suggests a warm-up of {suggested:.3g} s for the latencies (the "
+            f"scenario has {results.scenario.warmup:g} s)",
+            highlight=False,
+        )
 
 
 def _sweep_values(items: list[str], err: Console) -> dict[str, list[Any]]:
@@ -282,9 +311,15 @@ def _summary_table(results: api.Results, summary: Any, title: str) -> Table:
             row = summary[(summary["pattern"] == name) & (summary["metric"] == metric)].iloc[0]
             text = api.format_value(metric, row["mean"])
             if not compact and math.isfinite(row["ci_low"]):
-                text += f" [{api.format_value(metric, row['ci_low'])}, {api.format_value(metric, row['ci_high'])}]"
+                low, high, clipped = api.shown_interval(metric, row["ci_low"], row["ci_high"])
+                mark = "†" if clipped else ""
+                text += (
+                    f" [{api.format_value(metric, low)}, {api.format_value(metric, high)}]{mark}"
+                )
             cells.append(text)
         table.add_row(metric, *cells)
+    if not compact:
+        table.caption = "† the interval is clipped at what the metric can be: too few replications"
     return table
 
 

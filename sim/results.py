@@ -15,6 +15,8 @@ import pandas as pd
 
 from sim.config.model import Scenario
 from sim.metrics.catalog import Metric, metrics_for
+from sim.metrics.paired import paired_differences
+from sim.metrics.stats import mser5
 from sim.metrics.summarize import summarize
 from sim.metrics.verdicts import evaluate
 from sim.patterns import model_class
@@ -39,10 +41,22 @@ class Results:
     ``pattern, slo, metric, value, ci_low, ci_high, passed``."""
     points: list[Point] = field(default_factory=list)
     """The scenario's points (one, without a sweep)."""
+    compare: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Paired differences between patterns at each point (:mod:`sim.metrics.paired`):
+    ``pattern_a, pattern_b, metric, diff, ci_low, ci_high, n``."""
+    baseline: str | None = None
+    """The pattern the differences are taken against (every pair, when None)."""
+    warmup_mser5: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per pattern (and point), the warm-up MSER-5 suggests: ``pattern, replication,
+    truncated, warmup`` (requests dropped, and the start time of the first one kept)."""
 
     @classmethod
     def build(
-        cls, scenario: Scenario, patterns: Sequence[str], runs: Sequence[RunResult]
+        cls,
+        scenario: Scenario,
+        patterns: Sequence[str],
+        runs: Sequence[RunResult],
+        baseline: str | None = None,
     ) -> Results:
         """Summarize ``runs`` (in any order) of ``patterns`` over the scenario's points."""
         chosen = list(patterns)
@@ -52,14 +66,23 @@ class Results:
         metrics = metrics_for(model_class(kind) for kind in kinds)
         order = {name: i for i, name in enumerate(chosen)}
         ordered = sorted(runs, key=lambda r: (r.point, order[r.pattern], r.replication))
-        summaries, verdicts = [], []
+        summaries, verdicts, differences, warmups = [], [], [], []
+        metric_names = [m.name for m in metrics]
         for point in all_points:
             mine = [r for r in ordered if r.point == point.index]
-            summary = summarize(((r.pattern, r.metrics) for r in mine), [m.name for m in metrics])
+            summary = summarize(((r.pattern, r.metrics) for r in mine), metric_names)
             assert point.scenario is not None
             checks = evaluate(list(point.scenario.slo), summary, chosen)
+            paired = paired_differences(
+                ((r.pattern, r.replication, r.metrics) for r in mine),
+                chosen,
+                metric_names,
+                baseline,
+            )
             summaries.append(_with_point(summary, point, scenario))
             verdicts.append(_with_point(checks, point, scenario))
+            differences.append(_with_point(paired, point, scenario))
+            warmups.append(_with_point(_mser5_table(mine), point, scenario))
         return cls(
             scenario,
             chosen,
@@ -68,7 +91,18 @@ class Results:
             metrics,
             pd.concat(verdicts, ignore_index=True),
             all_points,
+            pd.concat(differences, ignore_index=True),
+            baseline,
+            pd.concat(warmups, ignore_index=True),
         )
+
+    def suggested_warmup(self) -> float:
+        """The largest warm-up MSER-5 suggests over every run (seconds; 0 when no run has
+        enough requests to judge)."""
+        found = self.warmup_mser5
+        if found.empty:
+            return 0.0
+        return float(found["warmup"].max())
 
     @property
     def swept(self) -> bool:
@@ -177,6 +211,18 @@ class Results:
         if row.empty:
             raise KeyError(f"no metric {name!r} for pattern {pattern!r}")
         return float(row["mean"].iloc[0])
+
+
+def _mser5_table(runs: Sequence[RunResult]) -> pd.DataFrame:
+    """MSER-5 on each run's latencies of successful requests, in the order they started."""
+    rows = []
+    for run in runs:
+        requests = run.requests
+        ok = requests[requests["outcome"] == "ok"].sort_values("start", kind="stable")
+        cut = mser5(ok["latency"].to_numpy(float))
+        start = float(ok["start"].iloc[cut]) if 0 < cut < len(ok) else 0.0
+        rows.append((run.pattern, run.replication, cut, start))
+    return pd.DataFrame(rows, columns=["pattern", "replication", "truncated", "warmup"])
 
 
 def _with_point(frame: pd.DataFrame, point: Point, scenario: Scenario) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""The experiment blocks of a scenario: ``sweep:`` runs it at several points.
+"""The experiment blocks of a scenario: ``sweep:`` runs it at several points; ``replications:
+{min, max, target}`` runs replications until the intervals are narrow enough.
 
 A sweep names key paths (:mod:`sim.config.paths`) and the values each takes. With ``mode:
 grid`` (the default) every combination is a point, the first path varying slowest; with
@@ -6,6 +7,12 @@ grid`` (the default) every combination is a point, the first path varying slowes
 Each point is the scenario with those values set, validated like any scenario file; its random
 streams are keyed by the point's values (:mod:`sim.scenario.points`), so adding a point changes
 no other point.
+
+Adaptive replications run ``min`` replications of every pattern at every point, then more —
+for all patterns of a point together, so that every replication stays paired — until the 95 %
+interval of each named metric is within ``target`` of its mean (relative half-width) for every
+pattern, or ``max`` is reached. A round asks for the replications the current half-width
+predicts (``n × (half-width / target)²``, the interval shrinking as 1/√n), at least one more.
 """
 
 from __future__ import annotations
@@ -17,9 +24,10 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.config.paths import PathError, parse_path
-from sim.config.types import StrictModel
+from sim.config.types import Probability, StrictModel
+from sim.metrics.slo import SloError, subject_metric
 
-__all__ = ["Sweep", "plain"]
+__all__ = ["AdaptiveReplications", "Sweep", "plain"]
 
 
 def plain(value: Any) -> Any:
@@ -82,3 +90,37 @@ class Sweep(StrictModel):
         else:
             rows = itertools.product(*(self.over[p] for p in paths))
         return [dict(zip(paths, row, strict=True)) for row in rows]
+
+
+class AdaptiveReplications(StrictModel):
+    """Replications until the intervals are narrow enough."""
+
+    min: int = Field(5, ge=2, le=10_000, description="replications run first")
+    max: int = Field(50, ge=2, le=10_000, description="replications at most")
+    target: Probability = Field(
+        0.05,
+        gt=0,
+        description="largest relative half-width of the 95% interval (half-width / |mean|)",
+    )
+    metrics: list[str] = Field(
+        default_factory=list,
+        description="metrics whose intervals must reach the target (p99(latency), error_rate); "
+        "default: those the SLOs name, else latency_mean",
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        out = []
+        for text in value:
+            try:
+                out.append(subject_metric(text))
+            except SloError as error:
+                raise ValueError(str(error)) from None
+        return out
+
+    @model_validator(mode="after")
+    def _order(self) -> AdaptiveReplications:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
+        return self

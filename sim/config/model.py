@@ -17,17 +17,19 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    Discriminator,
     Field,
     GetCoreSchemaHandler,
     PlainSerializer,
     PlainValidator,
     PrivateAttr,
+    Tag,
     WithJsonSchema,
 )
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from sim.config.broker import BrokerConfig
-from sim.config.experiments import Sweep
+from sim.config.experiments import AdaptiveReplications, Sweep
 from sim.config.sections import (
     Databases,
     DataConfig,
@@ -136,6 +138,17 @@ PatternSpec = Annotated[PatternSettings, _FromRegistry(PATTERNS, "settings")]
 FaultSpec = Annotated[FaultSettings, _FromRegistry(FAULTS, None)]
 
 
+def _replications_kind(value: Any) -> str:
+    return "adaptive" if isinstance(value, dict | AdaptiveReplications) else "count"
+
+
+Replications = Annotated[
+    Annotated[Annotated[int, Field(ge=1, le=10_000)], Tag("count")]
+    | Annotated[AdaptiveReplications, Tag("adaptive")],
+    Discriminator(_replications_kind),
+]
+
+
 class Scenario(StrictModel):
     """A whole scenario file."""
 
@@ -149,7 +162,11 @@ class Scenario(StrictModel):
         description="after the load (no new requests, faults healed) until the system is "
         "quiet, at most max ({until: quiet, max: 10m}, the default); or a fixed duration",
     )
-    replications: int = Field(1, ge=1, le=10_000)
+    replications: Replications = Field(
+        1,
+        description="independent runs per pattern; or {min, max, target, metrics}: run more "
+        "until each named metric's 95% interval is within target of its mean",
+    )
     services: dict[Name, ServiceConfig] = Field(min_length=1)
     databases: Databases = Field(default_factory=lambda: Databases({}))
     network: NetworkConfig = Field(default_factory=NetworkConfig)
@@ -176,6 +193,11 @@ class Scenario(StrictModel):
     """The keys as written (plain types), when the scenario was loaded from a file or text."""
     _points: list[Any] | None = PrivateAttr(None)
     """The validated sweep points (:mod:`sim.scenario.points`)."""
+
+    @property
+    def first_replications(self) -> int:
+        """The replications every pattern runs (the minimum, when adaptive)."""
+        return self.replications if isinstance(self.replications, int) else self.replications.min
 
     def pattern_names(self) -> list[str]:
         """Labels of the patterns, in file order."""

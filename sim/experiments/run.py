@@ -10,15 +10,18 @@ the experiment was interrupted and resumed: every run depends only on its task.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.config.experiments import AdaptiveReplications
 from sim.config.model import Scenario
+from sim.metrics.stats import mean_ci
 from sim.outputs import Manifest, RunStore
 from sim.results import Results
 from sim.runner import RunResult, Task, default_workers, execute
-from sim.scenario import points
+from sim.scenario import Point, points
 
 __all__ = ["Progress", "UnknownPatternError", "run_experiment"]
 
@@ -58,32 +61,90 @@ def run_experiment(
     out: Path | None = None,
     resume: bool = False,
     progress: Callable[[Progress], None] | None = None,
+    baseline: str | None = None,
 ) -> Results:
     """Run every point, pattern and replication of ``scenario``; with ``out``, store each run
-    as it finishes (and with ``resume``, keep the runs already stored there)."""
+    as it finishes (and with ``resume``, keep the runs already stored there). Adaptive
+    replications (``replications: {min, max, target}``) run in rounds until every point's
+    intervals are narrow enough. ``baseline`` names the pattern the paired differences are
+    taken against (every pair, without one)."""
     chosen = chosen_patterns(scenario, patterns)
+    if baseline is not None and baseline not in chosen:
+        raise UnknownPatternError(
+            f"the baseline {baseline!r} is not among the patterns run ({', '.join(chosen)})"
+        )
     names = scenario.pattern_names()
+    all_points = points(scenario)
     store = RunStore(out, Manifest.of(scenario, chosen)) if out is not None else None
     finished = store.begin(resume) if store is not None else {}
-    tasks = []
-    for point in points(scenario):
-        at = point.scenario
-        assert at is not None
-        for name in chosen:
-            for replication in range(at.replications):
-                if (point.index, name, replication) not in finished:
-                    tasks.append(Task(at, names.index(name), replication, point.index, point.key))
-    runs = [
-        run for key, run in finished.items() if key[1] in chosen and key[0] < len(points(scenario))
-    ]
-    total = len(runs) + len(tasks)
-    if progress is not None:
-        progress(Progress(len(runs), total, len(runs), None))
+    runs = {key: run for key, run in finished.items() if key[1] in chosen}
+    wanted = {p.index: _scenario(p).first_replications for p in all_points}
     count = default_workers() if workers is None else workers
-    for _, run in execute(tasks, workers=min(count, max(len(tasks), 1))):
-        if store is not None:
-            store.save(run)
-        runs.append(run)
+    resumed = len(runs)
+    while True:
+        tasks = [
+            Task(_scenario(point), names.index(name), replication, point.index, point.key)
+            for point in all_points
+            for name in chosen
+            for replication in range(wanted[point.index])
+            if (point.index, name, replication) not in runs
+        ]
+        total = len(chosen) * sum(wanted.values())
+        done = total - len(tasks)
         if progress is not None:
-            progress(Progress(len(runs), total, total - len(tasks), run))
-    return Results.build(scenario, chosen, runs)
+            progress(Progress(done, total, resumed, None))
+        for _, run in execute(tasks, workers=min(count, max(len(tasks), 1))):
+            if store is not None:
+                store.save(run)
+            runs[(run.point, run.pattern, run.replication)] = run
+            done += 1
+            if progress is not None:
+                progress(Progress(done, total, resumed, run))
+        grown = False
+        for point in all_points:
+            more = _replications_needed(_scenario(point), point.index, chosen, runs)
+            if more > wanted[point.index]:
+                wanted[point.index] = more
+                grown = True
+        if not grown:
+            break
+    kept = [run for key, run in runs.items() if key[2] < wanted[key[0]]]
+    return Results.build(scenario, chosen, kept, baseline=baseline)
+
+
+def _scenario(point: Point) -> Scenario:
+    assert point.scenario is not None
+    return point.scenario
+
+
+def _replications_needed(
+    scenario: Scenario, point: int, patterns: list[str], runs: dict[tuple[int, str, int], RunResult]
+) -> int:
+    """How many replications the point needs: the count as it is when fixed, or when every
+    named metric's interval is within the target; otherwise what the current half-widths
+    predict (at least one more, at most ``max``)."""
+    plan = scenario.replications
+    if not isinstance(plan, AdaptiveReplications):
+        return plan
+    have = min(sum(1 for key in runs if key[0] == point and key[1] == name) for name in patterns)
+    if have >= plan.max:
+        return have
+    metrics = plan.metrics or [slo.metric for slo in scenario.slo] or ["latency_mean"]
+    worst = 0.0
+    for name in patterns:
+        for metric in metrics:
+            values = [
+                runs[(point, name, r)].metrics.get(metric, math.nan)
+                for r in range(have)
+                if (point, name, r) in runs
+            ]
+            mean, low, high, n = mean_ci(values)
+            if n < 2 or not math.isfinite(low):
+                continue  # not measured, or "never": more replications cannot narrow it
+            half = (high - low) / 2.0
+            relative = 0.0 if half == 0.0 else (math.inf if mean == 0.0 else half / abs(mean))
+            worst = max(worst, relative)
+    if worst <= plan.target:
+        return have
+    predicted = have * (worst / plan.target) ** 2 if math.isfinite(worst) else plan.max
+    return int(min(plan.max, max(have + 1, math.ceil(predicted))))

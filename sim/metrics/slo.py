@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from sim.kernel.units import UnitError, parse_duration, parse_percent, parse_rate
 from sim.metrics.catalog import known_metrics
 
-__all__ = ["Slo", "SloError", "parse_slo"]
+__all__ = ["Slo", "SloError", "parse_slo", "subject_metric"]
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -94,6 +94,30 @@ def parse_slo(text: str) -> Slo:
             f"{match.group('value').strip()} can never decide anything"
         )
     return Slo(text.strip(), metric, match.group("op"), threshold)
+
+
+_SUBJECT = re.compile(
+    r"^\s*(?:(?P<agg>[a-z0-9]+)\s*\(\s*(?P<series>[a-z_]+)\s*\)|(?P<metric>[a-z_0-9]+))\s*$"
+)
+
+
+def subject_metric(text: str) -> str:
+    """The metric an SLO subject names: ``p99(latency)`` → ``latency_p99``, ``error_rate`` →
+    itself; raise :class:`SloError` for an unknown one."""
+    match = _SUBJECT.match(text)
+    if match is None:
+        raise SloError(f"expected a metric such as p99(latency) or error_rate (got {text!r})")
+    if match.group("metric"):
+        metric = match.group("metric")
+        names = known_metrics()
+        if metric not in names:
+            raise SloError(f"unknown metric {metric!r}; known: {', '.join(names)}")
+        return metric
+    key = (match.group("series"), match.group("agg"))
+    if key not in _SERIES_METRICS:
+        known = ", ".join(f"{agg}({series})" for series, agg in _SERIES_METRICS)
+        raise SloError(f"unknown {key[1]}({key[0]}); known: {known}")
+    return _SERIES_METRICS[key]
 
 
 def _threshold(metric: str, raw: str) -> float:

@@ -1,7 +1,19 @@
-"""Confidence intervals across replications (Student t), without extra dependencies.
+"""Statistics across replications: Student-t intervals (scipy), paired differences, and the
+MSER-5 truncation rule for the warm-up.
 
-The t quantile is found by bisection on the t distribution's CDF, which is computed from the
-regularised incomplete beta function (continued fraction, as in Numerical Recipes §6.4).
+- :func:`mean_ci` — the mean of the finite values and its two-sided Student-t interval.
+- :func:`paired_ci` — the mean of the differences of paired values (the same replication of
+  two patterns, which share every draw) and its Student-t interval: with common random numbers
+  its variance is the variance of the difference, smaller than the sum of the two variances
+  when the patterns move together.
+- :func:`welch_ci` — the difference of two independent means (Welch–Satterthwaite degrees of
+  freedom), for samples that are not paired (two run folders, two seeds).
+- :func:`mser5` — White's MSER-5 rule: batch the output series in means of 5 and choose the
+  truncation that minimises the squared standard error of the remaining mean, searching the
+  first half of the series [WHITE-1997].
+
+[WHITE-1997] K. P. White Jr., "An effective truncation heuristic for bias reduction in
+simulation output", Simulation 69(6), 1997, pp. 323–334.
 """
 
 from __future__ import annotations
@@ -9,80 +21,29 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-__all__ = ["mean_ci", "t_quantile"]
+import numpy as np
+from scipy import stats
 
-
-def _betacf(a: float, b: float, x: float) -> float:
-    tiny, eps = 1e-300, 3e-16
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 400):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            break
-    return h
-
-
-def _incomplete_beta(a: float, b: float, x: float) -> float:
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = (
-        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    )
-    front = math.exp(log_front)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def _t_cdf(t: float, df: float) -> float:
-    tail = 0.5 * _incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
-    return 1.0 - tail if t >= 0 else tail
+__all__ = ["mean_ci", "mser5", "paired_ci", "t_quantile", "welch_ci"]
 
 
 def t_quantile(probability: float, df: float) -> float:
     """The ``probability`` quantile of Student's t with ``df`` degrees of freedom."""
     if not 0.0 < probability < 1.0:
         raise ValueError(f"probability must be in (0, 1) (got {probability})")
-    if probability < 0.5:
-        return -t_quantile(1.0 - probability, df)
-    low, high = 0.0, 1.0
-    while _t_cdf(high, df) < probability:
-        high *= 2.0
-    for _ in range(200):
-        middle = (low + high) / 2.0
-        if _t_cdf(middle, df) < probability:
-            low = middle
-        else:
-            high = middle
-        if high - low < 1e-12 * max(1.0, high):
-            break
-    return (low + high) / 2.0
+    return float(stats.t.ppf(probability, df))
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, int]:
+def _finite(values: Sequence[float | None]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
+
+
+def mean_ci(values: Sequence[float | None], level: float = 0.95) -> tuple[float, float, float, int]:
     """Mean and Student-t interval of the finite values: ``(mean, low, high, n)``.
 
     The interval is NaN when fewer than two values are finite.
     """
-    finite = [v for v in values if v is not None and math.isfinite(v)]
+    finite = _finite(values)
     n = len(finite)
     if n == 0:
         return math.nan, math.nan, math.nan, 0
@@ -92,3 +53,64 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     variance = math.fsum((v - mean) ** 2 for v in finite) / (n - 1)
     half = t_quantile(0.5 + level / 2.0, n - 1) * math.sqrt(variance / n)
     return mean, mean - half, mean + half, n
+
+
+def paired_ci(
+    a: Sequence[float | None], b: Sequence[float | None], level: float = 0.95
+) -> tuple[float, float, float, int]:
+    """Mean of ``a[i] - b[i]`` over the pairs where both are finite, with its Student-t
+    interval: ``(difference, low, high, pairs)``."""
+    if len(a) != len(b):
+        raise ValueError(f"paired samples must have one length (got {len(a)} and {len(b)})")
+    differences = [
+        float(x) - float(y)
+        for x, y in zip(a, b, strict=True)
+        if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
+    ]
+    return mean_ci(differences, level)
+
+
+def welch_ci(
+    a: Sequence[float | None], b: Sequence[float | None], level: float = 0.95
+) -> tuple[float, float, float]:
+    """``mean(a) - mean(b)`` of two independent samples with Welch's interval:
+    ``(difference, low, high)`` (NaN bounds when a sample has fewer than two values)."""
+    x, y = _finite(a), _finite(b)
+    if not x or not y:
+        return math.nan, math.nan, math.nan
+    difference = math.fsum(x) / len(x) - math.fsum(y) / len(y)
+    if len(x) < 2 or len(y) < 2:
+        return difference, math.nan, math.nan
+    vx = float(np.var(x, ddof=1)) / len(x)
+    vy = float(np.var(y, ddof=1)) / len(y)
+    se = math.sqrt(vx + vy)
+    if se == 0.0:
+        return difference, difference, difference
+    df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
+    half = t_quantile(0.5 + level / 2.0, df) * se
+    return difference, difference - half, difference + half
+
+
+def mser5(series: Sequence[float] | np.ndarray) -> int:
+    """MSER-5: how many leading observations of ``series`` to discard (a multiple of 5).
+
+    The series is cut into batches of 5 (a last partial batch is dropped); for each candidate
+    truncation ``d`` batches, in the first half, MSER(d) = Σ (Y_i - Ȳ_d)² / (k - d)² over the
+    remaining ``k - d`` batch means; the smallest wins (the earliest on ties). Fewer than 10
+    batches: 0.
+    """
+    values = np.asarray(series, dtype=float)
+    k = len(values) // 5
+    if k < 10:
+        return 0
+    batches = values[: k * 5].reshape(k, 5).mean(axis=1)
+    tail = batches[::-1]
+    count = np.arange(1, k + 1, dtype=float)
+    sums = np.cumsum(tail)
+    squares = np.cumsum(tail * tail)
+    sse = squares - sums * sums / count  # Σ (Y - Ȳ)² of the last m batches, m = 1..k
+    m = count[::-1]  # remaining batches after truncating d = 0..k-1
+    mser = sse[::-1] / (m * m)
+    half = k // 2
+    d = int(np.argmin(mser[: half + 1]))
+    return d * 5

@@ -28,7 +28,7 @@ from sim.metrics.consistency import (
 )
 from sim.metrics.stats import mean_ci
 
-__all__ = ["format_value", "replication_metrics", "summarize"]
+__all__ = ["format_value", "replication_metrics", "shown_interval", "summarize"]
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -145,3 +145,15 @@ def format_value(metric: str, value: float) -> str:
     if unit == "1/s":
         return f"{value:.4g}/s"
     return f"{value:.4g}"
+
+
+def shown_interval(metric: str, low: float, high: float) -> tuple[float, float, bool]:
+    """The interval as shown to people: clipped to the values the metric can take (a count
+    is never below 0, a fraction never above 100 %); the flag says it was clipped, i.e. the
+    Student-t interval does not fit this metric here (few replications, a skewed metric)."""
+    found = known_metrics().get(metric)
+    if found is None or not (math.isfinite(low) and math.isfinite(high)):
+        return low, high, False
+    bottom, top = found.bounds
+    clipped = low < bottom or high > top
+    return max(low, bottom), min(high, top), clipped

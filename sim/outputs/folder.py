@@ -66,15 +66,20 @@ def summary_document(results: Results) -> dict[str, Any]:
         "generator": f"patternsim {sim.__version__}",
         "scenario": scenario.name,
         "seed": scenario.seed,
-        "replications": scenario.replications,
+        "replications": scenario.replications
+        if isinstance(scenario.replications, int)
+        else scenario.replications.model_dump(mode="json"),
         "replication_streams": "numpy SeedSequence(entropy=seed, spawn_key=(point key, "
         "replication, stream)); the point key is 0 without a sweep",
         "warmup": scenario.warmup,
+        "warmup_mser5": results.suggested_warmup(),
         "load_end": scenario.workload.load_duration,
         "drain": scenario.drain
         if isinstance(scenario.drain, float)
         else scenario.drain.model_dump(mode="json"),
         "confidence": "95% Student-t interval across replications; null when n < 2",
+        "paired_differences": "compare: pattern_a minus pattern_b, replication by replication "
+        "(the same draws), mean with its 95% Student-t interval; null where 'never' is involved",
         "units": {m.name: m.unit for m in results.metrics},
         "meanings": {m.name: m.meaning for m in results.metrics},
         "percentiles": "latency_pNN: NNth percentile (linear interpolation) of successful "
@@ -93,6 +98,20 @@ def summary_document(results: Results) -> dict[str, Any]:
             for row in results.verdicts.to_dict("records")
         ],
         "passed": bool(results.verdicts["passed"].all()) if len(results.verdicts) else True,
+        "baseline": results.baseline,
+        "compare": [
+            {
+                **({"point": int(row["point"])} if "point" in row else {}),
+                "pattern_a": str(row["pattern_a"]),
+                "pattern_b": str(row["pattern_b"]),
+                "metric": str(row["metric"]),
+                "diff": _number(float(row["diff"])),
+                "ci_low": _number(float(row["ci_low"])),
+                "ci_high": _number(float(row["ci_high"])),
+                "n": int(row["n"]),
+            }
+            for row in results.compare.to_dict("records")
+        ],
     }
 
 
@@ -123,6 +142,8 @@ def write_run_folder(results: Results, out: Path) -> Path:
     put("summary.csv", results.summary)
     if len(results.verdicts):
         put("verdicts.csv", results.verdicts)
+    if len(results.compare):
+        put("compare.csv", results.compare)
     document = json.dumps(summary_document(results), indent=2, allow_nan=False)
     (out / "summary.json").write_text(document + "\n", encoding="utf-8")
     written.add("summary.json")

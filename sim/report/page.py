@@ -30,6 +30,7 @@ import plotly.offline
 
 import sim
 from sim.metrics.catalog import COMMON, known_metrics
+from sim.metrics.summarize import shown_interval
 from sim.report import figures, style
 
 #: Metrics in the order they are shown; metrics not listed follow, in order of appearance.
@@ -197,8 +198,9 @@ def _summary_table(summary: pd.DataFrame, patterns: list[str]) -> str:
     return (
         '<section id="summary">\n<h2>Summary</h2>\n'
         '<p class="note">Mean over replications, with the 95% confidence interval in brackets '
-        "(none when there is a single replication). Hover a cell for the number of "
-        "replications.</p>\n"
+        "(none when there is a single replication); † marks an interval clipped at what the "
+        "metric can be (a count below 0), where the Student-t interval does not fit: too few "
+        "replications. Hover a cell for the number of replications.</p>\n"
         f'<div class="scroll"><table>\n<thead><tr><th>metric</th>{head}</tr></thead>\n<tbody>\n'
         + "\n".join(rows)
         + "\n</tbody>\n</table></div>\n</section>"
@@ -206,8 +208,12 @@ def _summary_table(summary: pd.DataFrame, patterns: list[str]) -> str:
 
 
 def _cell(metric: str, mean: object, low: object, high: object) -> str:
-    """``mean [low, high] unit``, scaled and rounded according to the metric's name."""
+    """``mean [low, high] unit``, scaled and rounded according to the metric's name; an
+    interval clipped at the metric's bounds is marked †."""
     scale, unit, integral = _unit(metric)
+    clipped = False
+    if _finite(low) and _finite(high):
+        low, high, clipped = shown_interval(metric, float(low), float(high))
     values = [float(v) * scale if _finite(v) else math.nan for v in (mean, low, high)]
     if math.isnan(values[0]):
         return "—"
@@ -217,7 +223,7 @@ def _cell(metric: str, mean: object, low: object, high: object) -> str:
         digits = _decimals(max(abs(v) for v in values if not math.isnan(v)))
     m, lo, hi = (f"{v:,.{digits}f}" for v in values)
     ci = f" [{lo}, {hi}]" if not (math.isnan(values[1]) or math.isnan(values[2])) else ""
-    return f"{m}{ci}{unit}"
+    return f"{m}{ci}{unit}{'†' if clipped else ''}"
 
 
 def _unit(metric: str) -> tuple[float, str, bool]:
