@@ -182,6 +182,8 @@ def run(
         verdicts = results.verdicts
         if not verdicts.empty:
             console.print(_verdict_table(results, verdicts))
+            for line in _rollup_lines(results):
+                console.print(line, highlight=False)
         for title, frame in _by_point(results, results.summary):
             console.print(_summary_table(results, frame, title))
     err.print(f"wrote {folder}/report.html", highlight=False)
@@ -285,17 +287,35 @@ def _by_point(results: api.Results, frame: Any) -> list[tuple[str, Any]]:
 
 def _verdict_table(results: api.Results, verdicts: Any) -> Table:
     table = Table(title="SLOs (mean over replications)")
-    for column in ("", "pattern", "slo", "value"):
-        table.add_column(column)
+    for column in ("", "pattern", "slo", "value", "margin"):
+        table.add_column(column, justify="right" if column in ("value", "margin") else "left")
     labels = {p.index: p.label for p in results.points}
     for row in verdicts.to_dict("records"):
         mark = "[green]✓[/green]" if row["passed"] else "[red]✗[/red]"
         value = api.format_value(str(row["metric"]), float(row["value"]))
+        margin = float(row["margin"])
+        room = api.format_value(str(row["metric"]), margin) if math.isfinite(margin) else "—"
         name = str(row["pattern"])
         if "point" in row:
             name += f" @ {labels[int(row['point'])]}"
-        table.add_row(mark, name, str(row["slo"]), value, end_section=False)
+        table.add_row(mark, name, str(row["slo"]), value, room)
     return table
+
+
+def _rollup_lines(results: api.Results) -> list[str]:
+    labels = {p.index: p.label for p in results.points}
+    lines = []
+    for row in results.rollup.to_dict("records"):
+        name = str(row["pattern"])
+        if "point" in row:
+            name += f" @ {labels[int(row['point'])]}"
+        if row["passes"]:
+            lines.append(f"  {name}: passes all {row['checks']}")
+        else:
+            lines.append(
+                f"  {name}: fails {row['failed']} of {row['checks']}, first {row['first_failed']}"
+            )
+    return lines
 
 
 def _summary_table(results: api.Results, summary: Any, title: str) -> Table:

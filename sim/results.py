@@ -18,7 +18,8 @@ from sim.metrics.catalog import Metric, metrics_for
 from sim.metrics.paired import paired_differences
 from sim.metrics.stats import mser5
 from sim.metrics.summarize import summarize
-from sim.metrics.verdicts import evaluate
+from sim.metrics.verdicts import evaluate, rollup
+from sim.metrics.windows import judged_windows, sliced_value
 from sim.patterns import model_class
 from sim.runner import RunResult
 from sim.scenario import Point, cell, column_names, points
@@ -49,6 +50,8 @@ class Results:
     warmup_mser5: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per pattern (and point), the warm-up MSER-5 suggests: ``pattern, replication,
     truncated, warmup`` (requests dropped, and the start time of the first one kept)."""
+    rollup: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Per pattern (and point): ``pattern, checks, failed, passes, first_failed``."""
 
     @classmethod
     def build(
@@ -68,11 +71,18 @@ class Results:
         ordered = sorted(runs, key=lambda r: (r.point, order[r.pattern], r.replication))
         summaries, verdicts, differences, warmups = [], [], [], []
         metric_names = [m.name for m in metrics]
+        rollups = []
         for point in all_points:
             mine = [r for r in ordered if r.point == point.index]
-            summary = summarize(((r.pattern, r.metrics) for r in mine), metric_names)
             assert point.scenario is not None
+            judged = _judged(point.scenario, mine)
+            summary = summarize(((r.pattern, r.metrics) for r in mine), metric_names)
+            if judged:
+                keys = list(dict.fromkeys(k for values in judged.values() for k in values))
+                extra = summarize(((r.pattern, judged[id(r)]) for r in mine), keys)
+                summary = pd.concat([summary, extra], ignore_index=True)
             checks = evaluate(list(point.scenario.slo), summary, chosen)
+            rollups.append(_with_point(rollup(checks, chosen), point, scenario))
             paired = paired_differences(
                 ((r.pattern, r.replication, r.metrics) for r in mine),
                 chosen,
@@ -94,6 +104,7 @@ class Results:
             pd.concat(differences, ignore_index=True),
             baseline,
             pd.concat(warmups, ignore_index=True),
+            pd.concat(rollups, ignore_index=True),
         )
 
     def suggested_warmup(self) -> float:
@@ -211,6 +222,26 @@ class Results:
         if row.empty:
             raise KeyError(f"no metric {name!r} for pattern {pattern!r}")
         return float(row["mean"].iloc[0])
+
+
+def _judged(scenario: Scenario, runs: Sequence[RunResult]) -> dict[int, dict[str, float]]:
+    """Per run (by id), the value of every SLO on a slice or a window (:mod:`sim.metrics.windows`)."""
+    slos = [slo for slo in scenario.slo if slo.key != slo.metric]
+    if not slos:
+        return {}
+    load_end = scenario.workload.load_duration
+    faults = [fault.window(load_end) for fault in scenario.faults]
+    found: dict[int, dict[str, float]] = {}
+    for run in runs:
+        values = {}
+        for slo in slos:
+            phase = scenario.workload.phase_window(slo.during) if slo.during else None
+            window = judged_windows(slo, faults, phase, scenario.warmup, load_end)
+            values[slo.key] = sliced_value(
+                slo, run.requests, run.propagation, window, scenario.warmup, load_end
+            )
+        found[id(run)] = values
+    return found
 
 
 def _mser5_table(runs: Sequence[RunResult]) -> pd.DataFrame:

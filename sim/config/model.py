@@ -88,6 +88,10 @@ class FaultSettings(StrictModel):
         """Whole-file problems of this fault (a target naming a missing service, ...)."""
         return []
 
+    def window(self, heal_by: float) -> tuple[float, float]:
+        """``(start, end)`` of the fault, ended at ``heal_by`` at the latest."""
+        return self.start, self.start
+
 
 @dataclass(frozen=True)
 class _FromRegistry:
@@ -238,4 +242,27 @@ def cross_check(scenario: Scenario) -> list[Problem]:
     for i, fault in enumerate(scenario.faults):
         for where, message, got in fault.problems(scenario):
             errors.append((("faults", i, *where), message, got))
+    for i, slo in enumerate(scenario.slo):
+        errors.extend((("slo", i), message, slo.text) for message in _slo_problems(slo, scenario))
     return errors
+
+
+def _slo_problems(slo: Slo, scenario: Scenario) -> list[str]:
+    """What an SLO names that the scenario does not have."""
+    found = []
+    for key, value in slo.slice:
+        if key == "copy" and value not in scenario.data.replicas:
+            copies = ", ".join(scenario.data.replicas) or "none"
+            found.append(f"copy:{value} is not a copy (data.replicas: {copies})")
+        if key == "service" and value not in scenario.services:
+            found.append(f"service:{value} is not a service ({', '.join(scenario.services)})")
+    if slo.during in ("fault", "recovery") and not scenario.faults:
+        found.append(f"'during {slo.during}' needs faults: the scenario has none")
+    elif (
+        slo.during not in (None, "steady", "fault", "recovery")
+        and scenario.workload.phase_window(slo.during) is None
+    ):
+        names = [p.name for p in scenario.workload.phases if p.name]
+        known = ", ".join(["steady", "fault", "recovery", *names])
+        found.append(f"no window called {slo.during!r}: expected {known}")
+    return found

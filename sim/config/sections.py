@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, RootModel, model_validator
 
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
-from sim.config.types import PositiveDuration, Rate, StrictModel
+from sim.config.types import Name, PositiveDuration, Rate, StrictModel
 
 __all__ = [
     "DataConfig",
@@ -127,6 +127,9 @@ class Phase(StrictModel):
     duration: PositiveDuration
     rate: Rate = Field(description="arrivals per second at the start of the phase")
     ramp_to: Rate | None = Field(None, description="arrivals per second at the end of the phase")
+    name: Name | None = Field(
+        None, description="names the phase for SLOs: 'p99(latency) < 1s during peak'"
+    )
 
 
 class Mix(StrictModel):
@@ -160,3 +163,25 @@ class WorkloadConfig(StrictModel):
     @property
     def load_duration(self) -> float:
         return sum(phase.duration for phase in self.phases)
+
+    def phase_window(self, name: str) -> tuple[float, float] | None:
+        """``(start, end)`` of the phase called ``name``, or None."""
+        start = 0.0
+        for phase in self.phases:
+            if phase.name == name:
+                return start, start + phase.duration
+            start += phase.duration
+        return None
+
+    @model_validator(mode="after")
+    def _phase_names(self) -> WorkloadConfig:
+        seen: set[str] = set()
+        for phase in self.phases:
+            if phase.name is None:
+                continue
+            if phase.name in ("steady", "fault", "recovery"):
+                raise ValueError(f"a phase cannot be called {phase.name!r} (an SLO window's name)")
+            if phase.name in seen:
+                raise ValueError(f"two phases are called {phase.name!r}")
+            seen.add(phase.name)
+        return self

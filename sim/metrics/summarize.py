@@ -26,6 +26,7 @@ from sim.metrics.consistency import (
     read_your_writes_violations,
     stale_read_flags,
 )
+from sim.metrics.slo import base_metric
 from sim.metrics.stats import mean_ci
 
 __all__ = ["format_value", "replication_metrics", "shown_interval", "summarize"]
@@ -136,7 +137,7 @@ def format_value(metric: str, value: float) -> str:
         return "never"
     if value is None or not math.isfinite(value):
         return "—"
-    found = known_metrics().get(metric)
+    found = known_metrics().get(base_metric(metric))
     unit = found.unit if found is not None else ""
     if unit == "s":
         return f"{value:.3g} s" if abs(value) >= 1 else f"{value * 1000:.3g} ms"
@@ -151,7 +152,7 @@ def shown_interval(metric: str, low: float, high: float) -> tuple[float, float, 
     """The interval as shown to people: clipped to the values the metric can take (a count
     is never below 0, a fraction never above 100 %); the flag says it was clipped, i.e. the
     Student-t interval does not fit this metric here (few replications, a skewed metric)."""
-    found = known_metrics().get(metric)
+    found = known_metrics().get(base_metric(metric))
     if found is None or not (math.isfinite(low) and math.isfinite(high)):
         return low, high, False
     bottom, top = found.bounds

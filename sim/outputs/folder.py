@@ -94,8 +94,20 @@ def summary_document(results: Results) -> dict[str, Any]:
                 "metric": str(row["metric"]),
                 "value": _number(float(row["value"])),
                 "passed": bool(row["passed"]),
+                "margin": _number(float(row["margin"])),
             }
             for row in results.verdicts.to_dict("records")
+        ],
+        "rollup": [
+            {
+                **({"point": int(row["point"])} if "point" in row else {}),
+                "pattern": str(row["pattern"]),
+                "checks": int(row["checks"]),
+                "failed": int(row["failed"]),
+                "passes": bool(row["passes"]),
+                "first_failed": str(row["first_failed"]) or None,
+            }
+            for row in results.rollup.to_dict("records")
         ],
         "passed": bool(results.verdicts["passed"].all()) if len(results.verdicts) else True,
         "baseline": results.baseline,
@@ -186,7 +198,11 @@ def _write_report(results: Results, out: Path) -> None:
             value=[
                 format_value(str(m), float(v))
                 for m, v in zip(verdicts["metric"], verdicts["value"], strict=True)
-            ]
+            ],
+            margin=[
+                format_value(str(m), float(v)) if math.isfinite(float(v)) else "—"
+                for m, v in zip(verdicts["metric"], verdicts["margin"], strict=True)
+            ],
         ).drop(columns=["ci_low", "ci_high"])
     patterns = results.patterns
     if results.swept:

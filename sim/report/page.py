@@ -30,6 +30,7 @@ import plotly.offline
 
 import sim
 from sim.metrics.catalog import COMMON, known_metrics
+from sim.metrics.slo import base_metric
 from sim.metrics.summarize import shown_interval
 from sim.report import figures, style
 
@@ -156,9 +157,10 @@ def _verdict_table(verdicts: pd.DataFrame) -> str:
             shown += f" [{_plain(record['ci_low'])}, {_plain(record['ci_high'])}]"
         passed = bool(record["passed"])
         mark = '<td class="pass">✓ pass</td>' if passed else '<td class="fail">✗ fail</td>'
+        margin = _esc(str(record.get("margin", "—")))
         rows.append(
             f"<tr><td>{_esc(record['pattern'])}</td><td><code>{_esc(record['slo'])}</code></td>"
-            f'<td class="num">{shown}</td>{mark}</tr>'
+            f'<td class="num">{shown}</td><td class="num">{margin}</td>{mark}</tr>'
         )
     failed = int((~verdicts["passed"].astype(bool)).sum())
     verdict = (
@@ -169,6 +171,7 @@ def _verdict_table(verdicts: pd.DataFrame) -> str:
     return (
         '<section id="verdicts">\n<h2>Verdict</h2>\n'
         f"{verdict}\n<table>\n<thead><tr><th>pattern</th><th>SLO</th><th>value</th>"
+        '<th title="how far from the threshold: above 0 passes with room">margin</th>'
         "<th>result</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n"
         "</section>"
     )
@@ -229,7 +232,7 @@ def _cell(metric: str, mean: object, low: object, high: object) -> str:
 def _unit(metric: str) -> tuple[float, str, bool]:
     """(scale, unit suffix, is a count) for a metric: from the units the summary declares,
     else from its name."""
-    found = known_metrics().get(metric)
+    found = known_metrics().get(base_metric(metric))
     declared = found.unit if found is not None else None
     if declared == "s":
         return 1000.0, " ms", False
