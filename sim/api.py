@@ -14,13 +14,20 @@ table of its results starts with the point's columns:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sim.config.model import Scenario, ensure_current
-from sim.experiments import Progress, UnknownPatternError, run_experiment
+from sim.experiments import (
+    CapacityResult,
+    CapacityWriter,
+    Probe,
+    Progress,
+    UnknownPatternError,
+    run_experiment,
+    search_capacity,
+)
 from sim.metrics.summarize import format_value, shown_interval
 from sim.outputs import StoreMismatch, summary_document, write_run_folder
 from sim.results import Results
@@ -33,10 +40,13 @@ from sim.scenario import (
     parse_values,
     points,
 )
+from sim.scenario import with_sweep as swept
 
 __all__ = [
+    "CapacityResult",
     "ModelError",
     "Point",
+    "Probe",
     "Progress",
     "Results",
     "RunResult",
@@ -44,6 +54,7 @@ __all__ = [
     "ScenarioError",
     "StoreMismatch",
     "UnknownPatternError",
+    "capacity",
     "format_value",
     "load",
     "parse",
@@ -85,10 +96,7 @@ def parse(
 
 def with_sweep(scenario: Scenario, over: Sweep, mode: str | None = None) -> Scenario:
     """``scenario`` with ``over`` added to its sweep (validated again, at every point)."""
-    source = scenario._source
-    if source is None:
-        raise ValueError("a scenario built without api.load or api.parse cannot be swept")
-    return parse_scenario(json.dumps(source), f"<{scenario.name}>", (), over, mode)
+    return swept(scenario, over, mode)
 
 
 def schema() -> dict[str, Any]:
@@ -158,3 +166,29 @@ def sweep(scenario: Scenario, over: Sweep, mode: str | None = None, **options: A
 def write(results: Results, out: str | Path) -> Path:
     """Write the run folder (see :mod:`sim.outputs`); returns its path."""
     return write_run_folder(results, Path(out))
+
+
+def capacity(
+    scenario: Scenario,
+    *,
+    workers: int | None = None,
+    out: str | Path | None = None,
+    on_probe: Callable[[Probe], None] | None = None,
+) -> CapacityResult:
+    """Search the load at which each pattern stops meeting its SLOs (the scenario's
+    ``capacity:`` block, or the defaults: every rate scaled, from 1× by doubling or halving,
+    then bisection to 5 %). With ``out``, each probe is written to that folder as it finishes
+    (``probes.csv``, ``probe_verdicts.csv``) and the breaking points at the end
+    (``capacity.csv``, ``capacity.json``)."""
+    writer = CapacityWriter(Path(out)) if out is not None else None
+
+    def probed(probe: Probe) -> None:
+        if writer is not None:
+            writer.probe(probe)
+        if on_probe is not None:
+            on_probe(probe)
+
+    result = search_capacity(scenario, workers=workers, on_probe=probed)
+    if writer is not None:
+        writer.finish(result)
+    return result

@@ -37,7 +37,8 @@ def test_scenario_runs_shortened(path):
     results = api.run(scenario, workers=1)
     assert set(results.summary["pattern"]) == set(scenario.pattern_names())
     kinds = [model_class(p.kind) for p in scenario.patterns]
-    assert set(results.summary["metric"]) == {m.name for m in metrics_for(kinds)}
+    judged = {slo.key for slo in scenario.slo if slo.key != slo.metric}  # slices and windows
+    assert set(results.summary["metric"]) == {m.name for m in metrics_for(kinds)} | judged
     assert results.requests["outcome"].isin(["ok", "error", "timeout"]).all()
 
 

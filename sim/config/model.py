@@ -25,11 +25,13 @@ from pydantic import (
     PrivateAttr,
     Tag,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from sim.config.broker import BrokerConfig
 from sim.config.experiments import AdaptiveReplications, Sweep
+from sim.config.paths import PathError, parse_path
 from sim.config.sections import (
     Databases,
     DataConfig,
@@ -37,11 +39,12 @@ from sim.config.sections import (
     ServiceConfig,
     WorkloadConfig,
 )
-from sim.config.types import Name, NonNegativeDuration, PositiveDuration, StrictModel
+from sim.config.types import Name, NonNegativeDuration, PositiveDuration, Probability, StrictModel
 from sim.kernel.registry import FAULTS, PATTERNS, Registry
 from sim.metrics.slo import Slo, SloError, parse_slo
 
 __all__ = [
+    "Capacity",
     "Drain",
     "FaultSettings",
     "Location",
@@ -142,6 +145,47 @@ PatternSpec = Annotated[PatternSettings, _FromRegistry(PATTERNS, "settings")]
 FaultSpec = Annotated[FaultSettings, _FromRegistry(FAULTS, None)]
 
 
+class Capacity(StrictModel):
+    """Where each pattern stops meeting its SLOs: the load is multiplied (every phase's rate,
+    or the one rate at ``rate``) and the multiplier searched by bracketing, then bisection."""
+
+    slo: list[SloLine] = Field(
+        default_factory=list, description="the objectives to hold (default: the scenario's slo)"
+    )
+    rate: str | None = Field(
+        None,
+        description="a key path to the one rate to scale (workload.phases[1].rate); "
+        "default: every phase's rate and ramp_to",
+    )
+    start: float = Field(1.0, gt=0, description="the first multiplier probed")
+    low: float = Field(1 / 64, gt=0, description="the smallest multiplier probed")
+    high: float = Field(64.0, gt=0, description="the largest multiplier probed")
+    tolerance: Probability = Field(
+        0.05, gt=0, description="stop when the answer's high end is within this of its low end"
+    )
+    replications: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="replications per probe (default: the scenario's); an uncertain probe "
+        "doubles them, up to max_replications",
+    )
+    max_replications: int = Field(
+        12, ge=1, le=10_000, description="replications at most for an uncertain probe"
+    )
+    patterns: list[str] = Field(
+        default_factory=list, description="the patterns to search (default: all)"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Capacity:
+        if not self.low <= self.start <= self.high:
+            raise ValueError(
+                f"start ({self.start:g}) must lie between low ({self.low:g}) and high ({self.high:g})"
+            )
+        return self
+
+
 def _replications_kind(value: Any) -> str:
     return "adaptive" if isinstance(value, dict | AdaptiveReplications) else "count"
 
@@ -192,6 +236,11 @@ class Scenario(StrictModel):
         None,
         description="run the scenario at several points: {over: {key.path: [values]}, "
         "mode: grid | zip}",
+    )
+    capacity: Capacity | None = Field(
+        None,
+        description="settings of `patternsim capacity`: the load at which each pattern "
+        "stops meeting its SLOs",
     )
     _source: dict[str, Any] | None = PrivateAttr(None)
     """The keys as written (plain types), when the scenario was loaded from a file or text."""
@@ -244,7 +293,45 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             errors.append((("faults", i, *where), message, got))
     for i, slo in enumerate(scenario.slo):
         errors.extend((("slo", i), message, slo.text) for message in _slo_problems(slo, scenario))
+    capacity = scenario.capacity
+    if capacity is not None:
+        labels = scenario.pattern_names()
+        for i, name in enumerate(capacity.patterns):
+            if name not in labels:
+                errors.append(
+                    (
+                        ("capacity", "patterns", i),
+                        f"no pattern called {name!r} ({', '.join(labels)})",
+                        name,
+                    )
+                )
+        for i, slo in enumerate(capacity.slo):
+            errors.extend(
+                (("capacity", "slo", i), message, slo.text)
+                for message in _slo_problems(slo, scenario)
+            )
+        if capacity.rate is not None and not _is_rate_path(capacity.rate):
+            errors.append(
+                (
+                    ("capacity", "rate"),
+                    "expected the path of a phase's rate or ramp_to: workload.phases[N].rate",
+                    capacity.rate,
+                )
+            )
     return errors
+
+
+def _is_rate_path(path: str) -> bool:
+    try:
+        parts = parse_path(path)
+    except PathError:
+        return False
+    return (
+        len(parts) == 4
+        and parts[:2] == ("workload", "phases")
+        and isinstance(parts[2], int)
+        and parts[3] in ("rate", "ramp_to")
+    )
 
 
 def _slo_problems(slo: Slo, scenario: Scenario) -> list[str]:

@@ -1,6 +1,17 @@
 """Experiments over a scenario: its points, patterns and replications run and stored as they
-finish (:mod:`sim.experiments.run`)."""
+finish (:mod:`sim.experiments.run`); the breaking point of each pattern
+(:mod:`sim.experiments.capacity`)."""
 
+from sim.experiments.capacity import CapacityResult, Probe, search_capacity
+from sim.experiments.capacity_files import CapacityWriter
 from sim.experiments.run import Progress, UnknownPatternError, run_experiment
 
-__all__ = ["Progress", "UnknownPatternError", "run_experiment"]
+__all__ = [
+    "CapacityResult",
+    "CapacityWriter",
+    "Probe",
+    "Progress",
+    "UnknownPatternError",
+    "run_experiment",
+    "search_capacity",
+]

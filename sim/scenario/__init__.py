@@ -1,7 +1,7 @@
 """Scenario files: loading with positions, overrides, sweep points and the resolved form."""
 
 from sim.scenario.issues import ScenarioError, ScenarioIssue
-from sim.scenario.loader import load_scenario, parse_scenario
+from sim.scenario.loader import load_scenario, parse_scenario, with_sweep
 from sim.scenario.overrides import apply_overrides, parse_values
 from sim.scenario.points import Point, cell, column_names, points
 from sim.scenario.resolved import resolved_dict, resolved_yaml
@@ -19,4 +19,5 @@ __all__ = [
     "points",
     "resolved_dict",
     "resolved_yaml",
+    "with_sweep",
 ]

@@ -14,6 +14,7 @@ that caused it. Importing this module registers the built-in pattern and fault k
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
     "validate_data",
+    "with_sweep",
 ]
 
 _TAG_KEYS = ("kind", "dist")
@@ -96,6 +98,20 @@ def parse_scenario(
     if scenario.sweep is not None:
         scenario._points = expand(scenario, data, filename, origins, validate_data)
     return scenario
+
+
+def with_sweep(
+    scenario: Scenario,
+    over: Mapping[str, Sequence[Any]],
+    mode: str | None = None,
+    overrides: Iterable[str] = (),
+) -> Scenario:
+    """``scenario`` (as written) with ``overrides`` set and ``over`` added to its sweep,
+    validated again at every point."""
+    source = scenario._source
+    if source is None:
+        raise ValueError("a scenario built without load_scenario or parse_scenario cannot be swept")
+    return parse_scenario(json.dumps(source), f"<{scenario.name}>", overrides, over, mode)
 
 
 def _merge_sweep(

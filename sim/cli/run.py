@@ -1,17 +1,10 @@
-"""The ``patternsim`` command line: thin Typer commands over :mod:`sim.api`.
-
-Data goes to stdout (the summary table, or one JSON document with ``--json``); messages and
-progress go to stderr, progress only when stderr is a terminal. ``NO_COLOR`` is honoured.
-
-Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid scenario, 4 an SLO failed,
-130 interrupted.
-"""
+"""``patternsim run``: simulate a scenario (every point, pattern and replication), write its run
+folder, print the verdicts and the summary; progress on stderr."""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,75 +15,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim import api
-
-__all__ = ["app", "main"]
-
-EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INVALID, EXIT_SLO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-
-app = typer.Typer(
-    name="patternsim",
-    help="Compare how microservices share data: latency, throughput and consistency.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from sim.cli.shell import (
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_SLO,
+    EXIT_USAGE,
+    ScenarioPath,
+    SetOption,
+    app,
+    consoles,
+    load,
+    warn,
 )
-
-
-def _consoles() -> tuple[Console, Console]:
-    no_color = "NO_COLOR" in os.environ
-    out = Console(file=sys.stdout, no_color=no_color, soft_wrap=True)
-    err = Console(file=sys.stderr, no_color=no_color, soft_wrap=True)
-    return out, err
-
-
-def _load(
-    path: Path,
-    overrides: list[str],
-    err: Console,
-    sweep: dict[str, list[Any]] | None = None,
-    sweep_mode: str | None = None,
-) -> api.Scenario:
-    try:
-        return api.load(path, overrides, sweep, sweep_mode)
-    except api.ScenarioError as error:
-        for issue in error.issues:
-            err.print(str(issue), markup=False, highlight=False)
-        count = len(error.issues)
-        err.print(f"{count} error{'s' if count != 1 else ''} in the scenario", highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
-
-
-def _warn(scenario: api.Scenario, err: Console) -> None:
-    for warning in api.warnings(scenario):
-        err.print(f"warning: {warning}", markup=False, highlight=False)
-
-
-ScenarioPath = Annotated[
-    Path, typer.Argument(help="scenario file (YAML)", show_default=False, metavar="SCENARIO")
-]
-SetOption = Annotated[
-    list[str] | None,
-    typer.Option("--set", help="override a value before validation: key.path=value (YAML)"),
-]
-
-
-@app.command()
-def validate(scenario: ScenarioPath, set_: SetOption = None) -> None:
-    """Check a scenario file and report every problem with its file:line:col."""
-    _, err = _consoles()
-    loaded = _load(scenario, set_ or [], err)
-    _warn(loaded, err)
-    err.print(
-        f"{scenario}: ok ({len(loaded.patterns)} patterns, {len(loaded.faults)} faults)",
-        highlight=False,
-    )
-
-
-@app.command()
-def schema() -> None:
-    """Print the JSON Schema of scenario files (for editors and validation)."""
-    sys.stdout.write(json.dumps(api.schema(), indent=2) + "\n")
-
 
 SweepOption = Annotated[
     list[str] | None,
@@ -136,16 +72,16 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
 ) -> None:
     """Simulate every pattern of a scenario and write its run folder and report."""
-    console, err = _consoles()
+    console, err = consoles()
     overrides = list(set_ or [])
     if seed is not None:
         overrides.append(f"seed={seed}")
     if replications is not None:
         overrides.append(f"replications={replications}")
-    loaded = _load(
+    loaded = load(
         scenario, overrides, err, _sweep_values(sweep or [], err), "zip" if zip_ else None
     )
-    _warn(loaded, err)
+    warn(loaded, err)
     folder = out if out is not None else Path("reports") / loaded.name
     watch = _Progress(err)
     try:
@@ -341,18 +277,3 @@ def _summary_table(results: api.Results, summary: Any, title: str) -> Table:
     if not compact:
         table.caption = "† the interval is clipped at what the metric can be: too few replications"
     return table
-
-
-def main() -> None:
-    """Console entry point: Typer maps usage errors to 2 and Ctrl-C to 130; any other failure
-    becomes exit code 1 with a one-line message instead of a traceback."""
-    try:
-        app()
-    except Exception as error:  # the promise: never a traceback for the user
-        if os.environ.get("PATTERNSIM_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"patternsim: unexpected error: {type(error).__name__}: {error}\n"
-            "(set PATTERNSIM_DEBUG=1 to see the traceback)\n"
-        )
-        sys.exit(EXIT_UNEXPECTED)

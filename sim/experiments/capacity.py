@@ -1,0 +1,318 @@
+"""Breaking points: the load at which each pattern stops meeting its SLOs.
+
+The load is scaled by a multiplier ``m`` — every phase's ``rate`` and ``ramp_to``, or the one
+rate a key path names — and each pattern is searched on its own. A *probe* runs the pattern at
+one multiplier for the probe's replications and judges every SLO on the mean and its 95 %
+interval:
+
+- **pass** — every SLO holds even at the pessimistic end of its interval (for ``<`` the upper
+  bound; for ``>`` the lower; for ``==`` and ``!=`` both ends);
+- **fail** — some SLO fails on its mean;
+- **unsure** — neither: the probe is run again with twice the replications (more of the same
+  point's replications, so earlier ones are kept), up to ``max_replications``; still unsure,
+  it counts as not passing.
+
+The search brackets from ``start``, doubling while it passes (up to ``high``) or halving while
+it does not (down to ``low``), then bisects geometrically until the lowest multiplier that does
+not pass is within ``tolerance`` of the highest that passes. The answer is that interval: the
+highest load that passes with confidence and the lowest that does not, in multiples of the
+scenario's load and in offered requests per second (the mean arrival rate over the load). The
+SLO that broke first is the one that failed at the lowest load probed. Every probe's summary is
+kept, so each metric can be drawn against the load.
+
+Each probe is a sweep point of its own (its streams keyed by the multiplier,
+:mod:`sim.scenario.points`), so a probe's figures depend only on its multiplier, not on the
+order of the search.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from sim.config.model import Capacity, Scenario
+from sim.config.paths import parse_path
+from sim.experiments.run import chosen_patterns
+from sim.metrics.slo import Slo
+from sim.results import Results
+from sim.runner import RunResult, Task, default_workers, execute
+from sim.scenario import points, resolved_dict, with_sweep
+
+__all__ = ["CapacityResult", "Probe", "search_capacity"]
+
+PASS, FAIL, UNSURE = "pass", "fail", "unsure"
+
+
+@dataclass
+class Probe:
+    """One pattern at one multiplier."""
+
+    pattern: str
+    multiplier: float
+    rate: float
+    outcome: str
+    results: Results
+    failed: list[str] = field(default_factory=list)
+    """The SLOs whose mean fails here, in the order written."""
+
+    def _front(self, frame: pd.DataFrame, *extra: tuple[str, Any]) -> pd.DataFrame:
+        front = pd.DataFrame(
+            {
+                "pattern": [self.pattern] * len(frame),
+                "multiplier": [self.multiplier] * len(frame),
+                "rate": [self.rate] * len(frame),
+                **{name: [value] * len(frame) for name, value in extra},
+            }
+        )
+        return pd.concat([front, frame.reset_index(drop=True)], axis=1)
+
+    def curve(self) -> pd.DataFrame:
+        """The probe's summary: ``pattern, multiplier, rate, outcome, metric, mean, ci_low,
+        ci_high, n``."""
+        summary = self.results.summary
+        summary = summary[summary["pattern"] == self.pattern]
+        columns = ["metric", "mean", "ci_low", "ci_high", "n"]
+        return self._front(summary[columns], ("outcome", self.outcome))
+
+    def judged(self) -> pd.DataFrame:
+        """The probe against every SLO: ``pattern, multiplier, rate, slo, value, ci_low,
+        ci_high, passed, margin``."""
+        verdicts = self.results.verdicts
+        verdicts = verdicts[verdicts["pattern"] == self.pattern]
+        return self._front(verdicts[["slo", "value", "ci_low", "ci_high", "passed", "margin"]])
+
+
+@dataclass
+class CapacityResult:
+    """The breaking point of each pattern, and every probe of the search."""
+
+    scenario: Scenario
+    settings: Capacity
+    slos: list[Slo]
+    base_rate: float
+    """The offered rate at multiplier 1 (requests per second)."""
+    probes: list[Probe]
+    breaking: pd.DataFrame
+    """``pattern, status, low, high, low_rate, high_rate, broke_first, probes``: ``status``
+    is ``found``, ``passes at high`` or ``fails at low``."""
+
+    @property
+    def curves(self) -> pd.DataFrame:
+        """Every probe's summary (:meth:`Probe.curve`), in the order probed."""
+        return pd.concat([p.curve() for p in self.probes], ignore_index=True)
+
+    @property
+    def probe_verdicts(self) -> pd.DataFrame:
+        """Every probe against every SLO (:meth:`Probe.judged`), in the order probed."""
+        return pd.concat([p.judged() for p in self.probes], ignore_index=True)
+
+
+def search_capacity(
+    scenario: Scenario,
+    settings: Capacity | None = None,
+    *,
+    workers: int | None = None,
+    on_probe: Callable[[Probe], None] | None = None,
+) -> CapacityResult:
+    """Search every pattern's breaking point (see the module docstring)."""
+    settings = settings or scenario.capacity or Capacity.model_validate({})
+    slos = list(settings.slo) or list(scenario.slo)
+    if not slos:
+        raise ValueError(
+            "a capacity search needs SLOs: in the scenario's slo, capacity.slo or --slo"
+        )
+    chosen = chosen_patterns(scenario, settings.patterns or None)
+    base = _base_rates(scenario, settings.rate)
+    base_rate = _offered(scenario, settings.rate, base, 1.0)
+    replications = settings.replications or scenario.first_replications
+    count = default_workers() if workers is None else workers
+    probes: list[Probe] = []
+    rows = []
+    for name in chosen:
+        seen: dict[float, Probe] = {}
+
+        def probe(multiplier: float, name: str = name, seen: dict[float, Probe] = seen) -> Probe:
+            key = float(f"{multiplier:.6g}")
+            if key not in seen:
+                seen[key] = _probe(
+                    scenario, name, key, base, settings, slos, replications, count, base_rate
+                )
+                probes.append(seen[key])
+                if on_probe is not None:
+                    on_probe(seen[key])
+            return seen[key]
+
+        rows.append(_search(name, probe, settings, base_rate, seen, slos))
+    breaking = pd.DataFrame(
+        rows,
+        columns=[
+            "pattern",
+            "status",
+            "low",
+            "high",
+            "low_rate",
+            "high_rate",
+            "broke_first",
+            "probes",
+        ],
+    )
+    return CapacityResult(scenario, settings, slos, base_rate, probes, breaking)
+
+
+def _search(
+    name: str,
+    probe: Callable[[float], Probe],
+    settings: Capacity,
+    base_rate: float,
+    seen: dict[float, Probe],
+    slos: list[Slo],
+) -> tuple[Any, ...]:
+    low: float | None = None
+    high: float | None = None
+    m = settings.start
+    status = "found"
+    if probe(m).outcome == PASS:
+        low = m
+        while high is None:
+            m *= 2.0
+            if m > settings.high * (1 + 1e-9):
+                status = "passes at high"
+                break
+            if probe(m).outcome == PASS:
+                low = m
+            else:
+                high = m
+    else:
+        high = m
+        while low is None:
+            m /= 2.0
+            if m < settings.low * (1 - 1e-9):
+                status = "fails at low"
+                break
+            if probe(m).outcome == PASS:
+                low = m
+            else:
+                high = m
+    while low is not None and high is not None and high / low - 1.0 > settings.tolerance:
+        middle = math.sqrt(low * high)
+        if probe(middle).outcome == PASS:
+            low = middle
+        else:
+            high = middle
+    first = _broke_first(seen, slos)
+    return (
+        name,
+        status,
+        low if low is not None else math.nan,
+        high if high is not None else math.nan,
+        low * base_rate if low is not None else math.nan,
+        high * base_rate if high is not None else math.nan,
+        first,
+        len(seen),
+    )
+
+
+def _broke_first(seen: dict[float, Probe], slos: list[Slo]) -> str:
+    """The SLO that failed at the lowest multiplier probed (the first in the order written
+    among those failing there); empty when none failed."""
+    for multiplier in sorted(seen):
+        failed = seen[multiplier].failed
+        if failed:
+            order = [slo.text for slo in slos]
+            return min(failed, key=order.index)
+    return ""
+
+
+def _base_rates(scenario: Scenario, path: str | None) -> dict[str, float]:
+    """The rates to scale, by key path, at multiplier 1."""
+    if path is not None:
+        return {path: _value_at(resolved_dict(scenario), path)}
+    found = {}
+    for i, phase in enumerate(scenario.workload.phases):
+        found[f"workload.phases[{i}].rate"] = phase.rate
+        if phase.ramp_to is not None:
+            found[f"workload.phases[{i}].ramp_to"] = phase.ramp_to
+    return found
+
+
+def _value_at(data: Any, path: str) -> float:
+    node = data
+    for part in parse_path(path):
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"capacity.rate: {path} is not in the scenario") from None
+    if not isinstance(node, int | float) or isinstance(node, bool):
+        raise ValueError(f"capacity.rate: {path} is not a rate (got {node!r})")
+    return float(node)
+
+
+def _offered(scenario: Scenario, path: str | None, base: dict[str, float], m: float) -> float:
+    """The mean offered rate over the load at multiplier ``m``."""
+    if path is not None:
+        return base[path] * m
+    total = 0.0
+    for phase in scenario.workload.phases:
+        end = phase.ramp_to if phase.ramp_to is not None else phase.rate
+        total += (phase.rate + end) / 2.0 * phase.duration
+    return total / scenario.workload.load_duration * m
+
+
+def _probe(
+    scenario: Scenario,
+    name: str,
+    multiplier: float,
+    base: dict[str, float],
+    settings: Capacity,
+    slos: list[Slo],
+    replications: int,
+    workers: int,
+    base_rate: float,
+) -> Probe:
+    over = {path: [value * multiplier] for path, value in base.items()}
+    judged = "slo=" + json.dumps([slo.text for slo in slos])
+    at = with_sweep(scenario, over, "zip", ["sweep=null", judged])
+    (point,) = points(at)
+    assert point.scenario is not None
+    index = point.scenario.pattern_names().index(name)
+    runs: list[RunResult] = []
+    wanted = replications
+    while True:
+        tasks = [
+            Task(point.scenario, index, r, point.index, point.key) for r in range(len(runs), wanted)
+        ]
+        runs.extend(run for _, run in execute(tasks, workers=min(workers, len(tasks))))
+        results = Results.build(at, [name], runs)
+        outcome, failed = _judge(results, slos)
+        if outcome != UNSURE or wanted >= settings.max_replications:
+            break
+        wanted = min(settings.max_replications, wanted * 2)
+    return Probe(name, multiplier, base_rate * multiplier, outcome, results, failed)
+
+
+def _judge(results: Results, slos: Sequence[Slo]) -> tuple[str, list[str]]:
+    verdicts = {row["slo"]: row for row in results.verdicts.to_dict("records")}
+    confident = True
+    failed = []
+    for slo in slos:
+        row = verdicts[slo.text]
+        mean, low, high = float(row["value"]), float(row["ci_low"]), float(row["ci_high"])
+        if not slo.holds(mean):
+            failed.append(slo.text)
+            continue
+        if not (math.isfinite(low) and math.isfinite(high)):
+            continue  # one replication: the mean is all there is
+        if slo.op in ("<", "<="):
+            confident &= slo.holds(high)
+        elif slo.op in (">", ">="):
+            confident &= slo.holds(low)
+        else:
+            confident &= slo.holds(low) and slo.holds(high)
+    if failed:
+        return FAIL, failed
+    return (PASS if confident else UNSURE), []
