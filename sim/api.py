@@ -163,9 +163,11 @@ def sweep(scenario: Scenario, over: Sweep, mode: str | None = None, **options: A
     return run(with_sweep(scenario, over, mode), **options)
 
 
-def write(results: Results, out: str | Path) -> Path:
-    """Write the run folder (see :mod:`sim.outputs`); returns its path."""
-    return write_run_folder(results, Path(out))
+def write(results: Results, out: str | Path, capacity: CapacityResult | None = None) -> Path:
+    """Write the run folder (see :mod:`sim.outputs`); returns its path. ``capacity`` adds a
+    capacity search's breaking points to the decision record."""
+    breaking = capacity.breaking if capacity is not None else None
+    return write_run_folder(results, Path(out), breaking)
 
 
 def capacity(

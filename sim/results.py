@@ -8,6 +8,7 @@ the rows of every point. Without a sweep the tables have no point columns.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from sim.config.model import Scenario
 from sim.metrics.catalog import Metric, metrics_for
+from sim.metrics.decision import Choice, Criterion, decide
 from sim.metrics.paired import paired_differences
 from sim.metrics.stats import mser5
 from sim.metrics.summarize import summarize
@@ -52,6 +54,8 @@ class Results:
     truncated, warmup`` (requests dropped, and the start time of the first one kept)."""
     rollup: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Per pattern (and point): ``pattern, checks, failed, passes, first_failed``."""
+    decisions: dict[int, Choice] = field(default_factory=dict)
+    """With a ``decision:`` block: the ranking at each point (by point index)."""
 
     @classmethod
     def build(
@@ -72,6 +76,7 @@ class Results:
         summaries, verdicts, differences, warmups = [], [], [], []
         metric_names = [m.name for m in metrics]
         rollups = []
+        decisions: dict[int, Choice] = {}
         for point in all_points:
             mine = [r for r in ordered if r.point == point.index]
             assert point.scenario is not None
@@ -82,7 +87,10 @@ class Results:
                 extra = summarize(((r.pattern, judged[id(r)]) for r in mine), keys)
                 summary = pd.concat([summary, extra], ignore_index=True)
             checks = evaluate(list(point.scenario.slo), summary, chosen)
-            rollups.append(_with_point(rollup(checks, chosen), point, scenario))
+            rolled = rollup(checks, chosen)
+            rollups.append(_with_point(rolled, point, scenario))
+            if point.scenario.decision is not None:
+                decisions[point.index] = _decide(point.scenario, chosen, summary, mine, rolled)
             paired = paired_differences(
                 ((r.pattern, r.replication, r.metrics) for r in mine),
                 chosen,
@@ -105,6 +113,7 @@ class Results:
             baseline,
             pd.concat(warmups, ignore_index=True),
             pd.concat(rollups, ignore_index=True),
+            decisions,
         )
 
     def suggested_warmup(self) -> float:
@@ -222,6 +231,31 @@ class Results:
         if row.empty:
             raise KeyError(f"no metric {name!r} for pattern {pattern!r}")
         return float(row["mean"].iloc[0])
+
+
+def _decide(
+    scenario: Scenario,
+    patterns: list[str],
+    summary: pd.DataFrame,
+    runs: Sequence[RunResult],
+    rolled: pd.DataFrame,
+) -> Choice:
+    """The ranking of the decision block at one point (:mod:`sim.metrics.decision`)."""
+    decision = scenario.decision
+    assert decision is not None
+    criteria = [Criterion(c.metric, c.direction, c.weight) for c in decision.criteria]
+    means = {
+        (str(p), str(m)): float(v)
+        for p, m, v in zip(summary["pattern"], summary["metric"], summary["mean"], strict=True)
+    }
+    per_replication: dict[tuple[str, str], dict[int, float]] = {}
+    for run in runs:
+        for criterion in criteria:
+            value = run.metrics.get(criterion.metric, math.nan)
+            per_replication.setdefault((run.pattern, criterion.metric), {})[run.replication] = value
+    passes = dict(zip(rolled["pattern"], rolled["passes"].astype(bool), strict=True))
+    meets = {p: passes.get(p, True) if decision.constraints == "slo" else True for p in patterns}
+    return decide(patterns, criteria, means, per_replication, meets)
 
 
 def _judged(scenario: Scenario, runs: Sequence[RunResult]) -> dict[int, dict[str, float]]:

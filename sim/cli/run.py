@@ -108,7 +108,20 @@ def run(
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    api.write(results, folder)
+    found = None
+    decision = loaded.decision
+    if decision is not None and decision.capacity:
+        err.print(
+            "searching each pattern's breaking point for the decision record", highlight=False
+        )
+        try:
+            found = api.capacity(loaded, workers=workers, out=folder / "capacity")
+        except ValueError as error:
+            err.print(f"{scenario}: {error}", highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
+    api.write(results, folder, found)
+    if results.decisions:
+        err.print(f"wrote {folder}/decision.md", highlight=False)
     _statistics_warnings(results, err)
     if as_json:
         sys.stdout.write(json.dumps(api.summary_document(results), indent=2) + "\n")

@@ -25,9 +25,10 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.config.paths import PathError, parse_path
 from sim.config.types import Probability, StrictModel
+from sim.metrics.catalog import known_metrics
 from sim.metrics.slo import SloError, subject_metric
 
-__all__ = ["AdaptiveReplications", "Sweep", "plain"]
+__all__ = ["AdaptiveReplications", "Criterion", "Decision", "Sweep", "plain"]
 
 
 def plain(value: Any) -> Any:
@@ -124,3 +125,54 @@ class AdaptiveReplications(StrictModel):
         if self.max < self.min:
             raise ValueError(f"max ({self.max}) must be at least min ({self.min})")
         return self
+
+
+class Criterion(StrictModel):
+    """One criterion of a decision: a metric, which way is better, and its weight."""
+
+    metric: str = Field(description="p99(latency), p99(staleness), lost_updates, throughput, ...")
+    weight: float = Field(1.0, gt=0, description="its weight in the score (relative)")
+    better: Literal["lower", "higher"] | None = Field(
+        None, description="which way is better (default: the metric's own, e.g. lower latency)"
+    )
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        try:
+            return subject_metric(value)
+        except SloError as error:
+            raise ValueError(str(error)) from None
+
+    @property
+    def direction(self) -> Literal["lower", "higher"]:
+        """Which way is better."""
+        return self.better or known_metrics()[self.metric].better
+
+
+class Decision(StrictModel):
+    """Rank the patterns on weighted criteria, with the SLOs as hard constraints, and write
+    an architecture decision record (``decision.md``)."""
+
+    criteria: list[Criterion] = Field(min_length=1, description="what the choice weighs")
+    constraints: Literal["slo", "none"] = Field(
+        "slo",
+        description="slo: a pattern that fails an SLO ranks after every pattern that passes",
+    )
+    question: str | None = Field(
+        None, max_length=500, description="the decision to make, in one sentence (for the record)"
+    )
+    capacity: bool = Field(
+        False,
+        description="also search each pattern's breaking point (patternsim capacity) and put "
+        "it in the record",
+    )
+
+    @field_validator("criteria")
+    @classmethod
+    def _distinct(cls, value: list[Criterion]) -> list[Criterion]:
+        names = [c.metric for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"a criterion is named twice: {', '.join(twice)}")
+        return value

@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from sim.config.broker import BrokerConfig
-from sim.config.experiments import AdaptiveReplications, Sweep
+from sim.config.experiments import AdaptiveReplications, Decision, Sweep
 from sim.config.paths import PathError, parse_path
 from sim.config.sections import (
     Databases,
@@ -236,6 +236,11 @@ class Scenario(StrictModel):
         None,
         description="run the scenario at several points: {over: {key.path: [values]}, "
         "mode: grid | zip}",
+    )
+    decision: Decision | None = Field(
+        None,
+        description="weighted criteria to rank the patterns by, written as decision.md (an "
+        "architecture decision record)",
     )
     capacity: Capacity | None = Field(
         None,

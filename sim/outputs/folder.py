@@ -22,6 +22,7 @@ import pandas as pd
 
 import sim
 from sim.metrics.summarize import format_value
+from sim.outputs.record import decision_record
 from sim.outputs.store import OUTPUT_FILES, Manifest
 from sim.report.page import render_report
 from sim.results import Results
@@ -127,8 +128,9 @@ def summary_document(results: Results) -> dict[str, Any]:
     }
 
 
-def write_run_folder(results: Results, out: Path) -> Path:
-    """Write every file of a run into ``out`` (created if needed)."""
+def write_run_folder(results: Results, out: Path, capacity: pd.DataFrame | None = None) -> Path:
+    """Write every file of a run into ``out`` (created if needed); ``capacity`` is the
+    breaking-point table of a capacity search, for the decision record."""
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.of(results.scenario, results.patterns)
     found = Manifest.read(out)
@@ -159,6 +161,9 @@ def write_run_folder(results: Results, out: Path) -> Path:
     document = json.dumps(summary_document(results), indent=2, allow_nan=False)
     (out / "summary.json").write_text(document + "\n", encoding="utf-8")
     written.add("summary.json")
+    if results.decisions:
+        (out / "decision.md").write_text(decision_record(results, capacity), encoding="utf-8")
+        written.add("decision.md")
     for name in OUTPUT_FILES:  # what an older run wrote and this one does not
         if name not in written and name != "report.html":
             (out / name).unlink(missing_ok=True)
