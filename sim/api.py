@@ -22,9 +22,13 @@ from sim.config.model import Scenario, ensure_current
 from sim.experiments import (
     CapacityResult,
     CapacityWriter,
+    Comparison,
     Probe,
     Progress,
+    RuleError,
     UnknownPatternError,
+    compare_folders,
+    parse_rule,
     run_experiment,
     search_capacity,
 )
@@ -44,17 +48,20 @@ from sim.scenario import with_sweep as swept
 
 __all__ = [
     "CapacityResult",
+    "Comparison",
     "ModelError",
     "Point",
     "Probe",
     "Progress",
     "Results",
+    "RuleError",
     "RunResult",
     "Scenario",
     "ScenarioError",
     "StoreMismatch",
     "UnknownPatternError",
     "capacity",
+    "compare",
     "format_value",
     "load",
     "parse",
@@ -194,3 +201,12 @@ def capacity(
     if writer is not None:
         writer.finish(result)
     return result
+
+
+def compare(run_a: str | Path, run_b: str | Path, fail_on: Sequence[str] = ()) -> Comparison:
+    """Compare run folder ``run_b`` against ``run_a``: every metric's change, whether it is
+    beyond the noise, and which ``fail_on`` rules (``"p99(latency) +10%"``) it breaks
+    (raises :class:`RuleError` for a rule that does not parse, ``FileNotFoundError`` for a
+    folder that is not a run folder)."""
+    rules = [parse_rule(text) for text in fail_on]
+    return compare_folders(Path(run_a), Path(run_b), rules)

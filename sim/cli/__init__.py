@@ -3,8 +3,8 @@
 Data goes to stdout (the summary table, or one JSON document with ``--json``); messages and
 progress go to stderr, progress only when stderr is a terminal. ``NO_COLOR`` is honoured.
 
-Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid scenario, 4 an SLO failed,
-130 interrupted.
+Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 invalid scenario (or rule), 4 an SLO failed
+(or, for ``compare``, a watched metric regressed), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import sys
 
-from sim.cli import capacity, run, validate
+from sim.cli import capacity, compare, run, validate
 from sim.cli.shell import EXIT_UNEXPECTED, app
 
-__all__ = ["app", "capacity", "main", "run", "validate"]
+__all__ = ["app", "capacity", "compare", "main", "run", "validate"]
 
 
 def main() -> None:

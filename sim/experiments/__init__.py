@@ -4,14 +4,26 @@ finish (:mod:`sim.experiments.run`); the breaking point of each pattern
 
 from sim.experiments.capacity import CapacityResult, Probe, search_capacity
 from sim.experiments.capacity_files import CapacityWriter
+from sim.experiments.regression import (
+    Comparison,
+    RegressionRule,
+    RuleError,
+    compare_folders,
+    parse_rule,
+)
 from sim.experiments.run import Progress, UnknownPatternError, run_experiment
 
 __all__ = [
     "CapacityResult",
     "CapacityWriter",
+    "Comparison",
     "Probe",
     "Progress",
+    "RegressionRule",
+    "RuleError",
     "UnknownPatternError",
+    "compare_folders",
+    "parse_rule",
     "run_experiment",
     "search_capacity",
 ]
