@@ -86,17 +86,31 @@ def test_a_grid_varies_the_first_path_slowest_and_zip_pairs_the_values():
     over = {"workload.phases[0].rate": ["20/s", "40/s"], "network.latency": ["1ms", "2ms", "3ms"]}
     grid = api.points(api.with_sweep(scenario, over))
     assert [p.label for p in grid[:4]] == [
-        "rate=20/s, latency=1ms",
-        "rate=20/s, latency=2ms",
-        "rate=20/s, latency=3ms",
-        "rate=40/s, latency=1ms",
+        "rate=20/s, network.latency=1ms",  # not "latency": a column of the tables already
+        "rate=20/s, network.latency=2ms",
+        "rate=20/s, network.latency=3ms",
+        "rate=40/s, network.latency=1ms",
     ]
     assert grid[4].scenario.workload.phases[0].rate == 40.0
     assert grid[4].scenario.network.latency.value == pytest.approx(0.002)
     paired = {"workload.phases[0].rate": ["20/s", "40/s"], "network.latency": ["1ms", "2ms"]}
     zipped = api.points(api.with_sweep(scenario, paired, "zip"))
-    assert [p.label for p in zipped] == ["rate=20/s, latency=1ms", "rate=40/s, latency=2ms"]
+    assert [p.label for p in zipped] == [
+        "rate=20/s, network.latency=1ms",
+        "rate=40/s, network.latency=2ms",
+    ]
     assert len({p.key for p in grid}) == len(grid)  # each point its own streams
+
+
+def test_common_streams_give_every_point_the_same_requests():
+    short = ["replications=1", "drain=5s", "workload.phases=[{duration: 10s, rate: 40/s}]"]
+    for streams, same in (("common", True), ("per-point", False)):
+        sweep = f"sweep={{over: {{network.latency: [1ms, 3ms]}}, streams: {streams}}}"
+        scenario = api.load(QUICKSTART, [*short, sweep])
+        requests = api.run(scenario, patterns=["shared_db"], workers=1).requests
+        first, second = (requests[requests["point"] == i] for i in (0, 1))
+        assert (first["start"].tolist() == second["start"].tolist()) == same, streams
+        assert (first["latency"].mean() < second["latency"].mean()) or not same  # 2 ms more a hop
 
 
 def test_a_bad_swept_value_is_reported_where_it_is_written(tmp_path):

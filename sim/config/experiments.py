@@ -6,7 +6,9 @@ grid`` (the default) every combination is a point, the first path varying slowes
 ``mode: zip`` the i-th values of every path make the i-th point. Points keep the order written.
 Each point is the scenario with those values set, validated like any scenario file; its random
 streams are keyed by the point's values (:mod:`sim.scenario.points`), so adding a point changes
-no other point.
+no other point. With ``streams: common`` every point uses the same draws instead (the streams
+of the scenario without a sweep): the points then differ only by their values, as patterns do
+within a point, at the price of points that are not independent samples.
 
 Adaptive replications run ``min`` replications of every pattern at every point, then more —
 for all patterns of a point together, so that every replication stays paired — until the 95 %
@@ -52,6 +54,11 @@ class Sweep(StrictModel):
     )
     mode: Literal["grid", "zip"] = Field(
         "grid", description="grid: every combination (first path slowest); zip: i-th with i-th"
+    )
+    streams: Literal["per-point", "common"] = Field(
+        "per-point",
+        description="per-point: each point's random streams keyed by its values (independent "
+        "points); common: every point on the same draws (common random numbers across points)",
     )
 
     @field_validator("over", mode="before")

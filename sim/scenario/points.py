@@ -6,6 +6,7 @@ is reported at the swept value that made it so. Each point has a stream key: 0 f
 without a sweep, otherwise a 64-bit hash of the point's values, so a point's random streams
 (``(seed, point key, replication, stream)``, :mod:`sim.kernel.rng`) depend on what the point
 is, not on where it stands in the list: adding, removing or moving a point changes no other.
+With ``streams: common`` every point's key is 0: all points run on the same draws.
 """
 
 from __future__ import annotations
@@ -59,14 +60,63 @@ def points(scenario: Scenario) -> list[Point]:
     return [Point(0, 0, {}, scenario)]
 
 
+RESERVED = frozenset(
+    [
+        "point",
+        "label",
+        "stream_key",
+        "pattern",
+        "replication",
+        "metric",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "n",
+        "value",
+        "op",
+        "key",
+        "service",
+        "start",
+        "latency",
+        "outcome",
+        "version",
+        "work",
+        "replica",
+        "commit_time",
+        "delay",
+        "kind",
+        "target",
+        "end",
+        "applied",
+        "slo",
+        "passed",
+        "margin",
+        "pattern_a",
+        "pattern_b",
+        "diff",
+        "checks",
+        "failed",
+        "passes",
+        "first_failed",
+        "truncated",
+        "warmup",
+    ]
+)
+"""Column names of the tables a swept column sits beside."""
+
+
 def column_names(paths: list[str]) -> dict[str, str]:
     """A column name per swept path: its last key (``poll_interval``, ``rate``), or the whole
-    path where two paths end alike."""
+    path where two paths end alike or the last key is a column of the tables already
+    (``network.latency``, not ``latency``)."""
     last = {path: _last_key(path) for path in paths}
     counts: dict[str, int] = {}
     for name in last.values():
         counts[name] = counts.get(name, 0) + 1
-    return {path: name if counts[name] == 1 else path for path, name in last.items()}
+    return {
+        path: name if counts[name] == 1 and name not in RESERVED else path
+        for path, name in last.items()
+    }
 
 
 def expand(
@@ -105,7 +155,8 @@ def expand(
         except ScenarioError as error:
             issues.extend(error.issues)
             continue
-        found.append(Point(index, _stream_key(assignment), assignment, point))
+        key = 0 if sweep.streams == "common" else _stream_key(assignment)
+        found.append(Point(index, key, assignment, point))
     if issues:
         raise ScenarioError(_unique(issues))
     return found
