@@ -140,7 +140,12 @@ class Results:
         frames = []
         by_index = {p.index: p for p in self.points}
         for run in self.runs:
-            frame = getattr(run, attribute)
+            if attribute.startswith("table:"):
+                frame = run.tables.get(attribute.removeprefix("table:"))
+                if frame is None:
+                    continue
+            else:
+                frame = getattr(run, attribute)
             stacked = frame.assign(pattern=run.pattern, replication=run.replication)[
                 ["pattern", "replication", *frame.columns]
             ]
@@ -158,6 +163,17 @@ class Results:
     def propagation(self) -> pd.DataFrame:
         """Every (commit, replica) pair of every run with its propagation delay."""
         return self._stack("propagation")
+
+    @property
+    def copies(self) -> pd.DataFrame:
+        """The consistency metrics of every run copy by copy: ``pattern, replication, copy,
+        commits, staleness_p50, ...`` (:func:`sim.metrics.summarize.copy_table`)."""
+        return self._stack("table:copies")
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A table every run's components recorded (``consumer_lag``, ``connector_polls``,
+        ...), stacked with ``pattern, replication`` in front; empty when no run has it."""
+        return self._stack(f"table:{name}")
 
     @property
     def per_replication(self) -> pd.DataFrame:

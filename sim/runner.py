@@ -30,7 +30,7 @@ from sim.kernel.context import SimContext
 from sim.metrics.catalog import declared
 from sim.metrics.consistency import propagation
 from sim.metrics.requests import RequestLog
-from sim.metrics.summarize import replication_metrics
+from sim.metrics.summarize import copy_table, replication_metrics
 from sim.patterns import PatternModel, model_class
 from sim.workload import Requests, draw_requests, schedule_arrivals
 
@@ -104,6 +104,7 @@ def run_one(task: Task) -> RunResult:
     faults = frames.pop("faults")
     request_frame = log.frame()
     spread = propagation(commits, applies, model.replicas)
+    pending = model.pending_versions()
     metrics = replication_metrics(
         request_frame,
         spread,
@@ -113,10 +114,13 @@ def run_one(task: Task) -> RunResult:
         scenario.warmup,
         load_end,
         gauges,
-        model.pending_versions(),
+        pending,
         drain,
     )
     frames["commits"], frames["applies"] = commits, applies
+    frames["copies"] = copy_table(
+        spread, commits, applies, model.replicas, scenario.warmup, pending
+    )
     skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
     return RunResult(
         label, task.replication, metrics, request_frame, spread, faults, frames, skipped, task.point

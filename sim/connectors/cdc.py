@@ -54,7 +54,7 @@ from typing import Any, NamedTuple
 import simpy
 
 from sim.config.clients import ConnectorSettings
-from sim.connectors.task import Process, Publish, SourceTask
+from sim.connectors.task import PollLog, Process, Publish, SourceTask
 from sim.infra.database import Database
 from sim.infra.rows import Commit
 from sim.kernel.context import SimContext
@@ -96,6 +96,7 @@ class CdcConnector(SourceTask):
         fetch_size: int = SNAPSHOT_FETCH_SIZE,
     ) -> None:
         super().__init__(ctx, name, database, publish, retry_backoff)
+        self._poll_log = PollLog(ctx, name)
         self.settings = settings
         self.snapshot = snapshot
         self.fetch_size = fetch_size
@@ -245,14 +246,17 @@ class CdcConnector(SourceTask):
                 continue
             batch = log[self._next : self._next + limit]
             self._next += len(batch)
+            read_at = env.now
             if self.settings.decode_time > 0.0:  # the walsender decodes them on the database
                 decoded = yield from self._scan(len(batch) * self.settings.decode_time)
                 if not self._alive(epoch):
                     return
                 if not decoded:  # the database could not be read: read them again later
+                    self._poll_log.record(read_at, 0, False)
                     self._next -= len(batch)
                     yield env.timeout(interval)
                     continue
+            self._poll_log.record(read_at, len(batch), True)
             yield from self._work(len(batch))
             if not self._alive(epoch):
                 return

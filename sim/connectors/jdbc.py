@@ -72,7 +72,7 @@ from typing import Any, Literal, NamedTuple
 
 import simpy
 
-from sim.connectors.task import TAG, Publish, StallGate
+from sim.connectors.task import TAG, PollLog, Publish, StallGate
 from sim.infra.database import Database
 from sim.infra.network import Network
 from sim.infra.rows import Commit
@@ -138,6 +138,7 @@ class JdbcSourcePoller(StallGate):
         self.retry_backoff = retry_backoff  # the producer's retry.backoff.max [K-PROD]
         self.network = network
         self.node = f"connector:{name}"
+        self._poll_log = PollLog(ctx, name)
         self.tag = TAG
         self._read_time = database.profile.read_time.sampler(ctx.stream(f"connector:{name}"))
         database.keep_log = True
@@ -216,9 +217,12 @@ class JdbcSourcePoller(StallGate):
     def _poll_loop(self, epoch: int) -> Generator[simpy.Event, Any, None]:
         env = self.ctx.env
         while epoch == self._epoch:
-            yield from self._query(epoch)
+            started = env.now
+            done = yield from self._query(epoch)
             if epoch != self._epoch:
                 return
+            if done is not None:
+                self._poll_log.record(started, *done)
             yield env.timeout(self.poll_interval)
 
     def _flush_loop(self, epoch: int) -> Generator[simpy.Event, Any, None]:
@@ -230,20 +234,22 @@ class JdbcSourcePoller(StallGate):
             self.flushed = self.committable
             self.flushes += 1
 
-    def _query(self, epoch: int) -> Generator[simpy.Event, Any, None]:
-        """One query: select at the snapshot, fetch the result set batch by batch, hand over."""
+    def _query(self, epoch: int) -> Generator[simpy.Event, Any, tuple[int, bool] | None]:
+        """One query: select at the snapshot, fetch the result set batch by batch, hand over;
+        returns (rows fetched, whether the query ended well), None when the task died."""
         yield from self._running()
         if epoch != self._epoch:
-            return
+            return None
         self.polls += 1
+        fetched = 0
         if self.mode.startswith("timestamp"):
             # the upper bound is the database's clock: one more statement before the query
             outcome = yield self._fetch(self._read_time())
             if epoch != self._epoch:
-                return
+                return None
             if outcome != OK:
                 self.failed_fetches += 1
-                return
+                return 0, False
         rows = self._select(self.ctx.env.now)
         size = self.batch_max_rows
         for start in range(0, max(len(rows), 1), size):
@@ -253,15 +259,17 @@ class JdbcSourcePoller(StallGate):
                 duration += self._read_time()
             outcome = yield self._fetch(duration)
             if epoch != self._epoch:
-                return
+                return None
             if outcome != OK:
                 self.failed_fetches += 1
-                return
+                return fetched, False
             self.rows_read += len(batch)
+            fetched += len(batch)
             yield from self._running()
             if epoch != self._epoch:
-                return
+                return None
             self._hand_over(batch, epoch)
+        return fetched, True
 
     def _fetch(self, duration: float) -> simpy.Event:
         """One round trip to the database holding a connection for ``duration``; the event's

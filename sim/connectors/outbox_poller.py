@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import simpy
 
-from sim.connectors.task import TAG, Process, Publish, SourceTask
+from sim.connectors.task import TAG, PollLog, Process, Publish, SourceTask
 from sim.infra.database import Database
 from sim.infra.rows import Commit
 from sim.kernel.codes import OK
@@ -49,6 +49,7 @@ class OutboxPoller(SourceTask):
         self.marked = 0
         """Outbox rows marked sent (a prefix of the outbox in id order)."""
         self.polls = 0
+        self._poll_log = PollLog(ctx, name)
 
     def pending_changes(self) -> list[tuple[int, int]]:
         """The outbox rows not marked sent (those published but not marked are sent again)."""
@@ -76,6 +77,7 @@ class OutboxPoller(SourceTask):
             selected = yield from self._scan(self._select_time() + len(rows) / self.scan_rate)
             if not self._alive(epoch):
                 return
+            self._poll_log.record(started, len(rows) if selected else 0, bool(selected))
             if selected and rows:
                 yield from self._publish_all(epoch, rows)
                 if not self._alive(epoch):

@@ -19,7 +19,7 @@ from sim.kernel.codes import OK
 from sim.kernel.context import SimContext
 from sim.kernel.schedule import later
 
-__all__ = ["TAG", "Process", "Publish", "SourceTask", "StallGate"]
+__all__ = ["TAG", "PollLog", "Process", "Publish", "SourceTask", "StallGate"]
 
 Publish = Callable[[int, int, Callable[[bool], None]], None]
 """``publish(key, version, acked)``: send one change; ``acked(True)`` once the broker has it,
@@ -29,6 +29,32 @@ TAG = "connector"
 """Tag of the connectors' queries in :attr:`Database.busy_by_tag`."""
 
 Process = Generator[simpy.Event, Any, Any]
+
+
+class PollLog:
+    """Records each poll of a connector — a JDBC query, an outbox relay's select, a CDC batch
+    read from the replication slot and decoded on the database — in the run's
+    ``connector_polls`` table:
+    ``time`` (the query started), ``connector``, ``rows`` (returned), ``duration`` (until
+    the query's rows were fetched, or it failed) and ``ok`` (1, or 0 for a failed query).
+    What the report draws as the connector's batches and the time it holds the database."""
+
+    def __init__(self, ctx: SimContext, connector: str) -> None:
+        self.env = ctx.env
+        self.connector = connector
+        table = ctx.recorder.table(
+            "connector_polls",
+            {"time": "d", "connector": "O", "rows": "q", "duration": "d", "ok": "q"},
+        )
+        self._append = [table.columns[c].append for c in table.codes]
+
+    def record(self, started: float, rows: int, ok: bool) -> None:
+        add_time, add_connector, add_rows, add_duration, add_ok = self._append
+        add_time(started)
+        add_connector(self.connector)
+        add_rows(rows)
+        add_duration(self.env.now - started)
+        add_ok(1 if ok else 0)
 
 
 class StallGate:

@@ -29,7 +29,27 @@ from sim.metrics.consistency import (
 from sim.metrics.slo import base_metric
 from sim.metrics.stats import mean_ci
 
-__all__ = ["format_value", "replication_metrics", "shown_interval", "summarize"]
+__all__ = [
+    "COPY_COLUMNS",
+    "copy_table",
+    "format_value",
+    "replication_metrics",
+    "shown_interval",
+    "summarize",
+]
+
+COPY_COLUMNS = [
+    "copy",
+    "commits",
+    "staleness_p50",
+    "staleness_p99",
+    "never_propagated",
+    "lost_updates",
+    "pending_at_end",
+    "duplicates",
+    "reorders",
+    "phantom_writes",
+]
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
@@ -101,6 +121,44 @@ def replication_metrics(
         "drain_capped": float(drain[1]),
         **dict(gauges or {}),
     }
+
+
+def copy_table(
+    propagation: pd.DataFrame,
+    commits: pd.DataFrame,
+    applies: pd.DataFrame,
+    replicas: list[str],
+    warmup: float,
+    pending: Mapping[int, set[tuple[int, int]]] | None = None,
+) -> pd.DataFrame:
+    """The consistency metrics of one run, copy by copy (:data:`COPY_COLUMNS`): the same
+    definitions as :func:`replication_metrics`, restricted to one copy's pairs and applies,
+    so the counts of all copies add up to the run's."""
+    rows = []
+    measured = propagation[propagation["commit_time"] >= warmup]
+    for index, name in enumerate(replicas):
+        delays = measured.loc[measured["replica"] == name, "delay"].to_numpy(float)
+        never = np.isnan(delays)
+        censored = np.where(never, np.inf, delays)
+        mine = applies[applies["replica"] == index].assign(replica=0)
+        still = {0: (pending or {}).get(index, set())}
+        lost, waiting = lost_and_pending(commits, mine, [name], still, warmup)
+        anomalies = apply_anomalies(commits, mine, warmup)
+        rows.append(
+            (
+                name,
+                len(delays),
+                censored_percentile(censored, 50),
+                censored_percentile(censored, 99),
+                float(never.mean()) if len(never) else math.nan,
+                lost,
+                waiting,
+                anomalies["duplicates"],
+                anomalies["reorders"],
+                anomalies["phantom_writes"],
+            )
+        )
+    return pd.DataFrame(rows, columns=COPY_COLUMNS)
 
 
 def summarize(
