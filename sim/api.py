@@ -33,7 +33,15 @@ from sim.experiments import (
     search_capacity,
 )
 from sim.metrics.summarize import format_value, shown_interval
-from sim.outputs import StoreMismatch, summary_document, write_run_folder
+from sim.outputs import (
+    StoreMismatch,
+    read_results,
+    summary_document,
+    write_report,
+    write_run_folder,
+)
+from sim.report.capacity_page import is_capacity_folder, render_capacity
+from sim.report.page import PLOTLYJS_FILE, PLOTLYJS_MODES, plotly_js
 from sim.results import Results
 from sim.runner import ModelError, RunResult, not_applicable
 from sim.scenario import (
@@ -47,6 +55,7 @@ from sim.scenario import (
 from sim.scenario import with_sweep as swept
 
 __all__ = [
+    "PLOTLYJS_MODES",
     "CapacityResult",
     "Comparison",
     "ModelError",
@@ -67,6 +76,7 @@ __all__ = [
     "parse",
     "parse_values",
     "points",
+    "report",
     "run",
     "schema",
     "shown_interval",
@@ -170,11 +180,33 @@ def sweep(scenario: Scenario, over: Sweep, mode: str | None = None, **options: A
     return run(with_sweep(scenario, over, mode), **options)
 
 
-def write(results: Results, out: str | Path, capacity: CapacityResult | None = None) -> Path:
+def write(
+    results: Results,
+    out: str | Path,
+    capacity: CapacityResult | None = None,
+    plotlyjs: str = "inline",
+) -> Path:
     """Write the run folder (see :mod:`sim.outputs`); returns its path. ``capacity`` adds a
-    capacity search's breaking points to the decision record."""
+    capacity search's breaking points to the decision record; ``plotlyjs`` is how the report
+    gets plotly.js: ``inline`` (one file that opens offline), ``directory`` (``plotly.min.js``
+    beside it) or ``cdn``."""
     breaking = capacity.breaking if capacity is not None else None
-    return write_run_folder(results, Path(out), breaking)
+    return write_run_folder(results, Path(out), breaking, plotlyjs)
+
+
+def report(run_dir: str | Path, plotlyjs: str = "inline") -> Path:
+    """Render the report of a run folder again from the runs it stores, without simulating
+    (the same page ``run`` wrote, for the same ``plotlyjs``), or the page of a capacity
+    search's folder from its probes; returns the report's path.
+    Raises ``FileNotFoundError`` for a folder that is not a run folder."""
+    folder = Path(run_dir)
+    if is_capacity_folder(folder):
+        path = folder / "report.html"
+        path.write_text(render_capacity(folder, plotlyjs=plotlyjs), encoding="utf-8")
+        if plotlyjs == "directory" and not (folder / PLOTLYJS_FILE).exists():
+            (folder / PLOTLYJS_FILE).write_text(plotly_js(), encoding="utf-8")
+        return path
+    return write_report(read_results(folder), folder, plotlyjs)
 
 
 def capacity(

@@ -73,3 +73,12 @@ def changed(scenario: Scenario, **changes: Any) -> Scenario:
 def scenario_factory() -> Callable[..., Scenario]:
     """Build a small scenario: ``scenario_factory(workload={...}, faults=[...])``."""
     return make_scenario
+
+
+@pytest.fixture(scope="session")
+def small_results():
+    """A small real run (two patterns, SLOs, a decision, a fault) for the report tests."""
+    from sim import api
+    from tests.report.small_run import SMALL
+
+    return api.run(api.parse(SMALL), workers=1)

@@ -86,6 +86,12 @@ def test_synchronous_fan_out_breaks_first_when_a_replica_is_the_bottleneck(tmp_p
     assert set(probes["pattern"]) == {"sync_http", "cdc"}
     assert len(probes.drop_duplicates(["pattern", "multiplier"])) == sync["probes"] + cdc["probes"]
     assert (out / "probe_verdicts.csv").exists() and (out / "capacity.json").exists()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="breaking"' in page and 'id="fig-capacity"' in page
+    assert "p99(latency{op:write}) &lt; 100ms" in page  # the SLO that broke first, escaped
+    again = CliRunner().invoke(app, ["report", str(out)])
+    assert again.exit_code == 0, again.output
+    assert (out / "report.html").read_text(encoding="utf-8") == page
 
 
 def test_a_pattern_that_never_breaks_is_reported_as_passing_at_the_limit() -> None:

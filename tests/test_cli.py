@@ -151,3 +151,19 @@ def test_schema_is_json_with_the_top_level_keys():
     for key in ("name", "services", "workload", "patterns", "faults", "data"):
         assert key in schema["properties"]
     assert schema["additionalProperties"] is False
+
+
+def test_report_renders_a_run_folder_again_and_refuses_what_is_not_one(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", str(QUICKSTART), "--out", str(out), *SHORT])
+    assert result.exit_code == 0, result.output
+    written = (out / "report.html").read_bytes()
+    again = CliRunner().invoke(app, ["report", str(out)])
+    assert again.exit_code == 0, again.output
+    assert (out / "report.html").read_bytes() == written
+    small = CliRunner().invoke(app, ["report", str(out), "--plotlyjs", "directory"])
+    assert small.exit_code == 0, small.output
+    assert (out / "plotly.min.js").exists()
+    assert (out / "report.html").stat().st_size < 1_000_000
+    assert CliRunner().invoke(app, ["report", str(tmp_path / "nothing")]).exit_code == 2
+    assert CliRunner().invoke(app, ["report", str(out), "--plotlyjs", "web"]).exit_code == 2

@@ -103,7 +103,7 @@ def test_failed_slo_exits_4_and_is_recorded(tmp_path):
     assert document["passed"] is False
     assert len(document["verdicts"]) == 4
     page = (tmp_path / "report.html").read_text()
-    assert 'id="verdicts"' in page and "divergent_keys == 0" in page
+    assert 'id="slo-grid"' in page and "divergent_keys == 0" in page
 
 
 def test_passing_slos_exit_0(tmp_path):

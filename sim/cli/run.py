@@ -20,9 +20,11 @@ from sim.cli.shell import (
     EXIT_INVALID,
     EXIT_SLO,
     EXIT_USAGE,
+    PlotlyjsOption,
     ScenarioPath,
     SetOption,
     app,
+    check_plotlyjs,
     consoles,
     load,
     warn,
@@ -70,9 +72,11 @@ def run(
         typer.Option(help="paired differences against this pattern [default: every pair]"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
+    plotlyjs: PlotlyjsOption = "inline",
 ) -> None:
     """Simulate every pattern of a scenario and write its run folder and report."""
     console, err = consoles()
+    check_plotlyjs(plotlyjs, err)
     overrides = list(set_ or [])
     if seed is not None:
         overrides.append(f"seed={seed}")
@@ -119,7 +123,7 @@ def run(
         except ValueError as error:
             err.print(f"{scenario}: {error}", highlight=False)
             raise typer.Exit(EXIT_INVALID) from None
-    api.write(results, folder, found)
+    api.write(results, folder, found, plotlyjs)
     if results.decisions:
         err.print(f"wrote {folder}/decision.md", highlight=False)
     _statistics_warnings(results, err)

@@ -19,9 +19,11 @@ __all__ = [
     "EXIT_SLO",
     "EXIT_UNEXPECTED",
     "EXIT_USAGE",
+    "PlotlyjsOption",
     "ScenarioPath",
     "SetOption",
     "app",
+    "check_plotlyjs",
     "consoles",
     "load",
     "warn",
@@ -74,3 +76,22 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="override a value before validation: key.path=value (YAML)"),
 ]
+PlotlyjsOption = Annotated[
+    str,
+    typer.Option(
+        "--plotlyjs",
+        help="how the report gets plotly.js: inline (one file, opens offline), directory "
+        "(plotly.min.js beside the report, written once) or cdn",
+    ),
+]
+
+
+def check_plotlyjs(plotlyjs: str, err: Console) -> None:
+    """Exit 2 for a ``--plotlyjs`` mode the report does not know."""
+    if plotlyjs not in api.PLOTLYJS_MODES:
+        err.print(
+            f"Usage error: --plotlyjs must be one of {', '.join(api.PLOTLYJS_MODES)} "
+            f"(got {plotlyjs!r})",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_USAGE)

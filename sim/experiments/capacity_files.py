@@ -3,7 +3,8 @@
 ``probes.csv`` (every probe's summary: each metric against the load) and
 ``probe_verdicts.csv`` (every probe against every SLO) grow by one probe as each finishes, so an
 interrupted search keeps what it measured; ``capacity.csv`` (the breaking point of each
-pattern) and ``capacity.json`` are written at the end, with the resolved scenario.
+pattern), ``capacity.json`` and the page ``report.html`` are written at the end, with the
+resolved scenario.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 import sim
 from sim.experiments.capacity import CapacityResult, Probe
+from sim.report.capacity_page import render_capacity
 from sim.scenario import resolved_yaml
 
 __all__ = ["CAPACITY_FILES", "CapacityWriter"]
@@ -27,6 +29,7 @@ CAPACITY_FILES = (
     "probes.csv",
     "probe_verdicts.csv",
     "scenario.resolved.yaml",
+    "report.html",
 )
 
 
@@ -82,4 +85,6 @@ class CapacityWriter:
         }
         text = json.dumps(document, indent=2, allow_nan=False) + "\n"
         (self.folder / "capacity.json").write_text(text, encoding="utf-8")
+        page = render_capacity(self.folder)
+        (self.folder / "report.html").write_text(page, encoding="utf-8")
         return self.folder

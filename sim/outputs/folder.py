@@ -7,7 +7,8 @@ report loses nothing already computed (the runs themselves are already in the fo
 appears anywhere, so the same seed gives byte-identical files. A file an older run left and
 this one does not write (``verdicts.csv`` of a run with SLOs, when this one has none) is
 removed. With a sweep every table starts with the point's columns, ``points.csv`` lists the
-points, and the report shows each (pattern, point) as its own variant.
+points, and the report shows each (pattern, point) as its own variant. ``copies.csv`` holds the
+consistency metrics of every run copy by copy.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from typing import Any
 import pandas as pd
 
 import sim
-from sim.metrics.summarize import format_value
 from sim.outputs.record import decision_record
 from sim.outputs.store import OUTPUT_FILES, Manifest
-from sim.report.page import render_report
+from sim.report.page import PLOTLYJS_FILE, plotly_js, render_report
 from sim.results import Results
 from sim.scenario import cell, resolved_yaml
 
-__all__ = ["SCHEMA_VERSION", "summary_document", "write_run_folder"]
+__all__ = ["SCHEMA_VERSION", "summary_document", "write_report", "write_run_folder"]
 
 SCHEMA_VERSION = 1
 
@@ -128,9 +128,15 @@ def summary_document(results: Results) -> dict[str, Any]:
     }
 
 
-def write_run_folder(results: Results, out: Path, capacity: pd.DataFrame | None = None) -> Path:
+def write_run_folder(
+    results: Results,
+    out: Path,
+    capacity: pd.DataFrame | None = None,
+    plotlyjs: str = "inline",
+) -> Path:
     """Write every file of a run into ``out`` (created if needed); ``capacity`` is the
-    breaking-point table of a capacity search, for the decision record."""
+    breaking-point table of a capacity search, for the decision record; ``plotlyjs`` how the
+    report gets plotly.js (:data:`sim.report.page.PLOTLYJS_MODES`)."""
     out.mkdir(parents=True, exist_ok=True)
     manifest = Manifest.of(results.scenario, results.patterns)
     found = Manifest.read(out)
@@ -153,6 +159,7 @@ def write_run_folder(results: Results, out: Path, capacity: pd.DataFrame | None 
     put("propagation.csv", results.propagation)
     put("faults.csv", results.faults)
     put("replications.csv", results.per_replication)
+    put("copies.csv", results.copies)
     put("summary.csv", results.summary)
     if len(results.verdicts):
         put("verdicts.csv", results.verdicts)
@@ -167,7 +174,7 @@ def write_run_folder(results: Results, out: Path, capacity: pd.DataFrame | None 
     for name in OUTPUT_FILES:  # what an older run wrote and this one does not
         if name not in written and name != "report.html":
             (out / name).unlink(missing_ok=True)
-    _write_report(results, out)
+    write_report(results, out, plotlyjs)
     return out
 
 
@@ -181,52 +188,12 @@ def _points_table(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*columns, "label", "stream_key"])
 
 
-def _variants(results: Results, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each (pattern, point) as one pattern label, ``polling @ poll_interval=1s``
-    (as it is without a sweep)."""
-    if not results.swept or frame.empty or "point" not in frame:
-        return frame
-    labels = {p.index: p.label for p in results.points}
-    variant = [
-        f"{pattern} @ {labels[int(point)]}"
-        for pattern, point in zip(frame["pattern"], frame["point"], strict=True)
-    ]
-    return frame.drop(columns=results.point_columns).assign(pattern=variant)
-
-
-def _write_report(results: Results, out: Path) -> None:
-    scenario = results.scenario
-    verdicts = _variants(results, results.verdicts)
-    shown = None
-    if len(verdicts):
-        shown = verdicts.assign(
-            value=[
-                format_value(str(m), float(v))
-                for m, v in zip(verdicts["metric"], verdicts["value"], strict=True)
-            ],
-            margin=[
-                format_value(str(m), float(v)) if math.isfinite(float(v)) else "—"
-                for m, v in zip(verdicts["metric"], verdicts["margin"], strict=True)
-            ],
-        ).drop(columns=["ci_low", "ci_high"])
-    patterns = results.patterns
-    if results.swept:
-        patterns = [f"{name} @ {p.label}" for p in results.points for name in results.patterns]
-    page = render_report(
-        title=f"patternsim: {scenario.name}",
-        summary=_variants(results, results.summary),
-        requests=_variants(results, results.requests),
-        propagation=_variants(results, results.propagation),
-        fault_windows=results.fault_windows,
-        meta={
-            "scenario": scenario.name,
-            "seed": scenario.seed,
-            "replications": scenario.replications,
-            "patterns": patterns,
-            "warmup": scenario.warmup,
-            "load_end": scenario.workload.load_duration,
-        },
-        verdicts=shown,
-        not_applied=results.not_applied,
-    )
-    (out / "report.html").write_text(page, encoding="utf-8")
+def write_report(results: Results, out: Path, plotlyjs: str = "inline") -> Path:
+    """Render ``report.html`` into ``out`` (with ``plotlyjs="directory"``, ``plotly.min.js``
+    beside it, written once)."""
+    page = render_report(results, plotlyjs=plotlyjs)
+    if plotlyjs == "directory" and not (out / PLOTLYJS_FILE).exists():
+        (out / PLOTLYJS_FILE).write_text(plotly_js(), encoding="utf-8")
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -39,6 +39,7 @@ OUTPUT_FILES = (
     "propagation.csv",
     "faults.csv",
     "replications.csv",
+    "copies.csv",
     "summary.csv",
     "verdicts.csv",
     "compare.csv",
@@ -46,6 +47,7 @@ OUTPUT_FILES = (
     "summary.json",
     "decision.md",
     "report.html",
+    "plotly.min.js",
 )
 """Every file patternsim writes at the top of a run folder (``runs/`` aside)."""
 

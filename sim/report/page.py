@@ -1,383 +1,279 @@
-"""The HTML report: one self-contained page assembled from the result frames.
+"""The HTML report: the decision first, then the trade-off, the table and the figures.
 
-:func:`render_report` returns the page as a string; writing it to disk is the caller's job.
-The page opens offline: plotly.js is inlined once in the head, every figure is a ``div`` with
-its data embedded as JSON, and there is no external URL (no CDN, web font or MathJax). A
-Content-Security-Policy in the head forbids network loads, so a page that tried one would fail
-loudly instead of working only when online.
+:func:`render_report` turns :class:`sim.results.Results` into one HTML document (a string;
+writing it is the caller's job) through the Jinja2 template ``templates/report.html.j2``, with
+autoescaping on, so every name from user data is escaped. Order: the question and the run's
+facts; the decision block (pattern × SLO grid with margins and the roll-up per pattern, the
+ranking of a ``decision:`` block, the best and worst per metric family, the warnings); the
+trade-off map; metrics across the sweep; the summary table; consistency (staleness over time,
+per copy, consumer lag, polling connectors); latency; throughput and failed requests.
 
-Order: header (run facts), SLO verdicts if given, the summary table (mean and 95% confidence
-interval per metric and pattern), then the figures of :mod:`sim.report.figures`.
+**plotly.js** is ``inline`` by default (the page opens offline and a Content-Security-Policy
+forbids any network load), ``directory`` (a ``<script src="plotly.min.js">`` beside the page:
+the caller writes :func:`plotly_js` there once), or ``cdn``. The page is deterministic: no
+clock, fixed figure ids.
 
-The page is deterministic: no wall-clock time, fixed figure ids, so identical inputs give a
-byte-identical file. Every name from user data is HTML-escaped.
-
-Left out: the figures themselves, reading run folders, and opening a browser.
+Left out: reading run folders (:mod:`sim.outputs`) and opening a browser.
 """
 
 from __future__ import annotations
 
 import html
-import math
-import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeGuard
 
-import pandas as pd
+import jinja2
+import markupsafe
+import plotly
 import plotly.graph_objects as go
 import plotly.offline
 
 import sim
-from sim.metrics.catalog import COMMON, known_metrics
-from sim.metrics.slo import base_metric
-from sim.metrics.summarize import shown_interval
-from sim.report import figures, style
+from sim.report import figures, freshness, pipeline, tradeoffs
+from sim.report.panels import coinciding
+from sim.report.style import looks_for
+from sim.report.view import ReportView, relabel, report_view
+from sim.results import Results
 
-#: Metrics in the order they are shown; metrics not listed follow, in order of appearance.
-METRIC_ORDER: tuple[str, ...] = tuple(m.name for m in COMMON)
-_COUNT_SUFFIXES = ("_keys", "_count", "_updates", "_duplicates")
-_HEADER_KEYS = ("scenario", "seed", "replications", "patterns")
+__all__ = [
+    "PLOTLYJS_MODES",
+    "Section",
+    "csp_for",
+    "plotly_js",
+    "render_page",
+    "render_report",
+    "script_for",
+    "sections",
+]
+
+PLOTLYJS_MODES = ("inline", "directory", "cdn")
+PLOTLYJS_FILE = "plotly.min.js"
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
-_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-    "img-src data: blob:; font-src data:"
+_CSP = {
+    "inline": "script-src 'unsafe-inline'",
+    "directory": "script-src 'unsafe-inline' 'self' file:",
+    "cdn": "script-src 'unsafe-inline' https://cdn.plot.ly",
+}
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("sim.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
 )
 
 
 @dataclass(frozen=True)
-class _Section:
+class Section:
     slug: str
+    group: str
     heading: str
     caption: str
     figure: go.Figure
+    notes: tuple[str, ...] = ()
 
 
-def render_report(
-    *,
-    title: str,
-    summary: pd.DataFrame,
-    requests: pd.DataFrame,
-    propagation: pd.DataFrame,
-    fault_windows: pd.DataFrame,
-    meta: dict[str, object],
-    verdicts: pd.DataFrame | None = None,
-    not_applied: dict[str, list[str]] | None = None,
-) -> str:
-    """The whole report as one HTML document (about 5 MB, mostly plotly.js).
-    ``not_applied`` names, per fault (``kind target``), the patterns it could not act on."""
-    patterns = _patterns(meta, summary, requests, propagation)
-    sections = _sections(requests, propagation, fault_windows, patterns)
-    body = [
-        _header(title, meta, patterns, fault_windows, not_applied or {}),
-        _verdict_table(verdicts) if verdicts is not None else "",
-        _summary_table(summary, patterns),
-        *(_figure_section(s) for s in sections),
+def plotly_js() -> str:
+    """The plotly.js bundle the page needs (what ``directory`` mode writes beside it)."""
+    return plotly.offline.get_plotlyjs()
+
+
+def _section(
+    slug: str, group: str, heading: str, caption: str, build: Callable[[], go.Figure]
+) -> Section:
+    fig = build()
+    notes = tuple(
+        f"{' and '.join(html.unescape(name) for name in group)} coincide on this chart: one "
+        "hides the other."
+        for group in coinciding(fig)
+    )
+    return Section(slug, group, heading, caption, fig, notes)
+
+
+def sections(results: Results, view: ReportView) -> list[Section]:
+    """The page's figures, in order, with what each shows."""
+    looks = view.looks
+    warmup = results.scenario.warmup
+    summary = relabel(results, results.summary)
+    requests = relabel(results, results.requests)
+    propagation = relabel(results, results.propagation)
+    windows = results.fault_windows
+    found = [
+        _section(
+            "tradeoff",
+            "Decision",
+            "Trade-off",
+            "Each option by its cost (p99 latency) against freshness (p99 staleness), with 95 % intervals; a larger marker means more lost, duplicated, reordered or phantom writes. Lower left is better; 0 and never sit on the bottom and top lines.",
+            lambda: tradeoffs.tradeoff(summary, looks),
+        ),
     ]
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="patternsim {_esc(sim.__version__)}">\n'
-        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n"
-        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
-        f"<script>{plotly.offline.get_plotlyjs()}</script>\n"
-        "</head>\n<body>\n<main>\n" + "\n".join(part for part in body if part) + "\n</main>\n"
-        "</body>\n</html>\n"
-    )
-
-
-# -- header --------------------------------------------------------------------------------
-
-
-def _header(
-    title: str,
-    meta: dict[str, object],
-    patterns: list[str],
-    fault_windows: pd.DataFrame,
-    not_applied: dict[str, list[str]],
-) -> str:
-    colors = style.pattern_colors(patterns)
-    chips = " ".join(
-        f'<span class="chip" style="border-color:{colors[p]}">'
-        f'<span class="dot" style="background:{colors[p]}"></span>{_esc(p)}</span>'
-        for p in patterns
-    )
-    rows = [("scenario", _esc(_value(meta.get("scenario", "—"))))]
-    rows += [(key, _esc(_value(meta[key]))) for key in ("seed", "replications") if key in meta]
-    rows.append(("patterns", chips))
-    rows += [(str(k), _esc(_value(v))) for k, v in meta.items() if k not in _HEADER_KEYS]
-    if not fault_windows.empty:
-        rows.append(("faults", _faults(fault_windows)))
-    if not_applied:
-        rows.append(
-            (
-                "not applied",
-                "; ".join(
-                    f"<code>{_esc(fault)}</code> reaches nothing in {_esc(', '.join(names))}"
-                    for fault, names in not_applied.items()
+    if results.swept:
+        metrics = list(
+            dict.fromkeys(
+                [s.key for s in results.scenario.slo]
+                + ["latency_p99", "staleness_p99", "error_rate"]
+            )
+        )
+        metrics = [m for m in metrics if m in set(results.summary["metric"])]
+        bases = {
+            name: look
+            for name, look in looks_for(
+                (n, s.kind)
+                for n, s in zip(
+                    results.scenario.pattern_names(), results.scenario.patterns, strict=True
+                )
+            ).items()
+            if name in results.patterns
+        }
+        found.append(
+            _section(
+                "sweep",
+                "Decision",
+                "Across the sweep",
+                "Each metric at each sweep point, in the order written, with 95 % intervals; dashed lines are SLO thresholds, a red ring the first point at which a pattern fails one.",
+                lambda: tradeoffs.sweep_curves(
+                    results.summary,
+                    [(p.index, p.label) for p in results.points],
+                    bases,
+                    metrics,
+                    results.scenario.slo,
+                    results.verdicts if len(results.verdicts) else None,
                 ),
             )
         )
-    rows.append(("generated by", f"patternsim {_esc(sim.__version__)}"))
-    items = "\n".join(f"<dt>{_esc(k)}</dt><dd>{v}</dd>" for k, v in rows)
-    return f'<header>\n<h1>{_esc(title)}</h1>\n<dl class="facts">\n{items}\n</dl>\n</header>'
-
-
-def _faults(fault_windows: pd.DataFrame) -> str:
-    windows = fault_windows.sort_values(["start", "kind", "target"], kind="stable")
-    return "; ".join(
-        f"{_esc(kind)} on <code>{_esc(target)}</code> {_plain(start)}–{_plain(end)} s"
-        for kind, target, start, end in windows[["kind", "target", "start", "end"]].itertuples(
-            index=False
-        )
-    )
-
-
-def _value(value: object) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(_value(v) for v in value)
-    if isinstance(value, float):
-        return _plain(value)
-    return str(value)
-
-
-# -- tables --------------------------------------------------------------------------------
-
-
-def _verdict_table(verdicts: pd.DataFrame) -> str:
-    has_ci = {"ci_low", "ci_high"} <= set(verdicts.columns)
-    rows = []
-    ordered = verdicts.sort_values("pattern", kind="stable")
-    for record in ordered.to_dict("records"):
-        value = record["value"]
-        shown = _plain(value) if isinstance(value, numbers.Real) else _esc(str(value))
-        if has_ci and _finite(record["ci_low"]) and _finite(record["ci_high"]):
-            shown += f" [{_plain(record['ci_low'])}, {_plain(record['ci_high'])}]"
-        passed = bool(record["passed"])
-        mark = '<td class="pass">✓ pass</td>' if passed else '<td class="fail">✗ fail</td>'
-        margin = _esc(str(record.get("margin", "—")))
-        rows.append(
-            f"<tr><td>{_esc(record['pattern'])}</td><td><code>{_esc(record['slo'])}</code></td>"
-            f'<td class="num">{shown}</td><td class="num">{margin}</td>{mark}</tr>'
-        )
-    failed = int((~verdicts["passed"].astype(bool)).sum())
-    verdict = (
-        f'<p class="fail">✗ {failed} of {len(verdicts)} SLO checks failed.</p>'
-        if failed
-        else f'<p class="pass">✓ All {len(verdicts)} SLO checks passed.</p>'
-    )
-    return (
-        '<section id="verdicts">\n<h2>Verdict</h2>\n'
-        f"{verdict}\n<table>\n<thead><tr><th>pattern</th><th>SLO</th><th>value</th>"
-        '<th title="how far from the threshold: above 0 passes with room">margin</th>'
-        "<th>result</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n"
-        "</section>"
-    )
-
-
-def _summary_table(summary: pd.DataFrame, patterns: list[str]) -> str:
-    columns = [p for p in patterns if p in set(summary["pattern"].astype(str))]
-    cells = {(str(r["pattern"]), str(r["metric"])): r for r in summary.to_dict("records")}
-    seen = list(dict.fromkeys(summary["metric"].astype(str)))
-    metrics = [m for m in METRIC_ORDER if m in seen] + [m for m in seen if m not in METRIC_ORDER]
-    colors = style.pattern_colors(patterns)
-    head = "".join(
-        f'<th class="num"><span class="dot" style="background:{colors[p]}"></span> {_esc(p)}</th>'
-        for p in columns
-    )
-    rows = []
-    for metric in metrics:
-        tds = []
-        for pattern in columns:
-            record = cells.get((pattern, metric))
-            if record is None:
-                tds.append('<td class="num">—</td>')
-                continue
-            text = _cell(metric, record["mean"], record["ci_low"], record["ci_high"])
-            tds.append(f'<td class="num" title="n = {_esc(_value(record["n"]))}">{text}</td>')
-        rows.append(f"<tr><th><code>{_esc(metric)}</code></th>{''.join(tds)}</tr>")
-    return (
-        '<section id="summary">\n<h2>Summary</h2>\n'
-        '<p class="note">Mean over replications, with the 95% confidence interval in brackets '
-        "(none when there is a single replication); † marks an interval clipped at what the "
-        "metric can be (a count below 0), where the Student-t interval does not fit: too few "
-        "replications. Hover a cell for the number of replications.</p>\n"
-        f'<div class="scroll"><table>\n<thead><tr><th>metric</th>{head}</tr></thead>\n<tbody>\n'
-        + "\n".join(rows)
-        + "\n</tbody>\n</table></div>\n</section>"
-    )
-
-
-def _cell(metric: str, mean: object, low: object, high: object) -> str:
-    """``mean [low, high] unit``, scaled and rounded according to the metric's name; an
-    interval clipped at the metric's bounds is marked †."""
-    scale, unit, integral = _unit(metric)
-    clipped = False
-    if _finite(low) and _finite(high):
-        low, high, clipped = shown_interval(metric, float(low), float(high))
-    values = [float(v) * scale if _finite(v) else math.nan for v in (mean, low, high)]
-    if math.isnan(values[0]):
-        return "—"
-    if integral:  # counts: whole numbers, one decimal when averaged over replications
-        digits = 0 if all(math.isnan(v) or v == int(v) for v in values) else 1
-    else:
-        digits = _decimals(max(abs(v) for v in values if not math.isnan(v)))
-    m, lo, hi = (f"{v:,.{digits}f}" for v in values)
-    ci = f" [{lo}, {hi}]" if not (math.isnan(values[1]) or math.isnan(values[2])) else ""
-    return f"{m}{ci}{unit}{'†' if clipped else ''}"
-
-
-def _unit(metric: str) -> tuple[float, str, bool]:
-    """(scale, unit suffix, is a count) for a metric: from the units the summary declares,
-    else from its name."""
-    found = known_metrics().get(base_metric(metric))
-    declared = found.unit if found is not None else None
-    if declared == "s":
-        return 1000.0, " ms", False
-    if declared == "fraction":
-        return 100.0, " %", False
-    if declared == "1/s":
-        return 1.0, " /s", False
-    if declared in ("count", "records"):
-        return 1.0, "", True
-    if metric.startswith(("latency_", "staleness_")):
-        return 1000.0, " ms", False
-    if metric.endswith("_rate"):
-        return 100.0, " %", False
-    if metric == "throughput":
-        return 1.0, " /s", False
-    if metric.endswith(_COUNT_SUFFIXES) or metric.startswith("lost_"):
-        return 1.0, "", True
-    return 1.0, "", False
-
-
-def _decimals(magnitude: float) -> int:
-    """Decimals that show about three significant digits (none from 100 up)."""
-    if magnitude == 0 or not math.isfinite(magnitude):
-        return 0
-    return min(6, max(0, 2 - math.floor(math.log10(magnitude))))
-
-
-def _plain(value: object) -> str:
-    """A number as given, up to six significant digits, e.g. ``0.05``, ``120``, ``12,345.7``."""
-    return f"{float(value):,.6g}" if _finite(value) else "—"
-
-
-def _finite(value: object) -> TypeGuard[float]:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
-
-
-# -- figures -------------------------------------------------------------------------------
-
-
-def _sections(
-    requests: pd.DataFrame,
-    propagation: pd.DataFrame,
-    fault_windows: pd.DataFrame,
-    patterns: list[str],
-) -> list[_Section]:
-    plots: list[tuple[str, str, str, Callable[[], go.Figure]]] = [
-        (
-            "latency-cdf",
-            "Latency distribution",
-            "Fraction of successful requests answered within a given time. Further left is "
-            "faster; the top of the curve is the tail.",
-            lambda: figures.latency_cdf(requests, patterns=patterns),
+    copies = relabel(results, results.copies)
+    lag = relabel(results, results.table("consumer_lag"))
+    polls = relabel(results, results.table("connector_polls"))
+    found += [
+        _section(
+            "staleness-over-time",
+            "Consistency",
+            "Staleness over time",
+            "How long the writes committed at each moment took to reach the copies (after the warm-up); crosses on the top line: that percentile never arrived. Grey bands are fault windows.",
+            lambda: freshness.staleness_over_time(propagation, windows, looks=looks, warmup=warmup),
         ),
-        (
-            "latency-over-time",
-            "Latency over time",
-            "Median and 99th percentile per time bin; grey bands are fault windows.",
-            lambda: figures.latency_over_time(requests, fault_windows, patterns=patterns),
+        _section(
+            "per-copy",
+            "Consistency",
+            "Per copy",
+            "Each copy's p99 staleness, and the changes that did not arrive intact at it, per run.",
+            lambda: freshness.staleness_per_copy(copies, looks=looks),
         ),
-        (
-            "throughput-errors",
-            "Throughput and errors",
-            "Requests completed per second in one run, successful (top) and failed (bottom).",
-            lambda: figures.throughput_errors(
-                requests, fault_windows=fault_windows, patterns=patterns
-            ),
-        ),
-        (
-            "outcomes",
-            "Failed requests",
-            "Share of all requests that ended in an error or a timeout.",
-            lambda: figures.outcomes_bar(requests, patterns=patterns),
-        ),
-        (
+        _section(
             "staleness",
-            "Staleness",
-            "Time from commit until each copy shows the written version. A curve ending "
-            "below 1 means some copies never caught up (count in the legend).",
-            lambda: figures.staleness_distribution(propagation, patterns=patterns),
+            "Consistency",
+            "Staleness distribution",
+            "Time from commit until each copy shows the written version. A curve ending below 1 means some copies never caught up (share in the legend, as in the summary).",
+            lambda: freshness.staleness_distribution(propagation, looks=looks, warmup=warmup),
         ),
     ]
-    return [_Section(slug, heading, caption, build()) for slug, heading, caption, build in plots]
+    if not lag.empty:
+        found.append(
+            _section(
+                "consumer-lag",
+                "Consistency",
+                "Consumer lag",
+                "Records each consumer group is behind the log end (largest partition lag per bin, mean over replications).",
+                lambda: pipeline.consumer_lag_over_time(lag, windows, looks=looks),
+            )
+        )
+    if not polls.empty:
+        found.append(
+            _section(
+                "connector",
+                "Consistency",
+                "Connectors",
+                "Changes each connector reads per second (its batches: poll queries, or change "
+                "batches read from the replication slot) and the seconds per second it holds a "
+                "database connection for them (its load on the database: the queries, or the "
+                "decoding of the log).",
+                lambda: pipeline.connector_activity(polls, windows, looks=looks),
+            )
+        )
+    found += [
+        _section(
+            "latency-cdf",
+            "Latency",
+            "Latency distribution",
+            "Fraction of successful requests (after the warm-up) answered within a given time. Further left is faster; the top of the curve is the tail.",
+            lambda: figures.latency_cdf(requests, looks=looks, warmup=warmup),
+        ),
+        _section(
+            "latency-over-time",
+            "Latency",
+            "Latency over time",
+            "Median and 99th percentile per time bin, one panel per option; grey bands are fault windows, dashed lines instant faults.",
+            lambda: figures.latency_over_time(requests, windows, looks=looks, warmup=warmup),
+        ),
+        _section(
+            "throughput-errors",
+            "Throughput",
+            "Throughput and errors",
+            "Requests completed per second in one run: successful in the option's colour, failed in grey.",
+            lambda: figures.throughput_errors(
+                requests, fault_windows=windows, looks=looks, warmup=warmup
+            ),
+        ),
+        _section(
+            "outcomes",
+            "Throughput",
+            "Failed requests",
+            "Share of the requests after the warm-up that ended in an error or a timeout (the summary's error_rate).",
+            lambda: figures.outcomes_bar(requests, looks=looks, warmup=warmup),
+        ),
+    ]
+    return found
 
 
-def _figure_section(section: _Section) -> str:
-    div = section.figure.to_html(
+def _div(section: Section) -> markupsafe.Markup:
+    html = section.figure.to_html(
         full_html=False,
         include_plotlyjs=False,
         include_mathjax=False,
         div_id=f"fig-{section.slug}",
         config=_PLOT_CONFIG,
     )
-    return (
-        f'<section class="figure" id="{section.slug}">\n<h2>{_esc(section.heading)}</h2>\n'
-        f'<p class="note">{_esc(section.caption)}</p>\n{div}\n</section>'
+    return markupsafe.Markup(html)  # plotly's own output; names in it are escaped by style.label
+
+
+def script_for(plotlyjs: str) -> markupsafe.Markup:
+    """The ``<script>`` that gives the page plotly.js in mode ``plotlyjs``."""
+    if plotlyjs == "inline":
+        return markupsafe.Markup(f"<script>{plotly_js()}</script>")
+    if plotlyjs == "directory":
+        return markupsafe.Markup(f'<script src="{PLOTLYJS_FILE}"></script>')
+    return markupsafe.Markup(
+        f'<script src="https://cdn.plot.ly/plotly-{plotly.__version__}.min.js"></script>'
     )
 
 
-def _patterns(meta: dict[str, object], *frames: pd.DataFrame) -> list[str]:
-    """Every pattern named anywhere, sorted: the order of columns, legends and colours."""
-    listed = meta.get("patterns", ())
-    if isinstance(listed, str):
-        names = {listed}
-    else:
-        names = {str(p) for p in listed} if isinstance(listed, Sequence) else set()
-    for frame in frames:
-        if "pattern" in frame.columns:
-            names.update(str(p) for p in frame["pattern"].unique())
-    return sorted(names)
+def csp_for(plotlyjs: str) -> str:
+    """The Content-Security-Policy of a page in mode ``plotlyjs``: nothing from the network
+    but, with ``cdn``, the plotly.js bundle."""
+    return (
+        "default-src 'none'; " + _CSP[plotlyjs] + "; style-src 'unsafe-inline'; "
+        "img-src data: blob:; font-src data:"
+    )
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+def render_page(view: ReportView, found: list[Section], *, plotlyjs: str = "inline") -> str:
+    """The page for a view and its figures."""
+    if plotlyjs not in PLOTLYJS_MODES:
+        raise ValueError(f"plotlyjs must be one of {', '.join(PLOTLYJS_MODES)} (got {plotlyjs!r})")
+    script = script_for(plotlyjs)
+    csp = csp_for(plotlyjs)
+    template = TEMPLATES.get_template("report.html.j2")
+    return template.render(
+        view=view,
+        sections=[(s, _div(s)) for s in found],
+        plotly_script=script,
+        csp=csp,
+        version=sim.__version__,
+    )
 
 
-_CSS = """
-:root { --ink: #1f2328; --muted: #59636e; --line: #d1d9e0; --soft: #f6f8fa;
-  --pass: #1a7f37; --fail: #cf222e; }
-* { box-sizing: border-box; }
-body { margin: 0; color: var(--ink); background: #fff;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 64px; }
-h1 { font-size: 1.7rem; margin: 0 0 12px; }
-h2 { font-size: 1.25rem; margin: 36px 0 6px; padding-bottom: 4px;
-  border-bottom: 1px solid var(--line); }
-code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 0; }
-.facts dt { color: var(--muted); }
-.facts dd { margin: 0; }
-.chip { display: inline-flex; align-items: center; gap: 6px; padding: 0 8px; margin: 0 4px 2px 0;
-  border: 1px solid; border-radius: 10px; font-size: 0.9em; }
-.dot { width: 9px; height: 9px; border-radius: 50%; display: inline-block; }
-.note { color: var(--muted); margin: 4px 0 10px; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-.scroll { overflow-x: auto; }
-th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left;
-  vertical-align: top; }
-thead th { background: var(--soft); border-bottom: 2px solid var(--line); }
-tbody tr:nth-child(even) { background: #fbfcfd; }
-.num { text-align: right; white-space: nowrap; }
-.pass { color: var(--pass); font-weight: 600; }
-.fail { color: var(--fail); font-weight: 600; }
-.figure { margin-top: 8px; }
-"""
+def render_report(results: Results, *, plotlyjs: str = "inline") -> str:
+    """The whole report of ``results`` as one HTML document."""
+    view = report_view(results)
+    return render_page(view, sections(results, view), plotlyjs=plotlyjs)

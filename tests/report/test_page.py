@@ -1,82 +1,26 @@
-"""The HTML page: self-contained, deterministic, in the agreed order, and escaped."""
+"""The HTML page: decision first, self-contained, deterministic, escaped, and re-renderable
+from its run folder."""
 
 from __future__ import annotations
 
+import html
 import re
+from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import plotly.offline
 import pytest
 
 import sim
+from sim import api
 from sim.report.page import render_report
-
-EVIL = "<script>alert(1)</script>"
-N_FIGURES = 5
-
-
-def frames(patterns: tuple[str, ...] = ("shared_db", "sync_http"), seed: int = 1) -> dict:
-    """Small synthetic inputs with every column the simulator produces."""
-    rng = np.random.default_rng(seed)
-    n = 3_000
-    requests = pd.DataFrame(
-        {
-            "pattern": rng.choice(patterns, n),
-            "replication": rng.integers(0, 2, n),
-            "op": rng.choice(["read", "write"], n),
-            "key": rng.integers(0, 20, n),
-            "service": "orders",
-            "start": rng.uniform(30.0, 300.0, n),
-            "latency": rng.lognormal(np.log(0.01), 0.5, n),
-            "outcome": rng.choice(["ok"] * 18 + ["error", "timeout"], n),
-        }
-    )
-    m = 400
-    propagation = pd.DataFrame(
-        {
-            "pattern": rng.choice(patterns, m),
-            "replication": 0,
-            "replica": "search",
-            "key": rng.integers(0, 20, m),
-            "version": 1,
-            "commit_time": rng.uniform(30.0, 300.0, m),
-            "delay": rng.exponential(0.1, m),
-        }
-    )
-    metrics = {"latency_p99": 0.0451, "error_rate": 0.0123, "throughput": 512.34}
-    summary = pd.DataFrame(
-        [
-            {"pattern": p, "metric": k, "mean": v, "ci_low": v * 0.9, "ci_high": v * 1.1, "n": 2}
-            for p in patterns
-            for k, v in metrics.items()
-        ]
-    )
-    return {
-        "summary": summary,
-        "requests": requests,
-        "propagation": propagation,
-        "fault_windows": pd.DataFrame(
-            {
-                "kind": ["latency"],
-                "target": ["link:orders->billing"],
-                "start": [120.0],
-                "end": [150.0],
-            }
-        ),
-        "meta": {
-            "scenario": "quickstart",
-            "seed": 42,
-            "replications": 2,
-            "patterns": list(patterns),
-            "warmup": 30.0,
-            "load_end": 300.0,
-        },
-    }
+from sim.report.view import report_view
+from sim.results import Results
+from tests.report.small_run import TRICKY
 
 
-def summary_rows(rows: list[tuple[str, str, float, float, float, int]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["pattern", "metric", "mean", "ci_low", "ci_high", "n"])
+@pytest.fixture(scope="module")
+def page(small_results: Results) -> str:
+    return render_report(small_results)
 
 
 def without_plotlyjs(page: str) -> str:
@@ -85,127 +29,115 @@ def without_plotlyjs(page: str) -> str:
     return page.replace(bundle, "")
 
 
-@pytest.fixture(scope="module")
-def page() -> str:
-    return render_report(title="Quickstart run", **frames())
-
-
-def test_page_is_one_document_with_plotlyjs_inlined_once_and_one_div_per_figure(page: str) -> None:
+def test_page_is_one_document_with_plotlyjs_inlined_once(page: str) -> None:
     assert page.startswith("<!DOCTYPE html>")
-    rest = without_plotlyjs(page)
-    assert rest.count('class="plotly-graph-div"') == N_FIGURES
-    assert rest.count("Plotly.newPlot(") == N_FIGURES
-    assert rest.count("<script") == 2 + N_FIGURES  # config, plotly.js, one per figure
+    assert page.count("<html") == 1 and page.rstrip().endswith("</html>")
+    body = without_plotlyjs(page)
+    assert body.count('class="plotly-graph-div"') >= 8
 
 
 def test_page_refers_to_nothing_outside_itself(page: str) -> None:
-    rest = without_plotlyjs(page).lower()
-    assert "http://" not in rest and "https://" not in rest
-    assert "src=" not in rest and "<link" not in rest and "@import" not in rest
-    assert "mathjax.js" not in rest
-    assert "default-src 'none'" in rest  # and the browser is told to refuse any load
+    body = without_plotlyjs(page)
+    assert not re.search(r"""(src|href)=["']?https?:""", body)
+    assert "default-src 'none'" in html.unescape(body)
 
 
-def test_identical_inputs_give_a_byte_identical_page() -> None:
-    first = render_report(title="t", **frames())
-    second = render_report(title="t", **frames())
-    assert first == second
-    ids = re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', first)
-    assert ids == [
-        "fig-latency-cdf",
-        "fig-latency-over-time",
-        "fig-throughput-errors",
-        "fig-outcomes",
-        "fig-staleness",
+def test_identical_results_give_a_byte_identical_page(small_results: Results) -> None:
+    assert render_report(small_results) == render_report(small_results)
+
+
+def test_the_decision_comes_first_then_the_trade_off_summary_and_figures(page: str) -> None:
+    body = without_plotlyjs(page)
+    order = [
+        body.index('id="question"'),
+        body.index('id="decision"'),
+        body.index('id="slo-grid"'),
+        body.index('id="tradeoff"'),
+        body.index('id="summary"'),
+        body.index('id="staleness-over-time"'),
+        body.index('id="latency-cdf"'),
+        body.index('id="outcomes"'),
     ]
+    assert order == sorted(order)
 
 
-def test_header_shows_the_run_facts_and_version(page: str) -> None:
-    header = page[page.index("<header>") : page.index("</header>")]
-    for fact in ("Quickstart run", "quickstart", "42", "shared_db", "sync_http", "load_end"):
-        assert fact in header
-    assert f"patternsim {sim.__version__}" in header
+def test_grid_has_a_row_per_pattern_with_a_roll_up_and_margins(small_results: Results) -> None:
+    view = report_view(small_results)
+    assert [row.name for row in view.grid] == ["sync_http", "cdc"]
+    assert view.slos == ["p99(latency) < 50ms", "p99(staleness) < 100ms"]
+    for row, rolled in zip(view.grid, small_results.rollup.to_dict("records"), strict=True):
+        assert row.passes == bool(rolled["passes"])
+        assert row.verdict.startswith("passes all" if row.passes else "fails")
+        assert all(cell.interval.startswith(("room ", "misses by ")) for cell in row.cells)
+        if not row.passes:
+            assert row.why.startswith(str(rolled["first_failed"]))
 
 
-def test_sections_come_in_order_verdict_summary_then_figures() -> None:
-    verdicts = pd.DataFrame(
-        {
-            "pattern": ["sync_http", "shared_db"],
-            "slo": ["p99(latency) < 250ms", "p99(latency) < 250ms"],
-            "value": [0.3, 0.05],
-            "passed": [False, True],
-        }
-    )
-    page = without_plotlyjs(render_report(title="t", verdicts=verdicts, **frames()))
-    positions = [
-        page.index(marker)
-        for marker in ("<header>", 'id="verdicts"', 'id="summary"', 'id="fig-latency-cdf"')
-    ]
-    assert positions == sorted(positions)
-    verdict = page[page.index('id="verdicts"') : page.index('id="summary"')]
-    rows = re.findall(r"<tr><td>(\w+)</td>.*?<td class=\"(pass|fail)\">([✓✗])", verdict)
-    assert rows == [("shared_db", "pass", "✓"), ("sync_http", "fail", "✗")]
-    assert "1 of 2 SLO checks failed" in verdict
+def test_ranking_margin_and_what_would_change_it_are_shown(small_results: Results) -> None:
+    (decision,) = report_view(small_results).decisions
+    assert decision.winner == small_results.decisions[0].winner
+    assert decision.margin.startswith("margin ")
+    assert decision.changes
 
 
-def test_no_verdict_section_without_verdicts(page: str) -> None:
-    assert 'id="verdicts"' not in page
+def test_fewer_than_five_replications_warn(small_results: Results) -> None:
+    view = report_view(small_results)
+    assert view.few
+    assert any("Only 3 replications" in w for w in view.warnings)
 
 
-def summary_cells(page: str) -> dict[str, list[str]]:
-    table = page[page.index('id="summary"') :]
-    table = table[: table.index("</table>")]
-    return {
-        metric: re.findall(r'<td class="num"[^>]*>([^<]*)</td>', row)
-        for metric, row in re.findall(r"<tr><th><code>([^<]+)</code></th>(.*?)</tr>", table)
-    }
+def test_no_interval_below_zero_for_a_non_negative_metric(small_results: Results) -> None:
+    view = report_view(small_results)
+    for row in view.table:
+        for cell in row.cells:
+            assert not re.search(r"\[-", cell.interval), (row.metric, cell.interval)
 
 
-def test_summary_formats_each_metric_with_its_unit_and_ci() -> None:
-    summary = summary_rows(
-        [
-            ("a", "latency_p99", 0.0123, 0.0111, 0.0135, 3),
-            ("a", "staleness_max", 2.5, np.nan, np.nan, 1),
-            ("a", "error_rate", 0.0012, 0.0010, 0.0014, 3),
-            ("a", "throughput", 512.34, 500.1, 524.9, 3),
-            ("a", "divergent_keys", 3.0, np.nan, np.nan, 1),
-            ("a", "lost_updates", 2.0, 1.6, 2.4, 3),
-            ("a", "queue_depth_peak", 12345.678, 12000.0, 12700.0, 3),
-            ("b", "latency_p99", 0.250, 0.2, 0.3, 3),
-        ]
-    )
-    page = render_report(title="t", **{**frames(("a", "b")), "summary": summary})
-    cells = summary_cells(page)
-    assert list(cells) == [  # known metrics in their order, then the unknown one
-        "latency_p99",
-        "throughput",
-        "error_rate",
-        "staleness_max",
-        "divergent_keys",
-        "lost_updates",
-        "queue_depth_peak",
-    ]
-    assert cells["latency_p99"] == ["12.3 [11.1, 13.5] ms", "250 [200, 300] ms"]
-    assert cells["staleness_max"] == ["2,500 ms", "—"]  # n == 1: no interval; missing: dash
-    assert cells["error_rate"] == ["0.120 [0.100, 0.140] %", "—"]
-    assert cells["throughput"] == ["512 [500, 525] /s", "—"]
-    assert cells["divergent_keys"] == ["3", "—"]
-    assert cells["lost_updates"] == ["2.0 [1.6, 2.4]", "—"]
-    assert cells["queue_depth_peak"] == ["12,346 [12,000, 12,700]", "—"]
+def test_values_are_in_human_units(small_results: Results) -> None:
+    cells = {row.metric: row.cells[0].text for row in report_view(small_results).table}
+    assert cells["latency_p99"].endswith(" ms")
+    assert cells["error_rate"].endswith("%")
+    assert cells["throughput"].endswith("/s")
+    facts = dict(report_view(small_results).facts)
+    assert facts["warm-up"] == "2s" and facts["load ends"] == "20s"
 
 
-def test_names_from_user_data_never_reach_the_page_unescaped() -> None:
-    inputs = frames(patterns=(EVIL, "sync_http"))
-    inputs["meta"] = {**inputs["meta"], "scenario": EVIL, "note": '"><img src=x onerror=alert(2)>'}
-    inputs["fault_windows"] = inputs["fault_windows"].assign(target=EVIL, kind="<b>crash</b>")
-    verdicts = pd.DataFrame(
-        {"pattern": [EVIL], "slo": ["error_rate < 1%"], "value": [EVIL], "passed": [False]}
-    )
-    page = without_plotlyjs(render_report(title=EVIL, verdicts=verdicts, **inputs))
-    assert "alert(1)</script>" not in page and "<script>alert" not in page
-    assert "<img" not in page and "<b>crash" not in page
-    # plotly's JSON spells "<" as \u003c: legends and labels would still render the tags
-    assert "\\u003cscript" not in page and "\\u003cb\\u003ecrash" not in page
-    assert page.count("<script") == 2 + N_FIGURES
-    assert "<title>&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;</span>" in page  # pattern chip in the header
+def test_names_from_user_data_never_reach_the_page_unescaped(page: str) -> None:
+    body = without_plotlyjs(page)
+    assert TRICKY not in body
+    assert "<script>alert(1)" not in body
+    assert "&lt;b&gt;bold&lt;/b&gt;" in body
+
+
+def test_generator_version_is_on_the_page(page: str) -> None:
+    assert f"patternsim {sim.__version__}" in page
+
+
+def test_report_command_reproduces_the_page_run_wrote(
+    tmp_path: Path, small_results: Results
+) -> None:
+    folder = tmp_path / "run"
+    results = api.run(small_results.scenario, workers=1, out=folder)
+    api.write(results, folder)
+    written = (folder / "report.html").read_bytes()
+    (folder / "report.html").unlink()
+    api.report(folder)
+    assert (folder / "report.html").read_bytes() == written
+
+
+def test_directory_mode_puts_plotly_beside_a_page_under_one_megabyte(
+    tmp_path: Path, small_results: Results
+) -> None:
+    folder = tmp_path / "run"
+    results = api.run(small_results.scenario, workers=1, out=folder)
+    api.write(results, folder, plotlyjs="directory")
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert '<script src="plotly.min.js"></script>' in page
+    assert plotly.offline.get_plotlyjs() not in page
+    assert (folder / "plotly.min.js").read_text(encoding="utf-8") == plotly.offline.get_plotlyjs()
+    assert len(page.encode("utf-8")) < 1_000_000
+
+
+def test_an_unknown_plotlyjs_mode_is_refused(small_results: Results) -> None:
+    with pytest.raises(ValueError, match="plotlyjs must be one of"):
+        render_report(small_results, plotlyjs="somewhere")
