@@ -135,7 +135,7 @@ def test_invalid_yaml_points_at_the_problem(tmp_path):
 def test_missing_file_is_an_invalid_scenario(tmp_path):
     result = CliRunner().invoke(app, ["validate", str(tmp_path / "none.yaml")])
     assert result.exit_code == 3
-    assert "cannot read the file" in result.output
+    assert "no such file" in result.output
 
 
 def test_set_errors_name_the_override(tmp_path):

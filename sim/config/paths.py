@@ -32,6 +32,10 @@ def parse_path(text: str) -> tuple[str | int, ...]:
                 f"cannot read {piece!r} in {text!r}: expected key, key[index] or an index"
             )
         key = match.group("key")
+        if any(len(i) > 9 for i in re.findall(r"\d+", match.group("indices"))) or (
+            key.isdigit() and len(key) > 9
+        ):
+            raise PathError(f"cannot read {piece!r} in {text!r}: the index is too large")
         if key:
             parts.append(int(key) if key.isdigit() else key)
         parts.extend(int(i) for i in re.findall(r"\[(\d+)\]", match.group("indices")))

@@ -29,6 +29,7 @@ from sim.config.model import Location, Scenario, cross_check, ensure_current
 from sim.scenario.issues import ScenarioError, ScenarioIssue
 from sim.scenario.overrides import OverrideError, apply_overrides
 from sim.scenario.points import Origin, expand
+from sim.scenario.reading import MAX_DEPTH, check_tags, check_text, read_text
 
 __all__ = [
     "Origin",
@@ -58,13 +59,7 @@ def load_scenario(
     """Read, override and validate a scenario file; raise :class:`ScenarioError` if it is bad.
     ``sweep`` adds (or replaces) paths of the ``sweep:`` block, ``sweep_mode`` sets its mode."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ScenarioError(
-            [ScenarioIssue(str(path), 0, 0, "", f"cannot read the file: {error.strerror}")]
-        ) from None
-    return parse_scenario(text, str(path), overrides, sweep, sweep_mode)
+    return parse_scenario(read_text(path), str(path), overrides, sweep, sweep_mode)
 
 
 def parse_scenario(
@@ -76,6 +71,24 @@ def parse_scenario(
 ) -> Scenario:
     """Validate scenario ``text``; ``filename`` is only used in messages."""
     try:
+        return _parse(text, filename, overrides, sweep, sweep_mode)
+    except RecursionError:  # a last line of defence: check_text refuses deep nesting first
+        raise ScenarioError(
+            [ScenarioIssue(filename, 1, 1, "", f"nested more than {MAX_DEPTH} levels deep")]
+        ) from None
+
+
+def _parse(
+    text: str,
+    filename: str,
+    overrides: Iterable[str],
+    sweep: Mapping[str, Sequence[Any]] | None,
+    sweep_mode: str | None,
+) -> Scenario:
+    found = check_text(text, filename)
+    if found:
+        raise ScenarioError(found)
+    try:
         data = _yaml().load(io.StringIO(text))
     except MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -84,6 +97,19 @@ def parse_scenario(
         raise ScenarioError([ScenarioIssue(filename, line, column, "", message)]) from None
     except YAMLError as error:
         raise ScenarioError([ScenarioIssue(filename, 0, 0, "", f"invalid YAML: {error}")]) from None
+    tagged = check_tags(data)
+    if tagged:
+        raise ScenarioError(
+            [
+                ScenarioIssue(
+                    filename,
+                    *_position(data, path, False),
+                    _format_path(path),
+                    f"a YAML tag ({tag}): a scenario holds plain values, lists and mappings",
+                )
+                for path, tag in tagged
+            ]
+        )
     if not isinstance(data, dict):
         raise ScenarioError(
             [ScenarioIssue(filename, 1, 1, "", "a scenario must be a mapping of keys", data, True)]

@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 
 from sim.config.model import Location
 from sim.config.paths import PathError, parse_path
+from sim.scenario.reading import check_tags, check_text
 
 __all__ = ["OverrideError", "apply_overrides", "parse_value", "parse_values", "set_path"]
 
@@ -35,8 +36,25 @@ class OverrideError(ValueError):
 
 
 def parse_value(raw: str) -> Any:
-    """A ``--set`` value: YAML (``5s``, ``[1, 2]``, ``{dist: constant, value: 1ms}``)."""
-    return YAML(typ="safe", pure=True).load(io.StringIO(raw))
+    """A ``--set`` value: YAML (``5s``, ``[1, 2]``, ``{dist: constant, value: 1ms}``), with the
+    checks of a scenario file (:mod:`sim.scenario.reading`); raises ValueError."""
+    problems = check_text(raw, "--set")
+    if problems:
+        raise ValueError(problems[0].message)
+    try:
+        value = YAML(typ="rt").load(io.StringIO(raw))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except YAMLError as error:
+        raise ValueError(f"not valid YAML: {_first_line(error)}") from None
+    tagged = check_tags(value)
+    if tagged:
+        raise ValueError(f"a YAML tag ({tagged[0][1]}): values are plain")
+    return YAML(typ="safe", pure=True).load(io.StringIO(raw))  # plain Python values
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def parse_values(raw: str) -> list[Any]:
@@ -46,9 +64,11 @@ def parse_values(raw: str) -> list[Any]:
     if not text.startswith("["):
         text = f"[{text}]"
     try:
-        found = YAML(typ="safe", pure=True).load(io.StringIO(text))
-    except YAMLError:
-        raise ValueError(f"cannot read {raw!r} as values: expected a,b,c or [a, b, c]") from None
+        found = parse_value(text)
+    except ValueError as error:
+        raise ValueError(
+            f"cannot read {raw!r} as values ({error}): expected a,b,c or [a, b, c]"
+        ) from None
     if not isinstance(found, list) or not found:
         raise ValueError(f"cannot read {raw!r} as values: expected a,b,c or [a, b, c]")
     return found
@@ -68,8 +88,8 @@ def apply_overrides(
             continue
         try:
             value = parse_value(raw)
-        except YAMLError:
-            problems.append(OverrideError(key, "the value is not valid YAML", raw, True))
+        except ValueError as error:
+            problems.append(OverrideError(key, f"the value: {error}", raw, True))
             continue
         try:
             touched.update(set_path(data, key, value))
