@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint bench interval-coverage schema clean
+.PHONY: demo test lint bench interval-coverage fuzz schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(VENV)/.installed  ## speed against a naive SimPy model, as a ratio meas
 
 interval-coverage: $(VENV)/.installed  ## how often the 95% interval holds the M/M/1 mean (100 experiments)
 	$(BIN)/python benchmarks/coverage_mm1.py
+
+fuzz: $(VENV)/.installed-test  ## 3,000 mutated scenarios: each valid or refused with located errors
+	PATTERNSIM_FUZZ=3000 $(BIN)/python -m pytest -q tests/test_fuzz_scenarios.py
 
 schema: $(VENV)/.installed  ## regenerate docs/scenario.schema.json
 	$(BIN)/patternsim schema > docs/scenario.schema.json

@@ -20,6 +20,8 @@ from typing import Any
 
 from sim.config.model import Scenario, ensure_current
 from sim.experiments import (
+    MAX_REQUESTS,
+    Budget,
     CapacityResult,
     CapacityWriter,
     Comparison,
@@ -28,6 +30,7 @@ from sim.experiments import (
     RuleError,
     UnknownPatternError,
     compare_folders,
+    estimate,
     parse_rule,
     run_experiment,
     search_capacity,
@@ -55,7 +58,9 @@ from sim.scenario import (
 from sim.scenario import with_sweep as swept
 
 __all__ = [
+    "MAX_REQUESTS",
     "PLOTLYJS_MODES",
+    "Budget",
     "CapacityResult",
     "Comparison",
     "ModelError",
@@ -69,6 +74,7 @@ __all__ = [
     "ScenarioError",
     "StoreMismatch",
     "UnknownPatternError",
+    "budget",
     "capacity",
     "compare",
     "format_value",
@@ -145,6 +151,19 @@ def warnings(scenario: Scenario) -> list[str]:
             f"{', '.join(names)}: it is not applied there"
         )
     return found
+
+
+def budget(
+    scenario: Scenario,
+    *,
+    patterns: Sequence[str] | None = None,
+    workers: int | None = None,
+    max_requests: int = MAX_REQUESTS,
+) -> Budget:
+    """What running ``scenario`` will cost (requests per run, runs, memory) and whether it
+    fits: ``budget.errors`` say why it would not, ``budget.warnings`` what is close."""
+    count = len(dict.fromkeys(patterns)) if patterns else None
+    return estimate(scenario, patterns=count, workers=workers, max_requests=max_requests)
 
 
 def run(

@@ -129,7 +129,8 @@ def test_an_unreachable_target_runs_the_maximum() -> None:
 def test_the_cli_warns_below_five_replications_and_checks_the_baseline(tmp_path) -> None:
     path = tmp_path / "mm1.yaml"
     path.write_text(MM1.format(replications=2))
-    short = ["--set", "workload.phases=[{duration: 20s, rate: 50/s}]", "-o", str(tmp_path / "o")]
+    short = ["--set", "workload.phases=[{duration: 20s, rate: 50/s}]", "--set", "warmup=2s"]
+    short += ["-o", str(tmp_path / "o")]
     result = CliRunner().invoke(app, ["run", str(path), *short, "--baseline", "twin"])
     assert result.exit_code == 0, result.output
     assert "2 replications: intervals from fewer than 5 are rough" in result.output

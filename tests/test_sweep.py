@@ -103,7 +103,12 @@ def test_a_grid_varies_the_first_path_slowest_and_zip_pairs_the_values():
 
 
 def test_common_streams_give_every_point_the_same_requests():
-    short = ["replications=1", "drain=5s", "workload.phases=[{duration: 10s, rate: 40/s}]"]
+    short = [
+        "replications=1",
+        "drain=5s",
+        "warmup=2s",
+        "workload.phases=[{duration: 10s, rate: 40/s}]",
+    ]
     for streams, same in (("common", True), ("per-point", False)):
         sweep = f"sweep={{over: {{network.latency: [1ms, 3ms]}}, streams: {streams}}}"
         scenario = api.load(QUICKSTART, [*short, sweep])

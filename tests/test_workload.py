@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -207,3 +208,31 @@ def test_keys_do_not_depend_on_the_mix() -> None:
     )
     np.testing.assert_array_equal(mostly_reads.times, mostly_writes.times)
     np.testing.assert_array_equal(mostly_reads.keys, mostly_writes.keys)
+
+
+@pytest.mark.parametrize("s", [0.7, 1.0, 1.3])
+def test_rejection_inversion_zipf_follows_the_zipf_law(s: float) -> None:
+    from scipy import stats
+
+    from sim.workload import zipf_ranks
+
+    n, count = 40, 200_000
+    ranks = zipf_ranks(n, s, count, np.random.default_rng(7))
+    assert ranks.min() >= 1 and ranks.max() <= n
+    weights = np.arange(1, n + 1, dtype=float) ** -s
+    expected = weights / weights.sum() * count
+    observed = np.bincount(ranks, minlength=n + 1)[1:]
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+def test_a_huge_key_space_needs_no_table_of_weights() -> None:
+    import tracemalloc
+
+    from sim.workload import zipf_ranks
+
+    tracemalloc.start()
+    ranks = zipf_ranks(1_000_000_000, 1.1, 10_000, np.random.default_rng(3))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert ranks.max() <= 1_000_000_000
+    assert peak < 10_000_000  # a table of 1e9 weights would be 8 GB

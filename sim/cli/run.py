@@ -20,10 +20,12 @@ from sim.cli.shell import (
     EXIT_INVALID,
     EXIT_SLO,
     EXIT_USAGE,
+    MaxRequestsOption,
     PlotlyjsOption,
     ScenarioPath,
     SetOption,
     app,
+    check_budget,
     check_plotlyjs,
     consoles,
     load,
@@ -73,6 +75,7 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
     plotlyjs: PlotlyjsOption = "inline",
+    max_requests: MaxRequestsOption = api.MAX_REQUESTS,
 ) -> None:
     """Simulate every pattern of a scenario and write its run folder and report."""
     console, err = consoles()
@@ -86,6 +89,7 @@ def run(
         scenario, overrides, err, _sweep_values(sweep or [], err), "zip" if zip_ else None
     )
     warn(loaded, err)
+    check_budget(scenario, loaded, err, max_requests, pattern, workers)
     folder = out if out is not None else Path("reports") / loaded.name
     watch = _Progress(err)
     try:

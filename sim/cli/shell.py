@@ -19,10 +19,12 @@ __all__ = [
     "EXIT_SLO",
     "EXIT_UNEXPECTED",
     "EXIT_USAGE",
+    "MaxRequestsOption",
     "PlotlyjsOption",
     "ScenarioPath",
     "SetOption",
     "app",
+    "check_budget",
     "check_plotlyjs",
     "consoles",
     "load",
@@ -95,3 +97,31 @@ def check_plotlyjs(plotlyjs: str, err: Console) -> None:
             highlight=False,
         )
         raise typer.Exit(EXIT_USAGE)
+
+
+MaxRequestsOption = Annotated[
+    int,
+    typer.Option(
+        "--max-requests",
+        help="refuse a scenario whose runs would simulate more requests each",
+        min=1,
+    ),
+]
+
+
+def check_budget(
+    path: Path,
+    scenario: api.Scenario,
+    err: Console,
+    max_requests: int,
+    patterns: list[str] | None = None,
+    workers: int | None = None,
+) -> None:
+    """Warn about, or refuse (exit 3), a scenario too big for this machine, before running."""
+    found = api.budget(scenario, patterns=patterns, workers=workers, max_requests=max_requests)
+    for warning in found.warnings:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    for error in found.errors:
+        err.print(f"{path}: {error}", markup=False, highlight=False)
+    if found.errors:
+        raise typer.Exit(EXIT_INVALID)

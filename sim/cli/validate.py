@@ -7,9 +7,11 @@ import sys
 
 from sim import api
 from sim.cli.shell import (
+    MaxRequestsOption,
     ScenarioPath,
     SetOption,
     app,
+    check_budget,
     consoles,
     load,
     warn,
@@ -17,11 +19,16 @@ from sim.cli.shell import (
 
 
 @app.command()
-def validate(scenario: ScenarioPath, set_: SetOption = None) -> None:
+def validate(
+    scenario: ScenarioPath,
+    set_: SetOption = None,
+    max_requests: MaxRequestsOption = api.MAX_REQUESTS,
+) -> None:
     """Check a scenario file and report every problem with its file:line:col."""
     _, err = consoles()
     loaded = load(scenario, set_ or [], err)
     warn(loaded, err)
+    check_budget(scenario, loaded, err, max_requests)
     err.print(
         f"{scenario}: ok ({len(loaded.patterns)} patterns, {len(loaded.faults)} faults)",
         highlight=False,

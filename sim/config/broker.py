@@ -65,6 +65,7 @@ class BrokerConfig(StrictModel):
     partitions: int = Field(
         default=6,
         ge=1,
+        le=10_000,
         description="Partitions per topic, the unit of ordering and of consumer parallelism "
         "(domain.md judgment; broker default num.partitions=1 [K-BRK], [RAO]).",
     )

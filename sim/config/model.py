@@ -285,6 +285,17 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             errors.append((("data", "replicas", i), "must name a service", replica))
         elif replica == scenario.data.owner:
             errors.append((("data", "replicas", i), "the owner cannot also be a replica", replica))
+        elif replica in scenario.data.replicas[:i]:
+            errors.append((("data", "replicas", i), "this service is already a replica", replica))
+    load = scenario.workload.load_duration
+    if scenario.warmup >= load:
+        errors.append(
+            (
+                ("warmup",),
+                f"the warm-up must end before the load does ({load:g}s): nothing would be measured",
+                scenario.warmup,
+            )
+        )
     for name in scenario.databases.root:
         if name not in services and name not in ("default", "shared"):
             errors.append((("databases", name), "must be default, shared or a service name", name))

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, RootModel, model_validator
 
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
-from sim.config.types import Name, PositiveDuration, Rate, StrictModel
+from sim.config.types import LoadRate, Name, PositiveDuration, StrictModel
 
 __all__ = [
     "DataConfig",
@@ -117,7 +117,7 @@ class DataConfig(StrictModel):
         default_factory=list,
         description="services that keep a copy; reads arrive here (at the owner when empty)",
     )
-    keys: int = Field(1000, ge=1, le=100_000_000, description="number of entity keys")
+    keys: int = Field(1000, ge=1, le=1_000_000_000, description="number of entity keys")
     key_distribution: Literal["uniform"] | ZipfKeys = Field("uniform")
 
 
@@ -125,8 +125,10 @@ class Phase(StrictModel):
     """A load phase: ``rate`` for ``duration``, ramping linearly to ``ramp_to`` when given."""
 
     duration: PositiveDuration
-    rate: Rate = Field(description="arrivals per second at the start of the phase")
-    ramp_to: Rate | None = Field(None, description="arrivals per second at the end of the phase")
+    rate: LoadRate = Field(description="arrivals per second at the start of the phase")
+    ramp_to: LoadRate | None = Field(
+        None, description="arrivals per second at the end of the phase"
+    )
     name: Name | None = Field(
         None, description="names the phase for SLOs: 'p99(latency) < 1s during peak'"
     )

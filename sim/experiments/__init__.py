@@ -1,7 +1,9 @@
 """Experiments over a scenario: its points, patterns and replications run and stored as they
 finish (:mod:`sim.experiments.run`); the breaking point of each pattern
-(:mod:`sim.experiments.capacity`)."""
+(:mod:`sim.experiments.capacity`); what a scenario will cost before it runs
+(:mod:`sim.experiments.budget`)."""
 
+from sim.experiments.budget import MAX_REQUESTS, Budget, estimate
 from sim.experiments.capacity import CapacityResult, Probe, search_capacity
 from sim.experiments.capacity_files import CapacityWriter
 from sim.experiments.regression import (
@@ -14,6 +16,8 @@ from sim.experiments.regression import (
 from sim.experiments.run import Progress, UnknownPatternError, run_experiment
 
 __all__ = [
+    "MAX_REQUESTS",
+    "Budget",
     "CapacityResult",
     "CapacityWriter",
     "Comparison",
@@ -23,6 +27,7 @@ __all__ = [
     "RuleError",
     "UnknownPatternError",
     "compare_folders",
+    "estimate",
     "parse_rule",
     "run_experiment",
     "search_capacity",

@@ -42,9 +42,10 @@ class Progress:
 
 
 def chosen_patterns(scenario: Scenario, patterns: Sequence[str] | None) -> list[str]:
-    """The pattern names to run (all, or those named), checked against the scenario."""
+    """The pattern names to run (all, or those named, each once: naming one twice does not
+    run it twice), checked against the scenario."""
     names = scenario.pattern_names()
-    chosen = list(patterns) if patterns else names
+    chosen = list(dict.fromkeys(patterns)) if patterns else names
     unknown = [name for name in chosen if name not in names]
     if unknown:
         raise UnknownPatternError(

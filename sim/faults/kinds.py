@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 from sim.config.distributions import ConstantTime
 from sim.config.model import Problem, Scenario
 from sim.config.types import NonNegativeDuration, PositiveDuration, Probability
+from sim.faults.checks import component_problem, group_problem, group_size, link_problem, problems
 from sim.faults.components import (
     Crashable,
     Cuttable,
@@ -86,45 +87,6 @@ BrokerOrPartition = Annotated[
 ]
 
 
-def _component_problem(target: Any, scenario: Scenario) -> str | None:
-    services = scenario.services
-    if isinstance(target, ServiceTarget) and target.service not in services:
-        return f"no service called {target.service!r}"
-    if isinstance(target, InstanceTarget):
-        if target.service not in services:
-            return f"no service called {target.service!r}"
-        count = services[target.service].instances
-        if target.index >= count:
-            return f"{target.service} has instances 0 to {count - 1}"
-    if (
-        isinstance(target, DatabaseTarget)
-        and target.name not in services
-        and target.name != "shared"
-    ):
-        return f"no database called {target.name!r}: use a service name or shared"
-    return None
-
-
-def _link_problem(target: LinkTarget, scenario: Scenario, connectors: bool) -> str | None:
-    services = set(scenario.services)
-    for end in (target.source, target.destination):
-        known = end in ("client", "broker") or end in services
-        if end.startswith("db:"):
-            known = end[3:] in services or end[3:] == "shared"
-        if end.startswith("connector:"):
-            known = connectors
-        if not known:
-            return (
-                f"unknown link end {end!r}: use a service, client, broker, db:SERVICE "
-                "or (for a partition) connector:OWNER"
-            )
-    return None
-
-
-def _problems(message: str | None, target: Any) -> list[Problem]:
-    return [] if message is None else [(("target",), message, str(target))]
-
-
 @register_fault
 class CrashFault(LastingFault):
     """A service, instance or database is down; work in flight fails; restarts after ``duration``."""
@@ -134,7 +96,7 @@ class CrashFault(LastingFault):
     needs: ClassVar[tuple[type, ...]] = (Crashable,)
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        return _problems(_component_problem(self.target, scenario), self.target)
+        return problems(component_problem(self.target, scenario), self.target)
 
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
         return run.crash(parts)
@@ -152,9 +114,9 @@ class LatencyFault(LastingFault):
     def problems(self, scenario: Scenario) -> list[Problem]:
         if isinstance(self.target, LinkTarget):
             if self.target.both:
-                return _problems("a latency fault is one way: link:A->B", self.target)
-            return _problems(_link_problem(self.target, scenario, False), self.target)
-        return _problems(_component_problem(self.target, scenario), self.target)
+                return problems("a latency fault is one way: link:A->B", self.target)
+            return problems(link_problem(self.target, scenario, False), self.target)
+        return problems(component_problem(self.target, scenario), self.target)
 
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
         sampler = self.delay.sampler(run.ctx.stream(f"fault:{self.target}:delay"))
@@ -173,7 +135,7 @@ class ErrorFault(LastingFault):
     needs: ClassVar[tuple[type, ...]] = (Erroring,)
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        return _problems(_component_problem(self.target, scenario), self.target)
+        return problems(component_problem(self.target, scenario), self.target)
 
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
         for part in parts:
@@ -194,7 +156,7 @@ class PartitionFault(LastingFault):
     needs: ClassVar[tuple[type, ...]] = (Cuttable,)
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        return _problems(_link_problem(self.target, scenario, True), self.target)
+        return problems(link_problem(self.target, scenario, True), self.target)
 
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
         heals = [part.cut() for part in parts]
@@ -209,7 +171,7 @@ class _ConnectorFault(LastingFault):
     def problems(self, scenario: Scenario) -> list[Problem]:
         owner = scenario.data.owner
         if self.target.name != owner:
-            return _problems(
+            return problems(
                 f"the connector reads the owner's table: connector:{owner}", self.target
             )
         return []
@@ -239,12 +201,6 @@ class ConnectorStallFault(_ConnectorFault):
         return lambda: [part.resume() for part in parts]
 
 
-def _group_problem(target: ConsumerTarget, scenario: Scenario) -> list[Problem]:
-    if target.group in scenario.services:
-        return []
-    return _problems(f"no consumer group {target.group!r}: use a service name", target)
-
-
 @register_fault
 class RewindFault(InstantFault):
     """Seek a consumer group back by a duration and reprocess (``--reset-offsets --by-duration``)."""
@@ -255,7 +211,7 @@ class RewindFault(InstantFault):
     needs: ClassVar[tuple[type, ...]] = (Rewindable,)
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        return _group_problem(self.target, scenario)
+        return group_problem(self.target, scenario)
 
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
         for part in parts:
@@ -281,15 +237,15 @@ class BrokerLeaderLossFault(LastingFault):
         broker = scenario.broker
         target = self.target
         if isinstance(target, PartitionTarget) and target.partition >= broker.partitions:
-            return _problems(f"the broker has partitions 0 to {broker.partitions - 1}", target)
+            return problems(f"the broker has partitions 0 to {broker.partitions - 1}", target)
         if isinstance(target, BrokerTarget) and target.broker is None:
-            return _problems(
+            return problems(
                 "name the broker that dies, e.g. broker:0 (to take the whole cluster out of "
                 "reach, use kind: broker-outage)",
                 target,
             )
         if isinstance(target, BrokerTarget) and (target.broker or 0) >= broker.brokers:
-            return _problems(f"the broker cluster has brokers 0 to {broker.brokers - 1}", target)
+            return problems(f"the broker cluster has brokers 0 to {broker.brokers - 1}", target)
         return []
 
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
@@ -330,7 +286,7 @@ class BrokerOutageFault(LastingFault):
 
     def problems(self, scenario: Scenario) -> list[Problem]:
         if self.target.broker is not None:
-            return _problems(
+            return problems(
                 "a broker-outage takes the whole cluster: target broker (for one broker, use "
                 "broker-leader-loss with broker:N)",
                 self.target,
@@ -348,7 +304,20 @@ class _MemberFault(LastingFault):
     needs: ClassVar[tuple[type, ...]] = (GroupMembers,)
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        return _group_problem(self.target, scenario)
+        found = group_problem(self.target, scenario)
+        if found:
+            return found
+        size = group_size(self.target.group, scenario)
+        if self.member >= size:
+            return [
+                (
+                    ("member",),
+                    f"consumer:{self.target.group} has {size} member{'s' if size != 1 else ''} "
+                    f"(0 to {size - 1})",
+                    self.member,
+                )
+            ]
+        return []
 
 
 @register_fault

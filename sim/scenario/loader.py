@@ -26,10 +26,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from sim.config.experiments import plain
 from sim.config.model import Location, Scenario, cross_check, ensure_current
+from sim.config.types import MAX_RATE, MAX_SECONDS
 from sim.scenario.issues import ScenarioError, ScenarioIssue
 from sim.scenario.overrides import OverrideError, apply_overrides
 from sim.scenario.points import Origin, expand
 from sim.scenario.reading import MAX_DEPTH, check_tags, check_text, read_text
+from sim.scenario.suggest import unknown_key_message
 
 __all__ = [
     "Origin",
@@ -205,8 +207,12 @@ def _issue_from_pydantic(
     kind = item["type"]
     message = prefix + _message(item)
     where = (filename, data, positions)
+    if kind == "bool_for_value":
+        key = item["ctx"]["key"]
+        return _issue(*where, (*loc, key), message, None, False, origins)
     if kind == "extra_forbidden":
-        return _issue(*where, loc, prefix + "unknown key", loc[-1], True, origins, key=True)
+        text = unknown_key_message(loc[:-1], str(loc[-1]))
+        return _issue(*where, loc, prefix + text, loc[-1], True, origins, key=True)
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         tag = item.get("ctx", {}).get("discriminator", "'kind'").strip("'")
         node, _ = _walk(data, loc)
@@ -233,7 +239,11 @@ def _message(item: Any) -> str:
             "must be positive" if ctx.get("gt") == 0 else f"must be greater than {ctx.get('gt')}"
         )
     elif kind == "less_than_equal":
-        message = f"must be at most {ctx.get('le')}"
+        bound = ctx.get("le")
+        named = {MAX_SECONDS: "30 days (2,592,000 s)", MAX_RATE: "10,000,000 per second"}
+        shown = named.get(float(bound)) if isinstance(bound, int | float) else None
+        shown = shown or (f"{bound:,g}" if isinstance(bound, int | float) else bound)
+        message = f"must be at most {shown}"
     elif kind == "union_tag_invalid":
         message = f"unknown {ctx.get('discriminator', 'kind')}: expected one of {ctx.get('expected_tags')}"
     return message
