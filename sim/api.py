@@ -37,8 +37,11 @@ from sim.experiments import (
 )
 from sim.metrics.summarize import format_value, shown_interval
 from sim.outputs import (
+    OutputFolderError,
     StoreMismatch,
+    check_output_folder,
     read_results,
+    staging,
     summary_document,
     write_report,
     write_run_folder,
@@ -64,6 +67,7 @@ __all__ = [
     "CapacityResult",
     "Comparison",
     "ModelError",
+    "OutputFolderError",
     "Point",
     "Probe",
     "Progress",
@@ -76,6 +80,7 @@ __all__ = [
     "UnknownPatternError",
     "budget",
     "capacity",
+    "check_output_folder",
     "compare",
     "format_value",
     "load",
@@ -86,6 +91,7 @@ __all__ = [
     "run",
     "schema",
     "shown_interval",
+    "staging",
     "summary_document",
     "sweep",
     "warnings",

@@ -167,7 +167,8 @@ def test_an_interrupted_experiment_resumes_to_the_same_results(tmp_path):
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         api.run(scenario, workers=1, out=out, progress=stop_after_two)
-    assert len(list((out / "runs").iterdir())) == 2
+    assert not out.exists()  # nothing is published before it is complete
+    assert len(list((api.staging(out) / "runs").iterdir())) == 2
     seen: list[api.Progress] = []
     resumed = api.run(scenario, workers=2, out=out, resume=True, progress=seen.append)
     assert seen[0].resumed == 2 and seen[-1].done == 4
@@ -200,12 +201,15 @@ def test_sigint_exits_130_and_resume_completes_the_sweep(tmp_path):
     whole = tmp_path / "whole"
     assert _run(*args, "-o", str(whole))[0] == 0
     out = tmp_path / "cut"
+    assert _run(str(QUICKSTART), "-o", str(out), "--replications", "1", *SHORT)[0] == 0
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    work = api.staging(out)
     command = [sys.executable, "-m", "sim", "run", *args, "-o", str(out)]
     env = {**os.environ, "NO_COLOR": "1"}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 300
-    while not (out / "runs").exists() or not any(
-        not p.name.startswith(".") for p in (out / "runs").iterdir()
+    while not (work / "runs").exists() or not any(
+        not p.name.startswith(".") for p in (work / "runs").iterdir()
     ):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
@@ -213,10 +217,13 @@ def test_sigint_exits_130_and_resume_completes_the_sweep(tmp_path):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stderr.decode()
-    assert "--resume" in stderr.decode()
-    stored = [p for p in (out / "runs").iterdir() if not p.name.startswith(".")]
+    assert "--resume" in stderr.decode() and str(work) in stderr.decode()
+    stored = [p for p in (work / "runs").iterdir() if not p.name.startswith(".")]
     assert 1 <= len(stored) < 8
+    assert (work / "INCOMPLETE").exists()
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
     code, output = _run(*args, "-o", str(out), "--resume")
     assert code == 0, output
+    assert not work.exists() and not (out / "INCOMPLETE").exists()
     for name in ("summary.csv", "requests.csv", "replications.csv", "points.csv"):
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name

@@ -91,6 +91,11 @@ def run(
     warn(loaded, err)
     check_budget(scenario, loaded, err, max_requests, pattern, workers)
     folder = out if out is not None else Path("reports") / loaded.name
+    try:
+        api.check_output_folder(folder)
+    except api.OutputFolderError as error:
+        err.print(f"Usage error: {error}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
     watch = _Progress(err)
     try:
         with watch:
@@ -103,6 +108,18 @@ def run(
                 progress=watch,
                 baseline=baseline,
             )
+        found = None
+        decision = loaded.decision
+        if decision is not None and decision.capacity:
+            err.print(
+                "searching each pattern's breaking point for the decision record", highlight=False
+            )
+            try:
+                found = api.capacity(loaded, workers=workers, out=api.staging(folder) / "capacity")
+            except ValueError as error:
+                err.print(f"{scenario}: {error}", highlight=False)
+                raise typer.Exit(EXIT_INVALID) from None
+        api.write(results, folder, found, plotlyjs)
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
@@ -110,24 +127,13 @@ def run(
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
+        kept = api.staging(folder)
         err.print(
-            f"interrupted: {watch.done} of {watch.total} runs are stored in {folder}; "
-            "run again with --resume to finish",
+            f"interrupted: {watch.done} of {watch.total} runs are stored in {kept} (marked "
+            f"INCOMPLETE); {folder} is as it was. Run again with --resume to finish",
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    found = None
-    decision = loaded.decision
-    if decision is not None and decision.capacity:
-        err.print(
-            "searching each pattern's breaking point for the decision record", highlight=False
-        )
-        try:
-            found = api.capacity(loaded, workers=workers, out=folder / "capacity")
-        except ValueError as error:
-            err.print(f"{scenario}: {error}", highlight=False)
-            raise typer.Exit(EXIT_INVALID) from None
-    api.write(results, folder, found, plotlyjs)
     if results.decisions:
         err.print(f"wrote {folder}/decision.md", highlight=False)
     _statistics_warnings(results, err)

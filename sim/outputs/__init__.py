@@ -3,16 +3,30 @@
 
 from sim.outputs.folder import SCHEMA_VERSION, summary_document, write_report, write_run_folder
 from sim.outputs.reread import read_results
-from sim.outputs.store import OUTPUT_FILES, Manifest, RunStore, StoreMismatch, scenario_hash
+from sim.outputs.store import (
+    INCOMPLETE,
+    OUTPUT_FILES,
+    Manifest,
+    OutputFolderError,
+    RunStore,
+    StoreMismatch,
+    check_output_folder,
+    scenario_hash,
+    staging,
+)
 
 __all__ = [
+    "INCOMPLETE",
     "OUTPUT_FILES",
     "SCHEMA_VERSION",
     "Manifest",
+    "OutputFolderError",
     "RunStore",
     "StoreMismatch",
+    "check_output_folder",
     "read_results",
     "scenario_hash",
+    "staging",
     "summary_document",
     "write_report",
     "write_run_folder",

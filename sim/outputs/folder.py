@@ -1,8 +1,10 @@
 """The run folder: resolved scenario, summary (CSV and JSON), per-request data and report.
 
-Files are written in order of how cheap they are to lose: the resolved scenario first, then the
-data files, then the summary, and the HTML report last, so that a failure while rendering the
-report loses nothing already computed (the runs themselves are already in the folder's store,
+Files are written into the run's staging folder (``NAME.partial``), which replaces ``NAME``
+only when every file is there, so an interrupted write never leaves a folder half old, half
+new. They are written in order of how cheap they are to lose: the resolved scenario first,
+then the data files, then the summary, and the HTML report last, so that a failure while
+rendering the report loses nothing already computed (the runs themselves are already in the folder's store,
 :mod:`sim.outputs.store`). Floats are written with full precision and no wall-clock time
 appears anywhere, so the same seed gives byte-identical files. A file an older run left and
 this one does not write (``verdicts.csv`` of a run with SLOs, when this one has none) is
@@ -23,7 +25,14 @@ import pandas as pd
 
 import sim
 from sim.outputs.record import decision_record
-from sim.outputs.store import OUTPUT_FILES, Manifest
+from sim.outputs.store import (
+    OUTPUT_FILES,
+    Manifest,
+    check_output_folder,
+    mark_incomplete,
+    publish,
+    staging,
+)
 from sim.report.page import PLOTLYJS_FILE, plotly_js, render_report
 from sim.results import Results
 from sim.scenario import cell, resolved_yaml
@@ -136,15 +145,22 @@ def write_run_folder(
 ) -> Path:
     """Write every file of a run into ``out`` (created if needed); ``capacity`` is the
     breaking-point table of a capacity search, for the decision record; ``plotlyjs`` how the
-    report gets plotly.js (:data:`sim.report.page.PLOTLYJS_MODES`)."""
-    out.mkdir(parents=True, exist_ok=True)
+    report gets plotly.js (:data:`sim.report.page.PLOTLYJS_MODES`).
+
+    Everything is written into the staging folder (where the runs were stored, or a new one),
+    which replaces ``out`` only once complete (:func:`sim.outputs.store.publish`)."""
+    final = out
+    check_output_folder(final)
+    out = staging(final)
     manifest = Manifest.of(results.scenario, results.patterns)
     found = Manifest.read(out)
     if found is None or found.scenario_hash != manifest.scenario_hash:
-        if (out / "runs").exists():  # the stored runs of another experiment
-            shutil.rmtree(out / "runs")
+        if out.exists():  # the work of another experiment
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
         text = json.dumps(manifest.document(), indent=2, allow_nan=False) + "\n"
         (out / "manifest.json").write_text(text, encoding="utf-8")
+        mark_incomplete(out, f"This run of {manifest.scenario!r} was interrupted while written.")
     written = {"manifest.json"}
 
     def put(name: str, frame: pd.DataFrame) -> None:
@@ -175,7 +191,7 @@ def write_run_folder(
         if name not in written and name != "report.html":
             (out / name).unlink(missing_ok=True)
     write_report(results, out, plotlyjs)
-    return out
+    return publish(final)
 
 
 def _points_table(results: Results) -> pd.DataFrame:

@@ -33,7 +33,7 @@ def read_results(folder: Path) -> Results:
         raise StoreMismatch(
             f"{folder}: scenario.resolved.yaml is not the scenario the manifest records"
         )
-    runs = RunStore(folder, manifest).finished()
+    runs = RunStore(folder, manifest, staged=False).finished()
     if not runs:
         raise FileNotFoundError(f"{folder}/runs holds no finished run")
     baseline = None

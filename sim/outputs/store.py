@@ -7,9 +7,14 @@ finished (point, pattern, replication) with its metrics (``run.json``) and its f
 run that was written). A run is written under a temporary name and renamed when complete, so
 an interrupted write leaves nothing that looks finished.
 
-A fresh run clears the files of an older run from the folder first (and only those: the names
-patternsim writes); ``resume`` keeps the finished runs of a folder whose manifest matches and
-refuses one that does not.
+**Atomic folders.** A run never writes into its folder ``NAME`` directly: it works in the
+sibling ``NAME.partial`` (:func:`staging`), marked by an ``INCOMPLETE`` file that says what
+finished and how to resume, and only when every file is written is the marker removed and
+``NAME.partial`` renamed to ``NAME`` (:func:`publish`): the previous ``NAME`` is replaced
+whole (files patternsim did not write are carried over). An interrupted run leaves the
+previous ``NAME`` untouched and its work in ``NAME.partial``. ``resume`` continues from
+``NAME.partial`` when there is one, else from the runs of a finished ``NAME``; it refuses a
+folder whose manifest is of another experiment.
 """
 
 from __future__ import annotations
@@ -30,7 +35,22 @@ from sim.config.model import Scenario
 from sim.runner import RunResult
 from sim.scenario import cell, points, resolved_dict
 
-__all__ = ["OUTPUT_FILES", "Manifest", "RunStore", "StoreMismatch", "scenario_hash"]
+__all__ = [
+    "INCOMPLETE",
+    "OUTPUT_FILES",
+    "Manifest",
+    "OutputFolderError",
+    "RunStore",
+    "StoreMismatch",
+    "check_output_folder",
+    "mark_incomplete",
+    "publish",
+    "scenario_hash",
+    "staging",
+]
+
+INCOMPLETE = "INCOMPLETE"
+"""The marker of a run folder that is not finished."""
 
 OUTPUT_FILES = (
     "manifest.json",
@@ -56,6 +76,58 @@ MANIFEST_VERSION = 1
 
 class StoreMismatch(ValueError):
     """A folder to resume that holds a run of something else."""
+
+
+class OutputFolderError(ValueError):
+    """An output folder that cannot be used (a file, or not creatable)."""
+
+
+def staging(out: Path) -> Path:
+    """Where a run into ``out`` works until it is complete: ``out`` + ``.partial``."""
+    return out.with_name(out.name + ".partial")
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse, before any simulation, an ``out`` that is a file or cannot be created."""
+    for path in (out, staging(out)):
+        if path.exists() and not path.is_dir():
+            raise OutputFolderError(f"{path} is a file, not a folder: choose another --out")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFolderError(f"cannot create {parent}: {error.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise OutputFolderError(f"cannot write in {parent}")
+
+
+def mark_incomplete(folder: Path, note: str) -> None:
+    """Write the ``INCOMPLETE`` marker of ``folder`` (a staging folder) with ``note``."""
+    (folder / INCOMPLETE).write_text(note.rstrip() + "\n", encoding="utf-8")
+
+
+def publish(out: Path) -> Path:
+    """Make the complete staging folder of ``out`` the folder ``out``: carry over the files
+    patternsim did not write, remove the marker, and swap the folders by renames."""
+    work = staging(out)
+    if out.is_dir():
+        ours = {*OUTPUT_FILES, "runs", "capacity", INCOMPLETE}
+        for entry in out.iterdir():
+            if entry.name not in ours and not (work / entry.name).exists():
+                if entry.is_dir():
+                    shutil.copytree(entry, work / entry.name)
+                else:
+                    shutil.copy2(entry, work / entry.name)
+    (work / INCOMPLETE).unlink(missing_ok=True)
+    old = out.with_name(out.name + ".replaced")
+    if old.exists():
+        shutil.rmtree(old)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(work, out)
+    if old.exists():
+        shutil.rmtree(old)
+    return out
 
 
 def scenario_hash(scenario: Scenario, patterns: list[str]) -> str:
@@ -125,15 +197,20 @@ class Manifest:
 
 
 class RunStore:
-    """The finished runs of one run folder."""
+    """The finished runs of one run folder (kept in its staging folder while it runs)."""
 
-    def __init__(self, folder: Path, manifest: Manifest) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, manifest: Manifest, *, staged: bool = True) -> None:
+        self.final = folder
+        self.folder = staging(folder) if staged else folder
         self.manifest = manifest
-        self.runs = folder / "runs"
+        self.runs = self.folder / "runs"
 
     def begin(self, resume: bool = False) -> dict[tuple[int, str, int], RunResult]:
-        """Prepare the folder; return the runs already finished (none unless ``resume``)."""
+        """Prepare the staging folder; return the runs already finished (none unless
+        ``resume``: then those of the staging folder, or else of the finished folder)."""
+        check_output_folder(self.final)
+        if resume and not (self.folder / "manifest.json").exists():
+            self._adopt_finished()
         self.folder.mkdir(parents=True, exist_ok=True)
         if resume:
             found = Manifest.read(self.folder)
@@ -152,12 +229,30 @@ class RunStore:
         else:
             self.clear()
         self._write_manifest()
+        mark_incomplete(
+            self.folder,
+            f"This run of {self.manifest.scenario!r} has not finished: the runs done so far are "
+            f"in runs/. `patternsim run SCENARIO --out {self.final} --resume` finishes it; "
+            f"{self.final} is replaced only when it does.",
+        )
         return self.finished() if resume else {}
 
+    def _adopt_finished(self) -> None:
+        """Resuming a finished folder: start the staging folder from its manifest and runs."""
+        found = Manifest.read(self.final)
+        if found is None or not (self.final / "runs").is_dir():
+            return
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        shutil.copy2(self.final / "manifest.json", self.folder / "manifest.json")
+        shutil.copytree(self.final / "runs", self.runs)
+
     def clear(self) -> None:
-        """Remove the files an older run left (only the names patternsim writes)."""
-        for name in OUTPUT_FILES:
-            (self.folder / name).unlink(missing_ok=True)
+        """Start the staging folder afresh (an interrupted run's work in it is dropped)."""
+        if self.folder.exists() and self.folder != self.final:
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
         if self.runs.exists():
             shutil.rmtree(self.runs)
 

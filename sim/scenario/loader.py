@@ -244,6 +244,9 @@ def _message(item: Any) -> str:
         shown = named.get(float(bound)) if isinstance(bound, int | float) else None
         shown = shown or (f"{bound:,g}" if isinstance(bound, int | float) else bound)
         message = f"must be at most {shown}"
+    elif kind == "union_tag_not_found":
+        tag = str(ctx.get("discriminator", "'kind'")).strip("'")
+        message = f"missing {tag!r}: say which kind this is"
     elif kind == "union_tag_invalid":
         message = f"unknown {ctx.get('discriminator', 'kind')}: expected one of {ctx.get('expected_tags')}"
     return message
