@@ -46,8 +46,7 @@ from sim.outputs import (
     write_report,
     write_run_folder,
 )
-from sim.report.capacity_page import is_capacity_folder, render_capacity
-from sim.report.page import PLOTLYJS_FILE, PLOTLYJS_MODES, plotly_js
+from sim.report.modes import PLOTLYJS_FILE, PLOTLYJS_MODES
 from sim.results import Results
 from sim.runner import ModelError, RunResult, not_applicable
 from sim.scenario import (
@@ -224,6 +223,9 @@ def report(run_dir: str | Path, plotlyjs: str = "inline") -> Path:
     (the same page ``run`` wrote, for the same ``plotlyjs``), or the page of a capacity
     search's folder from its probes; returns the report's path.
     Raises ``FileNotFoundError`` for a folder that is not a run folder."""
+    from sim.report.capacity_page import is_capacity_folder, render_capacity
+    from sim.report.page import plotly_js
+
     folder = Path(run_dir)
     if is_capacity_folder(folder):
         path = folder / "report.html"

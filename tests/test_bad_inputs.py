@@ -115,3 +115,9 @@ def test_a_pattern_named_twice_runs_once_and_does_not_change_n() -> None:
     assert twice.patterns == ["sync_http"]
     assert set(twice.summary["n"]) <= {0, 2}
     assert twice.summary.equals(once.summary)
+
+
+def test_user_text_in_command_line_messages_is_neither_markup_nor_raw_control() -> None:
+    result = CliRunner().invoke(app, ["run", str(QUICKSTART), "--pattern", "x\x1b[31m[bold]y"])
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output and "x\\x1b[31m[bold]y" in result.output

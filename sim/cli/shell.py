@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,10 +43,29 @@ app = typer.Typer(
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _clean(text: str) -> str:
+    """A message safe for a terminal: control characters (escape sequences) shown as
+    ``\\xNN``, each line cut to 2,000 characters."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return "\n".join(line if len(line) <= 2000 else line[:1999] + "…" for line in text.split("\n"))
+
+
+class _MessageConsole(Console):
+    """The stderr console: user text in messages is never markup and never raw control
+    characters."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        options.setdefault("markup", False)
+        super().print(*(_clean(o) if isinstance(o, str) else o for o in objects), **options)
+
+
 def consoles() -> tuple[Console, Console]:
     no_color = "NO_COLOR" in os.environ
     out = Console(file=sys.stdout, no_color=no_color, soft_wrap=True)
-    err = Console(file=sys.stderr, no_color=no_color, soft_wrap=True)
+    err = _MessageConsole(file=sys.stderr, no_color=no_color, soft_wrap=True)
     return out, err
 
 

@@ -18,7 +18,6 @@ import pandas as pd
 
 import sim
 from sim.experiments.capacity import CapacityResult, Probe
-from sim.report.capacity_page import render_capacity
 from sim.scenario import resolved_yaml
 
 __all__ = ["CAPACITY_FILES", "CapacityWriter"]
@@ -85,6 +84,8 @@ class CapacityWriter:
         }
         text = json.dumps(document, indent=2, allow_nan=False) + "\n"
         (self.folder / "capacity.json").write_text(text, encoding="utf-8")
+        from sim.report.capacity_page import render_capacity  # plotly: only for the page
+
         page = render_capacity(self.folder)
         (self.folder / "report.html").write_text(page, encoding="utf-8")
         return self.folder

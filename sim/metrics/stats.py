@@ -22,7 +22,6 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["mean_ci", "mser5", "paired_ci", "t_quantile", "welch_ci"]
 
@@ -31,6 +30,8 @@ def t_quantile(probability: float, df: float) -> float:
     """The ``probability`` quantile of Student's t with ``df`` degrees of freedom."""
     if not 0.0 < probability < 1.0:
         raise ValueError(f"probability must be in (0, 1) (got {probability})")
+    from scipy import stats  # imported when first needed: it costs a second at start-up
+
     return float(stats.t.ppf(probability, df))
 
 

@@ -33,7 +33,7 @@ from sim.outputs.store import (
     publish,
     staging,
 )
-from sim.report.page import PLOTLYJS_FILE, plotly_js, render_report
+from sim.report.modes import PLOTLYJS_FILE
 from sim.results import Results
 from sim.scenario import cell, resolved_yaml
 
@@ -207,6 +207,8 @@ def _points_table(results: Results) -> pd.DataFrame:
 def write_report(results: Results, out: Path, plotlyjs: str = "inline") -> Path:
     """Render ``report.html`` into ``out`` (with ``plotlyjs="directory"``, ``plotly.min.js``
     beside it, written once)."""
+    from sim.report.page import plotly_js, render_report  # plotly: only when a page is drawn
+
     page = render_report(results, plotlyjs=plotlyjs)
     if plotlyjs == "directory" and not (out / PLOTLYJS_FILE).exists():
         (out / PLOTLYJS_FILE).write_text(plotly_js(), encoding="utf-8")

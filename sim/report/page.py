@@ -30,6 +30,7 @@ import plotly.offline
 
 import sim
 from sim.report import figures, freshness, pipeline, tradeoffs
+from sim.report.modes import PLOTLYJS_FILE, PLOTLYJS_MODES
 from sim.report.panels import coinciding
 from sim.report.style import looks_for
 from sim.report.view import ReportView, relabel, report_view
@@ -46,8 +47,6 @@ __all__ = [
     "sections",
 ]
 
-PLOTLYJS_MODES = ("inline", "directory", "cdn")
-PLOTLYJS_FILE = "plotly.min.js"
 _PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 _CSP = {
     "inline": "script-src 'unsafe-inline'",

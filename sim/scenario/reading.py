@@ -47,6 +47,7 @@ _BOMS = (
     (b"\xff\xfe", "UTF-16"),
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SPECIAL = re.compile(r"[\[\]{}'\"#]")
 _LONG_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d_]{" + str(MAX_DIGITS) + ",}")
 
 
@@ -149,7 +150,8 @@ def _too_deep(text: str) -> int | None:
             indents.append(indent)
             depth = len(indents) + body.count("- ", 0, len(body) - len(body.lstrip("- ")))
             quote = ""
-            for i, char in enumerate(body):
+            for found in _SPECIAL.finditer(body):  # only the characters that matter
+                i, char = found.start(), found.group()
                 if quote:
                     if char == quote:
                         quote = ""
