@@ -29,7 +29,14 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from sim.report.panels import auto_bin_seconds, grid, origin, shade_faults, span
+from sim.report.panels import (
+    auto_bin_seconds,
+    grid,
+    origin,
+    percentile_line,
+    shade_faults,
+    span,
+)
 from sim.report.style import (
     OUTCOME_COLORS,
     Look,
@@ -162,21 +169,8 @@ def latency_over_time(
         for level, dash in ((0.5, "solid"), (0.99, "dash")):
             y = q[level].to_numpy(dtype=float)
             shown.extend(y[np.isfinite(y)])
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    name=f"p{round(level * 100)}",
-                    meta=label(look.name),
-                    legendgroup=f"p{round(level * 100)}",
-                    showlegend=look is drawn[0],
-                    line={"color": look.color, "dash": dash, "width": 1.6},
-                    hovertemplate=f"{label(look.name)} t=%{{x:.4g}} s: %{{y:.3s}}s",
-                ),
-                row=row,
-                col=col,
-            )
+            line = percentile_line(x, y, look, round(level * 100), dash, legend=look is drawn[0])
+            fig.add_trace(line, row=row, col=col)
     shade_faults(fig, fault_windows, float(np.nanmax(times)) if len(times) else 0.0)
     ticks, text = log_ticks(shown, most=5)
     fig.update_yaxes(type="log", tickvals=ticks or None, ticktext=text or None)

@@ -27,7 +27,14 @@ from plotly.subplots import make_subplots
 
 from sim.metrics.summarize import censored_percentile
 from sim.report.figures import ecdf, ordered_looks
-from sim.report.panels import auto_bin_seconds, grid, origin, shade_faults, span
+from sim.report.panels import (
+    auto_bin_seconds,
+    grid,
+    origin,
+    percentile_line,
+    shade_faults,
+    span,
+)
 from sim.report.style import Look, label, log_ticks, seconds_text, style
 
 __all__ = [
@@ -170,21 +177,8 @@ def staleness_over_time(
         for level, dash in ((50, "solid"), (99, "dash")):
             y = levels[level].to_numpy(dtype=float)
             shown = np.where(np.isinf(y), np.nan, np.where(y <= 0, floor, y))
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=shown,
-                    mode="lines",
-                    name=f"p{level}",
-                    meta=label(look.name),
-                    legendgroup=f"p{level}",
-                    showlegend=look is drawn[0],
-                    line={"color": look.color, "dash": dash, "width": 1.6},
-                    hovertemplate=f"{label(look.name)} t=%{{x:.4g}} s: %{{y:.3s}}s",
-                ),
-                row=row,
-                col=col,
-            )
+            line = percentile_line(x, shown, look, level, dash, legend=look is drawn[0])
+            fig.add_trace(line, row=row, col=col)
             never = np.isinf(y)
             fig.add_trace(
                 go.Scatter(

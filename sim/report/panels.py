@@ -22,7 +22,15 @@ from plotly.subplots import make_subplots
 
 from sim.report.style import Look, label, style
 
-__all__ = ["auto_bin_seconds", "coinciding", "grid", "origin", "shade_faults", "span"]
+__all__ = [
+    "auto_bin_seconds",
+    "coinciding",
+    "grid",
+    "origin",
+    "percentile_line",
+    "shade_faults",
+    "span",
+]
 
 _NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
 _PANEL_HEIGHT = 150
@@ -84,6 +92,24 @@ def grid(
         axis = fig.get_subplot(row, col).xaxis
         annotation.update(font={"size": 12}, x=axis.domain[0], xanchor="left")
     return fig, where
+
+
+def percentile_line(
+    x: np.ndarray, y: np.ndarray, look: Look, level: int, dash: str, *, legend: bool
+) -> go.Scatter:
+    """One percentile over time in a variant's panel (values in seconds), its legend entry
+    (``p50``, ``p99``) shown once for the whole figure."""
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines",
+        name=f"p{level}",
+        meta=label(look.name),
+        legendgroup=f"p{level}",
+        showlegend=legend,
+        line={"color": look.color, "dash": dash, "width": 1.6},
+        hovertemplate=f"{label(look.name)} t=%{{x:.4g}} s: %{{y:.3s}}s",
+    )
 
 
 def shade_faults(

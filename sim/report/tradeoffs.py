@@ -28,6 +28,10 @@ INTEGRITY = ("lost_updates", "duplicates", "reorders", "phantom_writes", "diverg
 """The counts the trade-off map sizes its markers by."""
 
 
+def _rows(frame: pd.DataFrame, name: str, metric: str) -> pd.DataFrame:
+    return frame[(frame["pattern"].astype(str) == name) & (frame["metric"] == metric)]
+
+
 def _cells(summary: pd.DataFrame) -> dict[tuple[str, str], dict]:
     return {(str(r["pattern"]), str(r["metric"])): r for r in summary.to_dict("records")}
 
@@ -174,9 +178,7 @@ def sweep_curves(
         row, col = i // cols + 1, i % cols + 1
         shown: list[float] = []
         for look in looks.values():
-            mine = summary[
-                (summary["pattern"].astype(str) == look.name) & (summary["metric"] == metric)
-            ]
+            mine = _rows(summary, look.name, metric)
             by_point = {int(r["point"]): r for r in mine.to_dict("records")}
             ys, minus, plus = [], [], []
             for index, _ in points:
@@ -257,9 +259,7 @@ def capacity_curves(
         row, col = i // cols + 1, i % cols + 1
         shown: list[float] = []
         for look in looks.values():
-            mine = probes[
-                (probes["pattern"].astype(str) == look.name) & (probes["metric"] == metric)
-            ]
+            mine = _rows(probes, look.name, metric)
             mine = mine.sort_values("multiplier", kind="stable").drop_duplicates(
                 "multiplier", keep="last"
             )
