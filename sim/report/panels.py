@@ -132,6 +132,8 @@ def shade_faults(
         return
     first = min(start for _, _, start, _ in rows)
     width = max(last, *(s for _, _, s, _ in rows)) - min(first, 0.0) or 1.0
+    domain = fig.layout.xaxis.domain or (0.0, 1.0)
+    panel_px = max((domain[1] - domain[0]) * _PAGE_PX, 100.0)  # a panel of a grid is narrower
     lanes: list[float] = []  # where each lane's last label ends, in x units
     placement = {"row": "all", "col": "all"} if panels else {}
     for kind, target, start, end in rows:
@@ -149,7 +151,7 @@ def shade_faults(
                 layer="below",
                 **placement,
             )
-        reach = start + len(text) * _LABEL_PX / _PAGE_PX * width
+        reach = start + (len(text) + 2) * _LABEL_PX / panel_px * width
         lane = next((i for i, end_x in enumerate(lanes) if end_x < start), len(lanes))
         if lane == len(lanes):
             lanes.append(reach)
