@@ -117,6 +117,9 @@ def run_one(task: Task) -> RunResult:
         pending,
         drain,
     )
+    metrics["throttled"] = float(
+        sum(db.throttle.throttled for db in model.databases.values() if db.throttle is not None)
+    )
     frames["commits"], frames["applies"] = commits, applies
     frames["copies"] = copy_table(
         spread, commits, applies, model.replicas, scenario.warmup, pending

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, RootModel, model_validator
 
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
+from sim.config.provisioned import Provisioned
 from sim.config.types import LoadRate, Name, PositiveDuration, StrictModel
 
 __all__ = [
@@ -67,6 +68,9 @@ class DatabaseProfile(StrictModel):
         30.0,
         description="longest wait for a free connection; HikariCP connectionTimeout=30 s [HIKARI]",
     )
+    capacity: Provisioned | None = Field(
+        None, description="provisioned throughput (DynamoDB style); null: not limited"
+    )
 
 
 class DatabaseOverride(StrictModel):
@@ -76,6 +80,7 @@ class DatabaseOverride(StrictModel):
     read_time: ExponentialTime | None = None
     write_time: ExponentialTime | None = None
     connection_timeout: PositiveDuration | None = None
+    capacity: Provisioned | None = None
 
 
 class Databases(RootModel[dict[str, DatabaseOverride]]):

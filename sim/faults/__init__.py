@@ -7,6 +7,7 @@ Importing this package registers the built-in fault kinds (:mod:`sim.faults.kind
 from __future__ import annotations
 
 from sim.faults import kinds as _builtin_kinds  # registers the built-in kinds
+from sim.faults import throttling as _throttling  # registers throttle
 from sim.faults.fault import Fault, FaultRun, InstantFault, LastingFault, register_fault
 from sim.faults.injector import FaultInjector, Planned
 from sim.faults.topology import ElaborationError, Topology
@@ -23,4 +24,4 @@ __all__ = [
     "register_fault",
 ]
 
-del _builtin_kinds
+del _builtin_kinds, _throttling

@@ -17,6 +17,8 @@ kind                        effect
 ``broker-outage``           the whole cluster is out of reach (its logs are kept)
 ``consumer-crash``          a member of a consumer group dies; restarts after ``duration``
 ``consumer-pause``          a member freezes for ``duration`` (a long GC pause)
+``throttle``                a database's provisioned capacity × ``factor``
+                            (:mod:`sim.faults.throttling`)
 ==========================  =================================================================
 
 A lasting fault without ``duration`` lasts until the load ends. Which component each target

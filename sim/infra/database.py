@@ -5,9 +5,8 @@ HikariCP's ``connectionTimeout`` does [HIKARI]), then a write waits for the row 
 (PostgreSQL's default ``lock_timeout=0``: no limit [PG-CFG]) while holding its connection, then
 holds both for one draw of ``write_time`` (``read_time`` for a read). At the end of a write
 the new version of the row commits; reads return the version committed when they finish
-(MVCC: readers take no locks and never wait for writers).
-
-Rows are key -> version. A write either assigns the next version of the key (the owner's
+(MVCC: readers take no locks and never wait for writers). With ``capacity`` a request first
+passes the provisioned throughput (:mod:`sim.infra.throttle`). Rows are key -> version. A write either assigns the next version of the key (the owner's
 commit) or stores a version it was given (a copy applying a change it received). Every write
 that commits calls its continuation at the commit instant, so callers record commit times
 exactly.
@@ -25,7 +24,8 @@ committed before it), an incrementing id assigned at insert, and whether it was 
 scan), accounted separately.
 
 Faults: ``crash`` (down; queries in flight and waiters fail; the rows survive, as on disk),
-``latency`` (added to every query's time) and ``error`` (a query fails fast with a probability).
+``latency`` (added to every query's time), ``error`` (a query fails fast with a probability)
+and ``throttle`` (with ``capacity``, :mod:`sim.infra.throttle`: the provisioned rates scaled).
 
 Left out: the query planner and caches, disk, deadlocks (each transaction locks one key), the
 server's ``max_connections`` when several pools share a database (here the pool is the
@@ -42,6 +42,7 @@ from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
 from sim.infra.injected import Injectable, Injected
 from sim.infra.rows import Commit, RowMeta
+from sim.infra.throttle import Throttle
 from sim.kernel.codes import ERROR, OK, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
@@ -52,6 +53,7 @@ __all__ = ["Commit", "Database", "RowMeta"]
 
 class _Query:
     __slots__ = (
+        "attempts",
         "begun",
         "commit",
         "delete",
@@ -94,6 +96,7 @@ class _Query:
         self.delete = False
         self.scan = -1.0
         self.tag = ""
+        self.attempts = 0
         self.begun = 0.0
         self.row_id = 0
         self.epoch = 0
@@ -116,7 +119,7 @@ class Database(Injectable):
         self._write_time: Sampler = profile.write_time.sampler(ctx.stream(f"db:{name}:write"))
         self._read_quantile = profile.read_time.quantile()
         self._write_quantile = profile.write_time.quantile()
-        self._reads_free = is_zero(profile.read_time)
+        self._reads_free = is_zero(profile.read_time) and profile.capacity is None
         self._fault_draw = ctx.stream(f"fault:db:{name}").uniform
         self.up = True
         self.epoch = 0
@@ -133,6 +136,8 @@ class Database(Injectable):
         """Connection-seconds of :meth:`scan` queries, by tag."""
         self.prepared: dict[int, object] = {}
         """Keys whose write is prepared (two-phase commit) and still holds its row lock."""
+        limits = profile.capacity
+        self.throttle = Throttle(ctx, name, limits) if limits is not None else None
 
     # -- public calls ------------------------------------------------------------------------
     def read(self, key: int, done: Done, draws: WorkDraws | None = None, n: int = 0) -> None:
@@ -219,6 +224,8 @@ class Database(Injectable):
     def _submit(self, query: _Query) -> None:
         if not self.up:
             self._fail(query, "refused")
+            return
+        if self.throttle is not None and self.throttle.holds(query, self._submit, self._fail):
             return
         injected = self.injected
         if injected.errors:
@@ -378,6 +385,10 @@ class Database(Injectable):
     def restart(self) -> None:
         """Come back up, empty pool queues, rows as committed."""
         self.up = True
+
+    def scale_capacity(self, factor: float) -> Callable[[], None]:
+        """Scale the provisioned rates (a ``throttle`` fault); returns the undo."""
+        return self.throttle.scale(factor) if self.throttle is not None else lambda: None
 
     @property
     def in_use(self) -> int:

@@ -65,6 +65,12 @@ COMMON: tuple[Metric, ...] = (
     _m("throughput", "1/s", "throughput", "successful requests per second of load", "higher"),
     _m("error_rate", "fraction", "availability", "errors and timeouts among measured requests"),
     _m(
+        "throttled",
+        "count",
+        "availability",
+        "attempts a database's provisioned capacity refused (each retry counts; 0 without limits)",
+    ),
+    _m(
         "staleness_p50",
         "s",
         "freshness",

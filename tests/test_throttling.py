@@ -1,0 +1,113 @@
+"""Provisioned capacity (DynamoDB style): the burst bank drains at the rate a token bucket
+predicts, throttled requests are retried by the SDK (latency first, errors after), a
+``throttle`` fault lowers the capacity for its window, and the overload scenario tells the
+article's story."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_scenario
+
+from sim import api
+from sim.infra.throttle import TokenBucket
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_token_bucket_empties_its_bank_when_the_load_exceeds_the_rate() -> None:
+    bucket = TokenBucket(rate=20.0, burst=10.0)  # a bank of 200 units
+    times = np.arange(1, 2_000) / 40.0  # one unit every 25 ms: 40 per second
+    refused = [t for t in times if not bucket.take(1.0, float(t))]
+    # 200 banked + 20 t refilled = 40 t taken  →  empty at t = 10 s
+    assert refused[0] == pytest.approx(10.0, abs=0.05)
+    accepted_after = sum(1 for t in times if 20.0 <= t < 30.0) - sum(
+        1 for t in refused if 20.0 <= t < 30.0
+    )
+    assert accepted_after == pytest.approx(200, abs=2)  # then exactly the provisioned 20/s
+
+
+def _shared(capacity: dict, faults: list | None = None, rate: float = 40.0) -> api.Scenario:
+    return make_scenario(
+        warmup=0,
+        databases={"shared": {"capacity": capacity}},
+        workload={
+            "arrivals": "uniform",
+            "phases": [{"duration": 30, "rate": rate}],
+            "mix": {"write": 1.0, "read": 0.0},
+        },
+        patterns=[{"kind": "shared_db"}],
+        faults=faults or [],
+    )
+
+
+def test_throttling_starts_when_the_bank_is_spent_and_shows_as_sdk_latency_first() -> None:
+    scenario = _shared({"writes": "20/s", "burst": "10s", "retries": 10})
+    results = api.run(scenario, workers=1)
+    requests = results.requests
+    slow = requests[requests["latency"] > 0.05]  # a retried write waited for a backoff
+    assert slow["start"].min() == pytest.approx(10.0, abs=0.1)
+    assert results.metric("shared_db", "throttled") > 0
+    errors = requests[requests["outcome"] != "ok"]
+    if len(errors):
+        assert errors["start"].min() > slow["start"].min()  # latency first, errors after
+
+
+def test_without_retries_a_throttled_request_fails_at_once() -> None:
+    scenario = _shared({"writes": "20/s", "burst": "10s", "retries": 0})
+    requests = api.run(scenario, workers=1).requests
+    failed = requests[requests["outcome"] == "error"]
+    assert failed["start"].min() == pytest.approx(10.0, abs=0.1)
+    assert (failed["latency"] < 0.05).all()  # refused fast
+
+
+def test_a_throttle_fault_lowers_the_capacity_for_its_window_only() -> None:
+    calm = _shared({"writes": "100/s", "burst": "1s"})
+    assert api.run(calm, workers=1).metric("shared_db", "throttled") == 0
+    fault = {"kind": "throttle", "target": "db:shared", "factor": 0.2, "start": 10, "duration": 10}
+    squeezed = api.run(_shared({"writes": "100/s", "burst": "1s"}, [fault]), workers=1)
+    requests = squeezed.requests
+    slow = requests[requests["latency"] > 0.05]
+    assert squeezed.metric("shared_db", "throttled") > 0
+    assert slow["start"].min() >= 10.0  # nothing before the window
+    inside = slow["start"] < 20.0
+    assert inside.mean() > 0.5  # after it only the backlog of retries, briefly
+    assert slow["start"].max() < 30.0
+
+
+def test_a_throttle_fault_needs_a_database_with_capacity() -> None:
+    fault = {"kind": "throttle", "target": "db:shared", "start": 1, "duration": 1}
+    with pytest.raises(api.ScenarioError, match="has no capacity"):
+        make_scenario(patterns=[{"kind": "shared_db"}], faults=[fault])
+
+
+@pytest.fixture(scope="module")
+def overload() -> api.Results:
+    scenario = api.load(ROOT / "scenarios" / "overload.yaml", ["replications=1"])
+    return api.run(scenario, workers=1)
+
+
+def test_the_overload_story_sync_http_slows_then_fails_after_the_bank_is_spent(
+    overload: api.Results,
+) -> None:
+    requests = overload.requests
+    writes = requests[(requests["pattern"] == "sync_http") & (requests["op"] == "write")]
+    # calm: 30 writes/s under 50/s; peak: 100/s drains a bank of 50 × 60 s in about 60 s
+    errors = writes[writes["outcome"] != "ok"]
+    slow = writes[(writes["outcome"] == "ok") & (writes["latency"] > 0.25)]
+    assert errors["start"].min() > 110.0
+    assert slow["start"].min() < errors["start"].min()
+    assert overload.metric("sync_http", "throttled") > 0
+
+
+def test_the_overload_story_cdc_and_outbox_keep_the_owner_fast_and_fall_behind(
+    overload: api.Results,
+) -> None:
+    for name in ("cdc", "outbox"):
+        assert overload.metric(name, "latency_p99") < 0.05
+        assert overload.metric(name, "error_rate") == 0
+        assert overload.metric(name, "staleness_p99") > 30.0
+        assert overload.metric(name, "lost_updates") == 0
+    assert overload.metric("sync_http", "latency_p99") > 1.0
