@@ -42,7 +42,10 @@ def test_adding_a_pattern_does_not_change_another_patterns_results(scenario_fact
     alone = api.run(scenario_factory(patterns=[{"kind": "shared_db"}]), workers=1)
     together = api.run(scenario_factory(), workers=1)
     left = alone.summary.reset_index(drop=True)
-    right = together.summary[together.summary["pattern"] == "shared_db"].reset_index(drop=True)
+    right = together.summary[together.summary["pattern"] == "shared_db"]
+    extra = right[~right["metric"].isin(left["metric"])]
+    assert (extra["n"] == 0).all()  # only the other pattern's own metrics, not measured here
+    right = right[right["metric"].isin(left["metric"])].reset_index(drop=True)
     pd.testing.assert_frame_equal(left, right)
 
 

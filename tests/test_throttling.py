@@ -1,7 +1,7 @@
-"""Provisioned capacity (DynamoDB style): the burst bank drains at the rate a token bucket
-predicts, throttled requests are retried by the SDK (latency first, errors after), a
-``throttle`` fault lowers the capacity for its window, and the overload scenario tells the
-article's story."""
+"""Provisioned capacity (DynamoDB style) and retry amplification: the burst bank drains at the
+rate a token bucket predicts, throttled requests are retried by the SDK (latency first, errors
+after), a ``throttle`` fault lowers the capacity for its window, the overload scenario tells
+the article's story, and retries multiply attempts as the geometric series says."""
 
 from __future__ import annotations
 
@@ -111,3 +111,24 @@ def test_the_overload_story_cdc_and_outbox_keep_the_owner_fast_and_fall_behind(
         assert overload.metric(name, "staleness_p99") > 30.0
         assert overload.metric(name, "lost_updates") == 0
     assert overload.metric("sync_http", "latency_p99") > 1.0
+
+
+@pytest.mark.parametrize(("p", "retries"), [(0.2, 1), (0.3, 2), (0.5, 3)])
+def test_retry_amplification_matches_the_geometric_series(p: float, retries: int) -> None:
+    from sim.metrics.stats import mean_ci
+
+    scenario = make_scenario(
+        warmup=0,
+        replications=6,
+        workload={"phases": [{"duration": 20, "rate": 50}], "mix": {"write": 1.0, "read": 0.0}},
+        patterns=[{"kind": "sync_http", "timeout": "5s", "retries": retries}],
+        faults=[{"kind": "error", "target": "service:billing", "probability": p, "start": 0}],
+    )
+    results = api.run(scenario, workers=1)
+    values = results.per_replication
+    values = values[values["metric"] == "attempts_per_call"]["value"].tolist()
+    expected = (1 - p ** (retries + 1)) / (1 - p)
+    # calls to orders are never refused, to billing with probability p each attempt: the mean
+    # over both copies is (1 + expected) / 2
+    mean, low, high, _ = mean_ci(values)
+    assert low <= (1 + expected) / 2 <= high, (mean, low, high)

@@ -154,6 +154,8 @@ def compare_folders(a: Path, b: Path, rules: list[RegressionRule] | None = None)
     rows = []
     for row in both.to_dict("records"):
         a_mean, b_mean = float(row["mean_a"]), float(row["mean_b"])
+        if int(row["n_a"]) == 0 and int(row["n_b"]) == 0:
+            continue  # a metric this pattern does not have (another pattern's own)
         change = b_mean - a_mean if math.isfinite(a_mean) and math.isfinite(b_mean) else math.nan
         relative = change / abs(a_mean) if math.isfinite(change) and a_mean != 0 else math.nan
         low, high, method = _interval(row, keys, reps_a, reps_b, paired)

@@ -109,6 +109,10 @@ class HttpClient:
         self.network = network
         self.source = source
         self.services = services
+        self.calls = 0
+        """Calls made (each with one or more attempts)."""
+        self.attempts = 0
+        """Attempts sent, retries included: ``attempts / calls`` is the retry amplification."""
 
     def call(
         self,
@@ -132,6 +136,7 @@ class HttpClient:
         target = self.services[destination]
         jitter = self.ctx.stream(f"backoff:{source}->{destination}").uniform
         call = _Call()
+        self.calls += 1
 
         def end(outcome: int) -> None:
             if not call.done and alive():
@@ -142,6 +147,7 @@ class HttpClient:
             if call.done or not alive():
                 return
             call.attempt = number
+            self.attempts += 1
 
             def settle(outcome: int, value: Any) -> None:
                 if call.done or call.attempt != number or not alive():

@@ -16,6 +16,10 @@ applied later by the replica; retries add load to a struggling replica; a late a
 overwrite a newer version with an older one (copies store what they receive). Reads at a
 replica are answered from its own copy, so they can be stale.
 
+Measured: ``attempts_per_call`` (attempts per call to a copy, retries included: the retry
+amplification, (1 − p^(r+1)) / (1 − p) for independent failures of probability p and r
+retries).
+
 Left out: circuit breakers, bulkheads, retry budgets, deadline propagation, idempotency keys.
 """
 
@@ -33,10 +37,18 @@ from sim.infra.http import HttpClient, RetryPolicy
 from sim.infra.service import Job
 from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
+from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["SyncHttpModel", "SyncHttpSettings"]
+__all__ = ["ATTEMPTS_PER_CALL", "SyncHttpModel", "SyncHttpSettings"]
+
+ATTEMPTS_PER_CALL = Metric(
+    "attempts_per_call",
+    "count",
+    "attempts per call from the owner to a copy, retries included (1 without retries)",
+    "cost",
+)
 
 Outcome = Callable[[int], None]
 RetryOn = Literal[
@@ -109,11 +121,16 @@ class SyncHttpModel(PatternModel):
 
     settings = SyncHttpSettings
     spec: SyncHttpSettings
+    metrics = (ATTEMPTS_PER_CALL,)
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.http = HttpClient(ctx, self.network, self.owner, self.services)
         self.policy = RetryPolicy(spec.retries, spec.retry_on)
+
+    def gauges(self) -> dict[str, float]:
+        http = self.http
+        return {"attempts_per_call": http.attempts / http.calls if http.calls else 1.0}
 
     def write(self, index: int, key: int) -> None:
         consistency = self.consistency
