@@ -132,3 +132,23 @@ def test_retry_amplification_matches_the_geometric_series(p: float, retries: int
     # over both copies is (1 + expected) / 2
     mean, low, high, _ = mean_ci(values)
     assert low <= (1 + expected) / 2 <= high, (mean, low, high)
+
+
+def test_a_retry_budget_of_ten_percent_caps_the_amplification_at_one_point_one() -> None:
+    fault = {"kind": "error", "target": "service:billing", "probability": 0.5, "start": 0}
+    base = {
+        "warmup": 0,
+        "workload": {"phases": [{"duration": 20, "rate": 50}], "mix": {"write": 1.0, "read": 0.0}},
+        "faults": [fault],
+    }
+    free = make_scenario(**base, patterns=[{"kind": "sync_http", "timeout": "5s", "retries": 3}])
+    capped = make_scenario(
+        **base,
+        patterns=[{"kind": "sync_http", "timeout": "5s", "retries": 3, "retry_budget": "10%"}],
+    )
+    storm = api.run(free, workers=1)
+    tamed = api.run(capped, workers=1)
+    assert storm.metric("sync_http", "attempts_per_call") > 1.4  # (1 + 1.875) / 2 expected
+    assert tamed.metric("sync_http", "attempts_per_call") <= 1.1
+    assert tamed.metric("sync_http", "retries_denied") > 0
+    assert storm.metric("sync_http", "retries_denied") == 0

@@ -28,8 +28,10 @@ cancelled and 503 [ISTIO], so by default neither a per-try timeout nor a reset i
 The caller's ``alive()`` is asked before each attempt and when an answer arrives: a caller that
 died (its instance crashed) neither retries nor hears the answer.
 
-Left out: connection pools and keep-alive, circuit breakers, bulkheads, retry budgets and
-deadline propagation, retries on other hosts (every attempt goes through the callee's
+An optional :class:`RetryBudget` bounds retries to a share of the calls.
+
+Left out: connection pools and keep-alive, circuit breakers, bulkheads and deadline
+propagation, retries on other hosts (every attempt goes through the callee's
 balancer, which may well pick another instance).
 """
 
@@ -89,6 +91,32 @@ class RetryPolicy:
         return bool(self.retry_on & _RETRIED_BY[failure])
 
 
+class RetryBudget:
+    """Retries as a share of calls, as Finagle's ``RetryBudget`` and Envoy's ``retry_budget``
+    bound them: each call deposits ``share`` of a retry, each retry spends a whole one, and no
+    retry is sent without one in the bank — so retries never exceed ``share`` × calls, and a
+    failing callee cannot be hit by more than ``1 + share`` attempts per call on average (a
+    retry storm is capped). Left out: Finagle's minimum of retries per second and its window."""
+
+    __slots__ = ("balance", "denied", "share")
+
+    def __init__(self, share: float) -> None:
+        self.share = share
+        self.balance = 0.0
+        self.denied = 0
+        """Retries the budget refused."""
+
+    def deposit(self) -> None:
+        self.balance += self.share
+
+    def spend(self) -> bool:
+        if self.balance >= 1.0:
+            self.balance -= 1.0
+            return True
+        self.denied += 1
+        return False
+
+
 class _Call:
     """One call: the attempt under way, and whether the caller has its answer yet."""
 
@@ -126,10 +154,12 @@ class HttpClient:
         backoff: Backoff,
         alive: Callable[[], bool],
         draws: Callable[[int], WorkDraws] | None = None,
+        budget: RetryBudget | None = None,
     ) -> None:
         """Call ``destination`` to run ``work``; ``done(outcome)`` once: ``OK``, ``ERROR``
         after the last attempt failed, ``TIMEOUT`` when the route timeout (or the last
-        attempt's per-try timeout) fired. ``draws(attempt)`` names each attempt's work."""
+        attempt's per-try timeout) fired. ``draws(attempt)`` names each attempt's work; a
+        ``budget`` must allow each retry."""
         env = self.ctx.env
         network = self.network
         source = self.source
@@ -137,6 +167,8 @@ class HttpClient:
         jitter = self.ctx.stream(f"backoff:{source}->{destination}").uniform
         call = _Call()
         self.calls += 1
+        if budget is not None:
+            budget.deposit()
 
         def end(outcome: int) -> None:
             if not call.done and alive():
@@ -156,7 +188,9 @@ class HttpClient:
                 if outcome == OK:
                     end(OK)
                     return
-                if not policy.retries_after(failure_of(outcome, value), number):
+                if not policy.retries_after(failure_of(outcome, value), number) or (
+                    budget is not None and not budget.spend()
+                ):
                     end(TIMEOUT if outcome == TIMEOUT else ERROR)
                     return
                 ceiling = min(backoff.cap, (2 ** (number + 1) - 1) * backoff.base)

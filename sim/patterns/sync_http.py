@@ -18,9 +18,10 @@ replica are answered from its own copy, so they can be stale.
 
 Measured: ``attempts_per_call`` (attempts per call to a copy, retries included: the retry
 amplification, (1 − p^(r+1)) / (1 − p) for independent failures of probability p and r
-retries).
+retries) and ``retries_denied`` (by the optional ``retry_budget``, which caps the
+amplification at 1 + budget).
 
-Left out: circuit breakers, bulkheads, retry budgets, deadline propagation, idempotency keys.
+Left out: circuit breakers, bulkheads, deadline propagation, idempotency keys.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from pydantic import Field
 
 from sim.config.clients import Backoff
 from sim.config.model import PatternSettings, Scenario
-from sim.config.types import PositiveDuration
-from sim.infra.http import HttpClient, RetryPolicy
+from sim.config.types import PositiveDuration, Probability
+from sim.infra.http import HttpClient, RetryBudget, RetryPolicy
 from sim.infra.service import Job
 from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
@@ -41,13 +42,19 @@ from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["ATTEMPTS_PER_CALL", "SyncHttpModel", "SyncHttpSettings"]
+__all__ = ["ATTEMPTS_PER_CALL", "RETRIES_DENIED", "SyncHttpModel", "SyncHttpSettings"]
 
 ATTEMPTS_PER_CALL = Metric(
     "attempts_per_call",
     "count",
     "attempts per call from the owner to a copy, retries included (1 without retries)",
     "cost",
+)
+RETRIES_DENIED = Metric(
+    "retries_denied",
+    "count",
+    "retries the retry budget refused (0 without a budget)",
+    "availability",
 )
 
 Outcome = Callable[[int], None]
@@ -95,6 +102,11 @@ class SyncHttpSettings(PatternSettings):
         "(503) [ISTIO]; add reset or 5xx to retry resets and per-try timeouts",
     )
     backoff: Backoff = Field(default_factory=lambda: Backoff.model_validate({}))
+    retry_budget: Probability | None = Field(
+        None,
+        description="retries as a share of calls (Envoy retry_budget, Finagle RetryBudget; "
+        "SRE: 10%); null: no budget",
+    )
 
 
 class _FanOut:
@@ -121,16 +133,21 @@ class SyncHttpModel(PatternModel):
 
     settings = SyncHttpSettings
     spec: SyncHttpSettings
-    metrics = (ATTEMPTS_PER_CALL,)
+    metrics = (ATTEMPTS_PER_CALL, RETRIES_DENIED)
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.http = HttpClient(ctx, self.network, self.owner, self.services)
         self.policy = RetryPolicy(spec.retries, spec.retry_on)
+        share = spec.retry_budget
+        self.budget = RetryBudget(share) if share is not None else None
 
     def gauges(self) -> dict[str, float]:
         http = self.http
-        return {"attempts_per_call": http.attempts / http.calls if http.calls else 1.0}
+        return {
+            "attempts_per_call": http.attempts / http.calls if http.calls else 1.0,
+            "retries_denied": float(self.budget.denied if self.budget is not None else 0),
+        }
 
     def write(self, index: int, key: int) -> None:
         consistency = self.consistency
@@ -194,6 +211,7 @@ class SyncHttpModel(PatternModel):
             backoff=spec.backoff,
             alive=lambda: job.alive,
             draws=lambda attempt: self.keyed("call", copy, key, version, attempt),
+            budget=self.budget,
         )
 
     def _apply(self, job: Job, copy: int, key: int, version: int) -> None:
