@@ -104,7 +104,9 @@ def run_one(task: Task) -> RunResult:
     faults = frames.pop("faults")
     request_frame = log.frame()
     spread = propagation(commits, applies, model.replicas)
-    pending = model.pending_versions()
+    copies = copy_table(
+        spread, commits, applies, model.replicas, scenario.warmup, model.pending_versions()
+    )
     metrics = replication_metrics(
         request_frame,
         spread,
@@ -114,16 +116,13 @@ def run_one(task: Task) -> RunResult:
         scenario.warmup,
         load_end,
         gauges,
-        pending,
+        copies,
         drain,
     )
     metrics["throttled"] = float(
         sum(db.throttle.throttled for db in model.databases.values() if db.throttle is not None)
     )
-    frames["commits"], frames["applies"] = commits, applies
-    frames["copies"] = copy_table(
-        spread, commits, applies, model.replicas, scenario.warmup, pending
-    )
+    frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
     skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
     return RunResult(
         label, task.replication, metrics, request_frame, spread, faults, frames, skipped, task.point

@@ -79,15 +79,15 @@ def replication_metrics(
     warmup: float,
     load_end: float,
     gauges: Mapping[str, float] | None = None,
-    pending: Mapping[int, set[tuple[int, int]]] | None = None,
+    copies: pd.DataFrame | None = None,
     drain: tuple[float, bool] = (math.nan, False),
 ) -> dict[str, float]:
     """The metrics of one run (one pattern, one replication).
 
     ``gauges`` carries what the pattern's components measured themselves (the metrics its
-    model declares, :mod:`sim.metrics.catalog`); ``pending`` the versions still on their way
-    to each copy at the end (see :func:`lost_and_pending`); ``drain`` how long the drain ran
-    and whether it stopped at its cap.
+    model declares, :mod:`sim.metrics.catalog`); ``copies`` the run's :func:`copy_table`, whose
+    lost, pending, duplicate, reorder and phantom counts add up to the run's; ``drain`` how
+    long the drain ran and whether it stopped at its cap.
     """
     measured = requests[requests["start"] >= warmup]
     ok = measured[measured["outcome"] == "ok"]
@@ -98,7 +98,12 @@ def replication_metrics(
     delays = propagation.loc[propagation["commit_time"] >= warmup, "delay"].to_numpy(float)
     never = np.isnan(delays)
     censored = np.where(never, np.inf, delays)  # never arrived: infinitely stale
-    lost, waiting = lost_and_pending(commits, applies, replicas, pending, warmup)
+    per_copy = (
+        copies
+        if copies is not None
+        else copy_table(propagation, commits, applies, replicas, warmup)
+    )
+    counts = {name: float(per_copy[name].sum()) for name in _COUNTED}
     return {
         "latency_mean": float(latency.mean()) if len(latency) else math.nan,
         "latency_p50": _percentile(latency, 50),
@@ -113,14 +118,15 @@ def replication_metrics(
         "never_propagated": float(never.mean()) if len(never) else math.nan,
         "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
         "divergent_keys": float(divergent_keys(commits, applies, replicas, warmup)),
-        "lost_updates": float(lost),
-        "pending_at_end": float(waiting),
-        **{name: float(count) for name, count in apply_anomalies(commits, applies, warmup).items()},
+        **counts,
         "read_your_writes_violations": float(read_your_writes_violations(measured)),
         "drain_time": float(drain[0]),
         "drain_capped": float(drain[1]),
         **dict(gauges or {}),
     }
+
+
+_COUNTED = ("lost_updates", "pending_at_end", "duplicates", "reorders", "phantom_writes")
 
 
 def copy_table(

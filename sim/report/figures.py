@@ -32,10 +32,9 @@ import plotly.graph_objects as go
 from sim.report.panels import (
     auto_bin_seconds,
     grid,
-    origin,
     percentile_line,
     shade_faults,
-    span,
+    time_bins,
 )
 from sim.report.style import (
     OUTCOME_COLORS,
@@ -152,8 +151,7 @@ def latency_over_time(
     ok = measured(requests, warmup)
     ok = ok.loc[ok["outcome"] == _OK, ["pattern", "start", "latency"]]
     times = ok["start"].to_numpy(dtype=float)
-    width = bin_seconds or auto_bin_seconds(span(times))
-    start = origin(times, width)
+    width, start = time_bins(times, bin_seconds)
     shown: list[float] = []
     for look, group in _groups(ok, drawn):
         bins = np.floor((group["start"].to_numpy(dtype=float) - start) / width)
@@ -206,8 +204,7 @@ def throughput_errors(
     requests = measured(requests, warmup)
     starts = requests["start"].to_numpy(dtype=float)
     done = starts + requests["latency"].to_numpy(dtype=float)
-    width = bin_seconds or auto_bin_seconds(span(starts))
-    start = origin(starts, width)
+    width, start = time_bins(starts, bin_seconds)
     n_bins = int((np.nanmax(starts) - start) // width) + 1 if len(starts) else 0
     names = [look.name for look in drawn]
     counts = (

@@ -28,12 +28,10 @@ from plotly.subplots import make_subplots
 from sim.metrics.summarize import censored_percentile
 from sim.report.figures import ecdf, ordered_looks
 from sim.report.panels import (
-    auto_bin_seconds,
     grid,
-    origin,
     percentile_line,
     shade_faults,
-    span,
+    time_bins,
 )
 from sim.report.style import Look, label, log_ticks, seconds_text, style
 
@@ -153,8 +151,7 @@ def staleness_over_time(
     )
     measured = _measured(propagation, warmup)
     times = measured["commit_time"].to_numpy(dtype=float)
-    width = bin_seconds or auto_bin_seconds(span(times))
-    start = origin(times, width)
+    width, start = time_bins(times, bin_seconds)
     delays = measured["delay"].to_numpy(dtype=float)
     positive = delays[(delays > 0) & np.isfinite(delays)]
     floor = float(positive.min()) / 3 if len(positive) else 1e-3

@@ -30,6 +30,7 @@ __all__ = [
     "percentile_line",
     "shade_faults",
     "span",
+    "time_bins",
 ]
 
 _NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
@@ -57,6 +58,13 @@ def span(times: np.ndarray) -> float:
 
 def origin(times: np.ndarray, width: float) -> float:
     return math.floor(float(np.nanmin(times)) / width) * width if len(times) else 0.0
+
+
+def time_bins(times: np.ndarray, bin_seconds: float | None = None) -> tuple[float, float]:
+    """``(width, origin)`` of the time bins over ``times``: ``bin_seconds`` wide, or a round
+    width cutting their span into 60–120 bins, starting at a multiple of the width."""
+    width = bin_seconds or auto_bin_seconds(span(times))
+    return width, origin(times, width)
 
 
 def columns_for(count: int) -> int:

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sim.report.figures import ordered_looks
-from sim.report.panels import auto_bin_seconds, grid, origin, shade_faults, span
+from sim.report.panels import grid, shade_faults, time_bins
 from sim.report.style import Look, label, style
 
 __all__ = ["connector_activity", "consumer_lag_over_time"]
@@ -51,8 +51,7 @@ def consumer_lag_over_time(
         )
         return fig
     times = lag["time"].to_numpy(dtype=float)
-    width = bin_seconds or auto_bin_seconds(span(times))
-    start = origin(times, width)
+    width, start = time_bins(times, bin_seconds)
     n_bins = int((np.nanmax(times) - start) // width) + 1
     frame = lag.assign(bin=np.floor((times - start) / width).astype(np.int64))
     groups_seen = sorted({str(g) for g in frame["group"].unique()})
@@ -116,8 +115,7 @@ def connector_activity(
         if look.name in set(polls["pattern"].astype(str))
     ]
     times = polls["time"].to_numpy(dtype=float)
-    width = bin_seconds or auto_bin_seconds(span(times))
-    start = origin(times, width)
+    width, start = time_bins(times, bin_seconds)
     n_bins = int((np.nanmax(times) - start) // width) + 1
     frame = polls.assign(bin=np.floor((times - start) / width).astype(np.int64))
     x = start + (np.arange(n_bins) + 0.5) * width
