@@ -122,6 +122,7 @@ def run_one(task: Task) -> RunResult:
     metrics["throttled"] = float(
         sum(db.throttle.throttled for db in model.databases.values() if db.throttle is not None)
     )
+    metrics["shed"] = float(sum(service.shed for service in model.all_services()))
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
     skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
     return RunResult(

@@ -13,6 +13,7 @@ from pydantic import Field, RootModel, model_validator
 
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
 from sim.config.provisioned import Provisioned
+from sim.config.resilience import HealthCheck, QueueLimit
 from sim.config.types import LoadRate, Name, PositiveDuration, StrictModel
 
 __all__ = [
@@ -47,6 +48,16 @@ class ServiceConfig(StrictModel):
     )
     load_balancer: Literal["round_robin", "random", "least_outstanding"] = Field(
         "round_robin", description="how a caller picks an instance"
+    )
+    queue: QueueLimit | None = Field(
+        None,
+        description="a bounded queue per instance that sheds load past its limit; null: "
+        "unbounded FIFO",
+    )
+    health_check: HealthCheck | None = Field(
+        None,
+        description="active health checks that take a down instance out of the balancer's "
+        "rotation; null: none (a down instance keeps receiving requests and refuses them)",
     )
 
 

@@ -28,19 +28,36 @@ cancelled and 503 [ISTIO], so by default neither a per-try timeout nor a reset i
 The caller's ``alive()`` is asked before each attempt and when an answer arrives: a caller that
 died (its instance crashed) neither retries nor hears the answer.
 
-An optional :class:`RetryBudget` bounds retries to a share of the calls.
+Each call edge may be guarded (:class:`Guards`): an optional :class:`RetryBudget` bounds
+retries to a share of the calls; a circuit breaker and a bulkhead (:mod:`sim.infra.guards`)
+sit around each attempt, inside the retries, as resilience4j's default order puts them
+(Retry ( CircuitBreaker ( Bulkhead ( call ) ) ) [R4J]). An attempt the breaker does not permit,
+or the bulkhead has no permit for, ends the call at once with an error and is not retried (a
+local refusal, as Envoy does not retry its own overflow); a bulkhead refusal counts as a
+failure for the breaker, as in resilience4j. Every attempt the caller gave up on (per-try or
+route timeout) counts as a failure when it is given up on.
 
-Left out: connection pools and keep-alive, circuit breakers, bulkheads and deadline
-propagation, retries on other hosts (every attempt goes through the callee's
-balancer, which may well pick another instance).
+**Deadlines.** A call may be given the time its caller gives up (``deadline``): the route
+timeout is cut to it. With ``propagate`` each attempt carries the time the caller stops
+waiting for it (route timeout, deadline or per-try timeout, whichever is first) to the callee,
+whose instance drops work that reaches a slot, or ends its CPU work, after that time
+(:mod:`sim.infra.service`), as gRPC deadlines do.
+
+Left out: connection pools and keep-alive, retries on other hosts (every attempt goes through
+the callee's balancer, which may well pick another instance), hedged requests.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import simpy
+
 from sim.config.clients import Backoff
+from sim.infra.guards import Bulkhead, CircuitBreaker
+from sim.infra.job import NO_DEADLINE
 from sim.infra.network import Network
 from sim.infra.service import Job, Service
 from sim.kernel.codes import ERROR, OK, TIMEOUT
@@ -48,7 +65,15 @@ from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
 from sim.kernel.schedule import later
 
-__all__ = ["ANY_FAILURE", "HttpClient", "RetryPolicy", "failure_of"]
+__all__ = [
+    "ANY_FAILURE",
+    "NO_GUARDS",
+    "Guards",
+    "HttpClient",
+    "RetryBudget",
+    "RetryPolicy",
+    "failure_of",
+]
 
 _RETRIED_BY: dict[str, frozenset[str]] = {
     "connect-failure": frozenset({"connect-failure", "5xx"}),
@@ -91,39 +116,88 @@ class RetryPolicy:
         return bool(self.retry_on & _RETRIED_BY[failure])
 
 
+RETRY_BUDGET_TTL = 10.0
+"""Seconds a call's share of a retry stays usable: Finagle's RetryBudget default ttl."""
+
+
 class RetryBudget:
-    """Retries as a share of calls, as Finagle's ``RetryBudget`` and Envoy's ``retry_budget``
-    bound them: each call deposits ``share`` of a retry, each retry spends a whole one, and no
-    retry is sent without one in the bank — so retries never exceed ``share`` × calls, and a
-    failing callee cannot be hit by more than ``1 + share`` attempts per call on average (a
-    retry storm is capped). Left out: Finagle's minimum of retries per second and its window."""
+    """Retries as a share of recent calls, as Finagle's ``RetryBudget`` and Envoy's
+    ``retry_budget`` bound them: a retry is sent only while the retries of the last
+    :data:`RETRY_BUDGET_TTL` seconds, this one included, stay within ``share`` of the calls of
+    those seconds. So retries never exceed ``share`` × calls, and a failing callee cannot be hit
+    by more than ``1 + share`` attempts per call on average (a retry storm is capped) — and, as
+    deposits expire, a calm minute does not bank retries for a later storm. Left out:
+    Finagle's minimum of 10 retries per second."""
 
-    __slots__ = ("balance", "denied", "share")
+    __slots__ = ("_calls", "_retries", "denied", "env", "share")
 
-    def __init__(self, share: float) -> None:
+    def __init__(self, env: simpy.Environment, share: float) -> None:
+        self.env = env
         self.share = share
-        self.balance = 0.0
+        self._calls: deque[float] = deque()
+        self._retries: deque[float] = deque()
         self.denied = 0
         """Retries the budget refused."""
 
     def deposit(self) -> None:
-        self.balance += self.share
+        """A call is made."""
+        self._calls.append(self.env.now)
 
     def spend(self) -> bool:
-        if self.balance >= 1.0:
-            self.balance -= 1.0
+        """Whether a retry may be sent now (it is counted if so)."""
+        now = self.env.now
+        horizon = now - RETRY_BUDGET_TTL
+        calls, retries = self._calls, self._retries
+        while calls and calls[0] <= horizon:
+            calls.popleft()
+        while retries and retries[0] <= horizon:
+            retries.popleft()
+        if len(retries) + 1 <= self.share * len(calls):
+            retries.append(now)
             return True
         self.denied += 1
         return False
 
 
+class Guards:
+    """What guards one call edge: its circuit breaker, bulkhead and retry budget (each
+    optional, :mod:`sim.infra.guards`)."""
+
+    __slots__ = ("breaker", "budget", "bulkhead")
+
+    def __init__(
+        self,
+        breaker: CircuitBreaker | None = None,
+        bulkhead: Bulkhead | None = None,
+        budget: RetryBudget | None = None,
+    ) -> None:
+        self.breaker = breaker
+        self.bulkhead = bulkhead
+        self.budget = budget
+
+
+NO_GUARDS = Guards()
+
+
+class _Attempt:
+    """One attempt: when it was sent, and whether the caller still waits for it."""
+
+    __slots__ = ("number", "open", "started")
+
+    def __init__(self, number: int, started: float) -> None:
+        self.number = number
+        self.started = started
+        self.open = True
+
+
 class _Call:
     """One call: the attempt under way, and whether the caller has its answer yet."""
 
-    __slots__ = ("attempt", "done")
+    __slots__ = ("attempt", "current", "done")
 
     def __init__(self) -> None:
         self.attempt = 0
+        self.current: _Attempt | None = None
         self.done = False
 
 
@@ -154,37 +228,75 @@ class HttpClient:
         backoff: Backoff,
         alive: Callable[[], bool],
         draws: Callable[[int], WorkDraws] | None = None,
-        budget: RetryBudget | None = None,
+        guards: Guards = NO_GUARDS,
+        deadline: float = NO_DEADLINE,
+        propagate: bool = False,
     ) -> None:
         """Call ``destination`` to run ``work``; ``done(outcome)`` once: ``OK``, ``ERROR``
-        after the last attempt failed, ``TIMEOUT`` when the route timeout (or the last
-        attempt's per-try timeout) fired. ``draws(attempt)`` names each attempt's work; a
-        ``budget`` must allow each retry."""
+        after the last attempt failed (or the edge's guards refused one), ``TIMEOUT`` when the
+        route timeout, the caller's ``deadline`` or the last attempt's per-try timeout fired.
+        ``draws(attempt)`` names each attempt's work. With ``propagate`` each attempt carries
+        the time the caller stops waiting for it, so the callee can drop work no one awaits."""
         env = self.ctx.env
         network = self.network
         source = self.source
         target = self.services[destination]
         jitter = self.ctx.stream(f"backoff:{source}->{destination}").uniform
+        breaker, bulkhead, budget = guards.breaker, guards.bulkhead, guards.budget
         call = _Call()
         self.calls += 1
         if budget is not None:
             budget.deposit()
+        ends_at = deadline if timeout is None else min(deadline, env.now + timeout)
+
+        def close(sent: _Attempt | None, failed: bool) -> None:
+            """The caller stops waiting for attempt ``sent``: return its permit, record it."""
+            if sent is None or not sent.open:
+                return
+            sent.open = False
+            if bulkhead is not None:
+                bulkhead.release()
+            if breaker is not None:
+                breaker.record(failed, env.now - sent.started)
 
         def end(outcome: int) -> None:
             if not call.done and alive():
                 call.done = True
+                close(call.current, outcome != OK)
                 done(outcome)
 
         def attempt(number: int) -> None:
             if call.done or not alive():
                 return
+            if breaker is not None and not breaker.permit():
+                end(ERROR)  # not permitted: fail fast, no retry
+                return
+            if bulkhead is None:
+                send(number)
+                return
+
+            def refused() -> None:
+                if breaker is not None:
+                    breaker.record(True, 0.0)
+                end(ERROR)
+
+            bulkhead.acquire(lambda: send(number), refused)
+
+        def send(number: int) -> None:
+            sent = _Attempt(number, env.now)
+            if call.done or not alive():
+                close(sent, True)
+                return
             call.attempt = number
+            call.current = sent
             self.attempts += 1
 
             def settle(outcome: int, value: Any) -> None:
                 if call.done or call.attempt != number or not alive():
+                    close(sent, outcome != OK)
                     return  # an answer to an attempt already given up on
                 call.attempt = -1
+                close(sent, outcome != OK)
                 if outcome == OK:
                     end(OK)
                     return
@@ -196,9 +308,12 @@ class HttpClient:
                 ceiling = min(backoff.cap, (2 ** (number + 1) - 1) * backoff.base)
                 later(env, jitter() * ceiling, lambda: attempt(number + 1))
 
+            gives_up = ends_at
             if per_try_timeout is not None:
                 later(env, per_try_timeout, lambda: settle(TIMEOUT, None))
+                gives_up = min(gives_up, env.now + per_try_timeout)
             unit = None if draws is None else draws(number)
+            carried = gives_up if propagate else NO_DEADLINE
             network.send(
                 source,
                 destination,
@@ -208,11 +323,14 @@ class HttpClient:
                         network, destination, source, lambda: settle(outcome, value)
                     ),
                     unit,
+                    carried,
                 ),
             )
 
-        if timeout is not None:
+        if timeout is not None and ends_at == env.now + timeout:
             later(env, timeout, lambda: end(TIMEOUT))
+        elif ends_at != NO_DEADLINE:
+            later(env, ends_at - env.now, lambda: end(TIMEOUT))
         attempt(0)
 
 

@@ -20,9 +20,20 @@ at once; arrivals are refused until restart), ``latency`` (extra time added to e
 service time) and ``error`` (an arriving request fails fast with a probability). A
 service-wide fault acts on every instance.
 
-Left out: health checks (the balancer keeps sending to a crashed instance, whose refusals
-fail fast), autoscaling, CPU contention between slots (each slot is an independent server),
-queue limits and load shedding.
+Resilience, each off unless the service's settings name it (:mod:`sim.config.resilience`):
+
+- a **bounded queue** (``queue: {limit, order, overflow}``): past ``limit`` waiting requests an
+  arrival is shed, answered at once with a 503 (``overflow: reject``), or the oldest waiting
+  request is shed to make room (``drop_oldest``); ``order: lifo`` serves the newest waiting
+  request first. Shed requests are counted (:attr:`Service.shed`);
+- **deadlines**: a request may carry the time its caller gives up (:mod:`sim.infra.job`); an
+  instance that reaches it after that time, when a slot takes it or when its CPU work ends,
+  drops it without doing the rest (counted in :attr:`Service.dropped`), as a gRPC server
+  checks its context before working on a cancelled call;
+- **health-checked load balancing** (:mod:`sim.infra.balancer`).
+
+Left out: autoscaling, CPU contention between slots (each slot is an independent server),
+CoDel-style queue-time limits.
 """
 
 from __future__ import annotations
@@ -32,174 +43,17 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.config.sections import ServiceConfig
+from sim.infra.balancer import Balancer
 from sim.infra.injected import Injectable, Injected
+from sim.infra.job import NO_DEADLINE, Job, Leak, Work
 from sim.infra.network import Network
 from sim.infra.queries import Queries
-from sim.kernel.codes import ERROR, Done
+from sim.kernel.codes import ERROR, TIMEOUT, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
-from sim.kernel.schedule import Trampoline, later
+from sim.kernel.schedule import Trampoline
 
 __all__ = ["Instance", "Job", "Leak", "Service"]
-
-Work = Callable[["Job"], None]
-
-
-class Job:
-    """One request being handled by an instance: the handle of its slot."""
-
-    __slots__ = (
-        "done",
-        "draws",
-        "epoch",
-        "finished",
-        "instance",
-        "pending",
-        "queries",
-        "service",
-        "service_time",
-        "work",
-    )
-
-    def __init__(
-        self,
-        service: Service,
-        work: Work,
-        done: Done,
-        service_time: float,
-        draws: WorkDraws | None = None,
-    ) -> None:
-        self.service = service
-        self.work = work
-        self.done = done
-        self.service_time = service_time
-        self.draws = draws
-        """Where the job's random draws come from (its service time was the first)."""
-        self.queries = 0
-        """Database queries the job has sent (the next one's draws are ``draws.query(n)``)."""
-        self.instance: Instance | None = None
-        self.epoch = 0
-        self.finished = False
-        self.pending = 0
-        """Continuations started for this job that have not run yet."""
-
-    @property
-    def alive(self) -> bool:
-        """False once the job has finished or its instance crashed under it."""
-        return not self.finished
-
-    def finish(self, outcome: int, value: Any = None) -> None:
-        """End the job: free its slot and answer the caller (once)."""
-        if self.finished:
-            return
-        self.finished = True
-        instance = self.instance
-        if instance is not None and instance.epoch == self.epoch:
-            instance.release(self)
-        self.done(outcome, value)
-
-    def track(self, then: Callable[..., None]) -> Callable[..., None]:
-        """Wrap a continuation of this job's work: it runs only while the job is alive, and
-        if it returns with nothing else pending and the job unfinished, the slot has leaked."""
-        self.pending += 1
-
-        def resumed(*args: Any) -> None:
-            self.pending -= 1
-            if self.finished:
-                return
-            then(*args)
-            if not self.finished and self.pending == 0:
-                self.service.leaked(self)
-
-        return resumed
-
-    def _answer(self, then: Done) -> Done:
-        """:meth:`track` for the ``(outcome, value)`` continuations of queries."""
-        self.pending += 1
-
-        def answered(outcome: int, value: Any) -> None:
-            self.pending -= 1
-            if self.finished:
-                return
-            then(outcome, value)
-            if not self.finished and self.pending == 0:
-                self.service.leaked(self)
-
-        return answered
-
-    def after(self, delay: float, then: Callable[[], None]) -> None:
-        """Continue with ``then()`` after ``delay`` simulated seconds."""
-        later(self.service.ctx.env, delay, self.track(then))
-
-    def read_row(self, database: Any, key: int, *, then: Done) -> None:
-        """Read a row of ``database`` (a hop there and back); ``then(outcome, version)``."""
-        n = self.queries
-        self.queries = n + 1
-        queries = self.service.queries
-        network = queries.network
-        if network is None or network.instant:  # no hops: straight to the database
-            database.read(key, self._answer(then), self.draws, n)
-        else:
-            queries.read_row(database, key, then=self._answer(then), draws=self.draws, n=n)
-
-    def write_row(
-        self,
-        database: Any,
-        key: int,
-        *,
-        version: int | None = None,
-        delete: bool = False,
-        on_commit: Done | None = None,
-        then: Done,
-        extra: float = 0.0,
-    ) -> None:
-        """Write a row (see :meth:`sim.infra.queries.Queries.write_row`): ``on_commit`` at the
-        commit instant (always), ``then(outcome, version)`` when the answer is back; ``extra``
-        is more work in the same transaction."""
-        n = self.queries
-        self.queries = n + 1
-        self.service.queries.write_row(
-            database,
-            key,
-            version=version,
-            delete=delete,
-            on_commit=on_commit,
-            then=self._answer(then),
-            draws=self.draws,
-            n=n,
-            extra=extra,
-        )
-
-    def query(
-        self,
-        database: Any,
-        issue: Callable[[Done, WorkDraws | None, int], None],
-        *,
-        on_end: Done | None = None,
-        then: Done,
-    ) -> None:
-        """Any other query (see :meth:`sim.infra.queries.Queries.query`): ``issue(done,
-        draws, n)`` starts it with the job's draws for its n-th query."""
-        n = self.queries
-        self.queries = n + 1
-        draws = self.draws
-        self.service.queries.query(
-            database, lambda done: issue(done, draws, n), on_end=on_end, then=self._answer(then)
-        )
-
-
-class Leak:
-    """A job that ended its work without finishing: where and when."""
-
-    __slots__ = ("instance", "service", "time")
-
-    def __init__(self, service: str, instance: int, time: float) -> None:
-        self.service = service
-        self.instance = instance
-        self.time = time
-
-    def __repr__(self) -> str:
-        return f"{self.service}/{self.instance} at t={self.time:g}s"
 
 
 class Instance(Injectable):
@@ -227,7 +81,14 @@ class Instance(Injectable):
         """Requests queued or in service."""
         return len(self.queue) + len(self.running)
 
+    @property
+    def answers_probes(self) -> bool:
+        """Whether a health-check probe gets an answer (an up instance does)."""
+        return True
+
     def accept(self, job: Job) -> None:
+        service = self.service
+        service.arrivals += 1
         if not self.up:
             job.finished = True
             job.done(ERROR, "refused")
@@ -235,7 +96,7 @@ class Instance(Injectable):
         injected = self.injected
         if injected.errors:
             draws = job.draws
-            coin = self.service.error_draw() if draws is None else draws.coin()
+            coin = service.error_draw() if draws is None else draws.coin()
             if coin < injected.error_probability:
                 job.finished = True
                 job.done(ERROR, "injected")
@@ -245,10 +106,26 @@ class Instance(Injectable):
         if self.free > 0:
             self.free -= 1
             self._start(job)
-        else:
-            self.queue.append(job)
+            return
+        limit = service.queue_limit
+        if limit is not None and len(self.queue) >= limit:
+            if service.drop_oldest and self.queue:
+                self._shed(self.queue.popleft())
+            else:
+                self._shed(job)
+                return
+        self.queue.append(job)
+
+    def _shed(self, job: Job) -> None:
+        """Refuse a request the full queue has no room for (503, at once)."""
+        self.service.shed += 1
+        job.finished = True
+        job.done(ERROR, "shed")
 
     def _start(self, job: Job) -> None:
+        if job.deadline <= self.service.ctx.env.now:
+            self._expired(job)
+            return
         self.running.add(job)
         delay = job.service_time
         for extra in self.injected.delays:
@@ -258,9 +135,18 @@ class Instance(Injectable):
         else:
             self._timeout(delay).callbacks.append(lambda _e: self._served(job))
 
+    def _expired(self, job: Job) -> None:
+        """The caller of ``job`` has given up (its propagated deadline passed): drop the work."""
+        self.service.dropped += 1
+        self.running.add(job)
+        job.finish(TIMEOUT, "deadline")
+
     def _served(self, job: Job) -> None:
         if not job.finished and job.epoch == self.epoch:
-            self._work(job)
+            if job.deadline <= self.service.ctx.env.now:
+                self._expired(job)
+            else:
+                self._work(job)
 
     def _work(self, job: Job) -> None:
         job.work(job)
@@ -270,7 +156,7 @@ class Instance(Injectable):
     def release(self, job: Job) -> None:
         self.running.discard(job)
         if self.queue:
-            following = self.queue.popleft()
+            following = self.queue.pop() if self.service.lifo else self.queue.popleft()
             self.service.soon(lambda: self._start(following))
         else:
             self.free += 1
@@ -318,25 +204,45 @@ class Service:
         self.instances = [Instance(self, i, config.concurrency) for i in range(config.instances)]
         self._service_time = config.service_time.sampler(ctx.stream(f"service:{name}"))
         self._service_quantile = config.service_time.quantile()
-        self._balancer_stream = ctx.stream(f"balancer:{name}")
+        self.balancer: Balancer[Instance] = Balancer(ctx, name, config)
+        self.balancer.attach(self.instances)
+        self._pick = self.balancer.pick
         self.error_draw = ctx.stream(f"fault:service:{name}").uniform
         self.node = name if node is None else node
         self.queries = Queries(network, self.node)
-        self._next = 0
+        queue = config.queue
+        self.queue_limit = None if queue is None else queue.limit
+        """Requests that may wait per instance (None: unbounded)."""
+        self.lifo = queue is not None and queue.order == "lifo"
+        self.drop_oldest = queue is not None and queue.overflow == "drop_oldest"
         self.soon = Trampoline()
         self.restart_listeners: list[Callable[[Instance], None]] = []
         """Called with an instance when it restarts (recovery of in-doubt work)."""
         self.leaks: list[Leak] = []
         """Jobs whose work ended without finishing them (a model error, reported by the run)."""
+        self.arrivals = 0
+        """Requests that reached an instance (refused ones included)."""
+        self.shed = 0
+        """Requests refused or dropped by a full queue."""
+        self.dropped = 0
+        """Requests whose work was skipped because their propagated deadline had passed."""
 
-    def call(self, work: Work, done: Done, draws: WorkDraws | None = None) -> Job:
+    def call(
+        self,
+        work: Work,
+        done: Done,
+        draws: WorkDraws | None = None,
+        deadline: float = NO_DEADLINE,
+    ) -> Job:
         """Handle one request: queue, serve, run ``work(job)``; the work ends with
         :meth:`Job.finish`. ``draws`` names the unit of work (:mod:`sim.kernel.draws`): its
-        service time and error coin come from it (without it, from the service's streams)."""
+        service time and error coin come from it (without it, from the service's streams).
+        A ``deadline`` (the time the caller gives up) lets the instance skip work no one waits
+        for any more."""
         if draws is None:
-            job = Job(self, work, done, self._service_time())
+            job = Job(self, work, done, self._service_time(), deadline=deadline)
         else:
-            job = Job(self, work, done, self._service_quantile(draws.handle()), draws)
+            job = Job(self, work, done, self._service_quantile(draws.handle()), draws, deadline)
         self._pick().accept(job)
         return job
 
@@ -353,18 +259,3 @@ class Service:
     def held_by_finished(self) -> int:
         """Slots still held by jobs that have finished (always 0 unless a slot leaked)."""
         return sum(1 for i in self.instances for job in i.running if job.finished)
-
-    def _pick(self) -> Instance:
-        instances = self.instances
-        if len(instances) == 1:
-            return instances[0]
-        policy = self.config.load_balancer
-        if policy == "round_robin":
-            chosen = instances[self._next % len(instances)]
-            self._next += 1
-            return chosen
-        if policy == "random":
-            return instances[
-                min(int(self._balancer_stream.uniform() * len(instances)), len(instances) - 1)
-            ]
-        return min(instances, key=lambda instance: instance.outstanding)

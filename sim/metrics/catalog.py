@@ -71,6 +71,12 @@ COMMON: tuple[Metric, ...] = (
         "attempts a database's provisioned capacity refused (each retry counts; 0 without limits)",
     ),
     _m(
+        "shed",
+        "count",
+        "availability",
+        "requests a service's bounded queue refused or dropped (0 without queue limits)",
+    ),
+    _m(
         "staleness_p50",
         "s",
         "freshness",

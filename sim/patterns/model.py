@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 from sim.config.model import PatternSettings, Scenario
 from sim.faults.topology import Topology
 from sim.infra.database import Database
+from sim.infra.job import NO_DEADLINE
 from sim.infra.network import Network, NetworkLink
 from sim.infra.service import Job, Leak, Service
 from sim.kernel.codes import DELETE, OK, READ
@@ -51,6 +52,9 @@ class PatternModel:
     metrics: ClassVar[tuple[Metric, ...]] = ()
     """Metrics the model's components measure, reported by :meth:`gauges`."""
     kind: ClassVar[str] = ""
+    propagates_deadline = False
+    """Whether a request carries the client's deadline (arrival + the workload's timeout) to the
+    service that handles it, which drops it once the client has given up (:mod:`sim.infra.job`)."""
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         self.ctx = ctx
@@ -266,9 +270,10 @@ class PatternModel:
         target = self.services[service] if at is None else at
         draws = self.draws.work(index)
         works = log.works
+        deadline = env.now + log.timeout if self.propagates_deadline else NO_DEADLINE
 
         def handle() -> None:
-            works[index] = target.call(work, answered, draws).service_time
+            works[index] = target.call(work, answered, draws, deadline).service_time
 
         if network.instant:
             handle()

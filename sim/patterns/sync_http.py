@@ -21,7 +21,12 @@ amplification, (1 − p^(r+1)) / (1 − p) for independent failures of probabili
 retries) and ``retries_denied`` (by the optional ``retry_budget``, which caps the
 amplification at 1 + budget).
 
-Left out: circuit breakers, bulkheads, deadline propagation, idempotency keys.
+Each call edge (the owner's calls to one replica) may have a retry budget, a circuit breaker
+and a bulkhead, and deadlines may be propagated (:mod:`sim.config.calls`,
+:mod:`sim.infra.guards`); all off by default. Measured with them: ``breaker_open_time``,
+``calls_not_permitted``, ``bulkhead_rejected`` and ``deadline_dropped``.
+
+Left out: idempotency keys, hedged requests, fallbacks (a refused call is an error).
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sim.config.clients import Backoff
-from sim.config.model import PatternSettings, Scenario
-from sim.config.types import PositiveDuration, Probability
-from sim.infra.http import HttpClient, RetryBudget, RetryPolicy
+from sim.config.calls import ISTIO_RETRY_ON, CallingPattern, CallPolicy, RetryOn
+from sim.config.model import Scenario
+from sim.infra.guards import Bulkhead, CircuitBreaker
+from sim.infra.http import Guards, HttpClient, RetryBudget, RetryPolicy
+from sim.infra.job import NO_DEADLINE
 from sim.infra.service import Job
 from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
@@ -42,7 +48,14 @@ from sim.metrics.catalog import Metric
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel, register_pattern
 
-__all__ = ["ATTEMPTS_PER_CALL", "RETRIES_DENIED", "SyncHttpModel", "SyncHttpSettings"]
+__all__ = [
+    "ATTEMPTS_PER_CALL",
+    "ISTIO_RETRY_ON",
+    "RETRIES_DENIED",
+    "RetryOn",
+    "SyncHttpModel",
+    "SyncHttpSettings",
+]
 
 ATTEMPTS_PER_CALL = Metric(
     "attempts_per_call",
@@ -57,56 +70,57 @@ RETRIES_DENIED = Metric(
     "availability",
 )
 
-Outcome = Callable[[int], None]
-RetryOn = Literal[
-    "5xx",
-    "gateway-error",
-    "reset",
-    "connect-failure",
-    "refused-stream",
-    "unavailable",
-    "cancelled",
-    "retriable-status-codes",
-]
-ISTIO_RETRY_ON: tuple[RetryOn, ...] = (
-    "connect-failure",
-    "refused-stream",
-    "unavailable",
-    "cancelled",
-    "retriable-status-codes",
+BREAKER_OPEN_TIME = Metric(
+    "breaker_open_time",
+    "s",
+    "seconds the owner's circuit breakers spent open, summed over its call edges (0 without)",
+    "availability",
+)
+CALLS_NOT_PERMITTED = Metric(
+    "calls_not_permitted",
+    "count",
+    "attempts an open (or half-open) circuit breaker refused at once",
+    "availability",
+)
+BULKHEAD_REJECTED = Metric(
+    "bulkhead_rejected",
+    "count",
+    "attempts refused because the edge's bulkhead had no free permit in time",
+    "availability",
+)
+DEADLINE_DROPPED = Metric(
+    "deadline_dropped",
+    "count",
+    "requests a service dropped because their caller had given up (propagated deadline)",
+    "cost",
 )
 
+Outcome = Callable[[int], None]
 
-class SyncHttpSettings(PatternSettings):
+
+class SyncHttpSettings(CallingPattern):
     """The owner commits, then calls each replica service over HTTP."""
 
     kind: Literal["sync_http"]
     fanout: Literal["sequential", "parallel"] = Field(
         "sequential", description="sequential stops at the first call that fails"
     )
-    timeout: PositiveDuration = Field(
-        15.0,
-        description="the route timeout: the whole call to one replica, retries included; "
-        "Envoy's default 15 s [ENVOY]",
-    )
-    per_try_timeout: PositiveDuration | None = Field(
-        None,
-        description="the timeout of one attempt; none by default: an attempt may use what is "
-        "left of the route timeout [ENVOY]",
-    )
-    retries: int = Field(2, ge=0, le=100, description="Istio default: 2 retries [ISTIO]")
-    retry_on: list[RetryOn] = Field(
-        default_factory=lambda: list[RetryOn](ISTIO_RETRY_ON),
-        description="failures that are retried (Envoy's retry_on); Istio's default: "
-        "connect-failure, refused-stream, unavailable, cancelled, retriable-status-codes "
-        "(503) [ISTIO]; add reset or 5xx to retry resets and per-try timeouts",
-    )
-    backoff: Backoff = Field(default_factory=lambda: Backoff.model_validate({}))
-    retry_budget: Probability | None = Field(
-        None,
-        description="retries as a share of calls (Envoy retry_budget, Finagle RetryBudget; "
-        "SRE: 10%); null: no budget",
-    )
+
+
+class _Edge:
+    """The policy and guards of the owner's calls to one replica."""
+
+    __slots__ = ("guards", "policy", "retry")
+
+    def __init__(self, ctx: SimContext, policy: CallPolicy) -> None:
+        self.policy = policy
+        self.retry = RetryPolicy(policy.retries, policy.retry_on)
+        env = ctx.env
+        self.guards = Guards(
+            CircuitBreaker(env, policy.circuit_breaker) if policy.circuit_breaker else None,
+            Bulkhead(env, policy.bulkhead) if policy.bulkhead else None,
+            RetryBudget(env, policy.retry_budget) if policy.retry_budget is not None else None,
+        )
 
 
 class _FanOut:
@@ -133,20 +147,34 @@ class SyncHttpModel(PatternModel):
 
     settings = SyncHttpSettings
     spec: SyncHttpSettings
-    metrics = (ATTEMPTS_PER_CALL, RETRIES_DENIED)
+    metrics = (
+        ATTEMPTS_PER_CALL,
+        RETRIES_DENIED,
+        BREAKER_OPEN_TIME,
+        CALLS_NOT_PERMITTED,
+        BULKHEAD_REJECTED,
+        DEADLINE_DROPPED,
+    )
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.http = HttpClient(ctx, self.network, self.owner, self.services)
-        self.policy = RetryPolicy(spec.retries, spec.retry_on)
-        share = spec.retry_budget
-        self.budget = RetryBudget(share) if share is not None else None
+        self.edges = {replica: _Edge(ctx, spec.policy_for(replica)) for replica in self.replicas}
+        self.propagates_deadline = any(edge.policy.deadline for edge in self.edges.values())
 
     def gauges(self) -> dict[str, float]:
         http = self.http
+        guards = [edge.guards for edge in self.edges.values()]
+        breakers = [g.breaker for g in guards if g.breaker is not None]
         return {
             "attempts_per_call": http.attempts / http.calls if http.calls else 1.0,
-            "retries_denied": float(self.budget.denied if self.budget is not None else 0),
+            "retries_denied": float(sum(g.budget.denied for g in guards if g.budget is not None)),
+            "breaker_open_time": sum(b.open_seconds() for b in breakers),
+            "calls_not_permitted": float(sum(b.not_permitted for b in breakers)),
+            "bulkhead_rejected": float(
+                sum(g.bulkhead.rejected for g in guards if g.bulkhead is not None)
+            ),
+            "deadline_dropped": float(sum(s.dropped for s in self.all_services())),
         }
 
     def write(self, index: int, key: int) -> None:
@@ -199,19 +227,22 @@ class SyncHttpModel(PatternModel):
 
     def _call(self, job: Job, replica: str, key: int, version: int, done: Outcome) -> None:
         """One HTTP call with timeout and retries; ``done(outcome)`` once, unless the caller died."""
-        spec = self.spec
+        edge = self.edges[replica]
+        policy = edge.policy
         copy = self.replicas.index(replica)
         self.http.call(
             replica,
             lambda rjob: self._apply(rjob, copy, key, version),
             job.track(done),
-            timeout=spec.timeout,
-            per_try_timeout=spec.per_try_timeout,
-            policy=self.policy,
-            backoff=spec.backoff,
+            timeout=policy.timeout,
+            per_try_timeout=policy.per_try_timeout,
+            policy=edge.retry,
+            backoff=policy.backoff,
             alive=lambda: job.alive,
             draws=lambda attempt: self.keyed("call", copy, key, version, attempt),
-            budget=self.budget,
+            guards=edge.guards,
+            deadline=job.deadline if policy.deadline else NO_DEADLINE,
+            propagate=policy.deadline,
         )
 
     def _apply(self, job: Job, copy: int, key: int, version: int) -> None:

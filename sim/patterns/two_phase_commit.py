@@ -41,7 +41,7 @@ from sim.config.clients import Backoff
 from sim.config.model import PatternSettings, Scenario
 from sim.config.types import PositiveDuration
 from sim.infra.http import ANY_FAILURE, HttpClient, RetryPolicy
-from sim.infra.service import Instance, Job
+from sim.infra.job import Instance, Job
 from sim.kernel.codes import ERROR, OK, TIMEOUT, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
