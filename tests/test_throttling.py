@@ -152,3 +152,53 @@ def test_a_retry_budget_of_ten_percent_caps_the_amplification_at_one_point_one()
     assert tamed.metric("sync_http", "attempts_per_call") <= 1.1
     assert tamed.metric("sync_http", "retries_denied") > 0
     assert storm.metric("sync_http", "retries_denied") == 0
+
+
+def _hot(keys: int, capacity: dict) -> api.Results:
+    scenario = make_scenario(
+        warmup=0,
+        data={"keys": keys},
+        # writes of 0.1 ms: one key's row lock passes 10,000 a second, the cap binds first
+        databases={"shared": {"capacity": capacity, "pool": 64, "write_time": "0.1ms"}},
+        services={"users": {"concurrency": 64}},
+        workload={
+            "arrivals": "uniform",
+            "phases": [{"duration": 10, "rate": 1500}],
+            "mix": {"write": 1.0, "read": 0.0},
+        },
+        patterns=[{"kind": "shared_db"}],
+    )
+    return api.run(scenario, workers=1)
+
+
+def test_a_hot_partition_is_throttled_at_its_cap_though_the_table_has_capacity() -> None:
+    capacity = {"writes": "5000/s", "retries": 0}  # five partitions of 1,000 WCU
+    spread = _hot(1000, capacity)
+    assert spread.metric("shared_db", "throttled") == 0
+    hot = _hot(1, capacity)  # every write on one key, so on one partition
+    # 1,500 writes a second for 10 s against a 1,000 WCU cap (and one second of it to start):
+    # 15,000 − 11,000 refused
+    assert hot.metric("shared_db", "error_rate") == pytest.approx(4_000 / 15_000, abs=0.005)
+
+
+def test_on_demand_serves_twice_the_previous_peak_up_to_its_maximum() -> None:
+    within = {"mode": "on_demand", "previous_peak_writes": "800/s", "retries": 0}
+    assert _hot(1000, within).metric("shared_db", "throttled") == 0  # 1,500 < 1,600
+    capped = within | {"max_writes": "1200/s"}
+    refused = _hot(1000, capped).metric("shared_db", "error_rate")
+    assert refused == pytest.approx((15_000 - 11 * 1_200) / 15_000, abs=0.005)
+
+
+def test_an_on_demand_peak_counts_as_previous_thirty_minutes_later() -> None:
+    from sim.infra.throttle import PEAK_MATURES, OnDemandPeak
+
+    peak = OnDemandPeak(initial=100.0, maximum=1000.0)
+    for second in range(10):
+        peak.consumed(300.0, second + 0.5)  # 300 units in each of ten seconds
+    peak.consumed(1.0, 10.5)
+    assert peak.rate(PEAK_MATURES) == 200.0  # not yet: still twice the initial peak
+    assert peak.rate(PEAK_MATURES + 1.0) == 600.0
+    for second in range(20, 30):
+        peak.consumed(900.0, second + 0.5)
+    peak.consumed(1.0, 40.5)
+    assert peak.rate(PEAK_MATURES + 40.0) == 1000.0  # twice 900, capped at the maximum

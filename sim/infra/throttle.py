@@ -10,16 +10,31 @@ uniform in [0, min(max_backoff, backoff × 2^attempt)) [AWS-J1, AWS-JIT] — and
 to ``retries`` times, after which the request fails. Throttling therefore shows as latency
 first (the waits) and as errors only once the retries run out or the caller times out.
 
-A ``throttle`` fault scales the provisioned rates by a factor for its window (the bank keeps
-what it holds). Connector scans are not limited (DynamoDB Streams are read apart).
+**Partitions.** A key lives on one of the table's partitions (a fixed hash of the key), and
+a partition serves at most 3,000 read and 1,000 write units per second whatever the table has
+banked [DDB]: a request needs units in its partition's bucket (one second of the cap, no
+burst) as well as in the table's. Adaptive capacity is what lets a hot partition use the rest
+of the table's capacity at all, up to that cap, so the table's bucket is shared by every
+partition. A hot key is thus throttled at the partition cap even when the table is idle.
 
-Left out: partitions and their 3,000 RCU / 1,000 WCU caps and adaptive capacity (one bucket per
-table), eventually consistent reads at half a unit, on-demand mode, the SDK's retry quota.
+**On demand.** No provisioned rate: the table serves up to twice its previous peak at once, so
+its bucket refills at ``2 × peak`` (one second of it, no bank), capped by the table's maximum
+throughput when one is set. Consumption is counted per second; a second's consumption becomes
+the "previous peak" 30 minutes later, so a load more than twice the previous peak is throttled
+until the table has grown [DDB].
+
+A ``throttle`` fault scales the table's rates by a factor for its window (the bank keeps what it
+holds; the partitions' hard caps stay). Connector scans are not limited (DynamoDB Streams are
+read apart).
+
+Left out: partition splits (the count is fixed for the run), hot-item isolation, eventually
+consistent reads at half a unit, the SDK's retry quota.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -27,7 +42,10 @@ from typing import Any
 from sim.config.provisioned import Provisioned
 from sim.kernel.context import SimContext
 
-__all__ = ["Throttle", "TokenBucket"]
+__all__ = ["OnDemandPeak", "Throttle", "TokenBucket"]
+
+PEAK_MATURES = 1800.0
+"""Seconds after which a second's consumption counts as the on-demand table's previous peak."""
 
 
 class TokenBucket:
@@ -45,14 +63,51 @@ class TokenBucket:
         # a bank of at least one second, so a request always fits in a full bucket
         return self.rate * self.scale * max(self.burst, 1.0)
 
-    def take(self, units: float, now: float) -> bool:
-        """Take ``units`` if they are there (refilling up to ``now`` first)."""
+    def available(self, now: float) -> float:
+        """The units in the bucket at ``now`` (refilling up to then)."""
         self.tokens = min(self.size, self.tokens + (now - self.updated) * self.rate * self.scale)
         self.updated = now
-        if self.tokens >= units:
+        return self.tokens
+
+    def take(self, units: float, now: float) -> bool:
+        """Take ``units`` if they are there (refilling up to ``now`` first)."""
+        if self.available(now) >= units:
             self.tokens -= units
             return True
         return False
+
+    def set_rate(self, rate: float, now: float) -> None:
+        """Refill at ``rate`` from ``now`` on."""
+        self.available(now)
+        self.rate = rate
+
+
+class OnDemandPeak:
+    """The previous peak of an on-demand table, for one operation: the highest per-second
+    consumption at least :data:`PEAK_MATURES` old, or the initial peak."""
+
+    def __init__(self, initial: float, maximum: float | None) -> None:
+        self.peak = initial
+        self.maximum = maximum
+        self._second = 0
+        self._units = 0.0
+        self._seconds: deque[tuple[int, float]] = deque()
+
+    def rate(self, now: float) -> float:
+        """The rate the table serves at ``now``: twice the previous peak, capped."""
+        seconds = self._seconds
+        while seconds and seconds[0][0] + 1 <= now - PEAK_MATURES:
+            self.peak = max(self.peak, seconds.popleft()[1])
+        rate = 2.0 * self.peak
+        return rate if self.maximum is None else min(rate, self.maximum)
+
+    def consumed(self, units: float, now: float) -> None:
+        second = int(now)
+        if second != self._second:
+            if self._units > 0:
+                self._seconds.append((self._second, self._units))
+            self._second, self._units = second, 0.0
+        self._units += units
 
 
 class Throttle:
@@ -61,13 +116,37 @@ class Throttle:
     def __init__(self, ctx: SimContext, name: str, settings: Provisioned) -> None:
         self.env = ctx.env
         self.settings = settings
-        self.reads = TokenBucket(settings.reads, settings.burst) if settings.reads else None
-        self.writes = TokenBucket(settings.writes, settings.burst) if settings.writes else None
+        self.peaks: dict[bool, OnDemandPeak] = {}
+        if settings.mode == "on_demand":
+            self.peaks = {
+                False: OnDemandPeak(settings.previous_peak_reads, settings.max_reads),
+                True: OnDemandPeak(settings.previous_peak_writes, settings.max_writes),
+            }
+            self.reads: TokenBucket | None = TokenBucket(self.peaks[False].rate(0.0), 1.0)
+            self.writes: TokenBucket | None = TokenBucket(self.peaks[True].rate(0.0), 1.0)
+        else:
+            self.reads = TokenBucket(settings.reads, settings.burst) if settings.reads else None
+            self.writes = TokenBucket(settings.writes, settings.burst) if settings.writes else None
+        self.partitions = settings.partition_count()
+        self._partition_buckets: dict[tuple[bool, int], TokenBucket] = {}
         self.read_units = math.ceil(settings.item_kb / 4.0)
         self.write_units = math.ceil(settings.item_kb)
         self._jitter = ctx.stream(f"db:{name}:sdk-backoff").uniform
         self.throttled = 0
         """Attempts refused for want of capacity."""
+
+    def partition_of(self, key: int) -> int:
+        """The partition holding ``key`` (a fixed multiplicative hash)."""
+        return ((key * 0x9E3779B1) & 0xFFFFFFFF) % self.partitions
+
+    def _partition(self, write: bool, key: int) -> TokenBucket:
+        where = (write, self.partition_of(key))
+        bucket = self._partition_buckets.get(where)
+        if bucket is None:
+            settings = self.settings
+            cap = settings.partition_writes if write else settings.partition_reads
+            bucket = self._partition_buckets[where] = TokenBucket(cap, 1.0, self.env.now)
+        return bucket
 
     def holds(
         self, query: Any, submit: Callable[[Any], None], fail: Callable[[Any, str], None]
@@ -78,11 +157,12 @@ class Throttle:
             return False
         query.attempts += 1
         again, give_up = partial(submit, query), partial(fail, query, "throttled")
-        return not self.admit(query.write, query.attempts - 1, again, give_up)
+        return not self.admit(query.write, query.key, query.attempts - 1, again, give_up)
 
     def admit(
         self,
         write: bool,
+        key: int,
         attempt: int,
         again: Callable[[], None],
         give_up: Callable[[], None],
@@ -92,7 +172,19 @@ class Throttle:
         bucket = self.writes if write else self.reads
         if bucket is None:
             return True
-        if bucket.take(self.write_units if write else self.read_units, self.env.now):
+        now = self.env.now
+        units = self.write_units if write else self.read_units
+        peak = self.peaks.get(write)
+        if peak is not None:
+            rate = peak.rate(now)
+            if rate != bucket.rate:
+                bucket.set_rate(rate, now)
+        partition = self._partition(write, key)
+        if bucket.available(now) >= units and partition.available(now) >= units:
+            bucket.tokens -= units
+            partition.tokens -= units
+            if peak is not None:
+                peak.consumed(units, now)
             return True
         self.throttled += 1
         settings = self.settings
