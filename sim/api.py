@@ -20,21 +20,29 @@ from typing import Any
 
 from sim.config.model import Scenario, ensure_current
 from sim.experiments import (
+    DATABASE,
     MAX_REQUESTS,
     Budget,
     CapacityResult,
     CapacityWriter,
     Comparison,
+    Exploration,
     Probe,
     Progress,
     RuleError,
+    Try,
     UnknownPatternError,
     compare_folders,
     estimate,
     parse_rule,
     run_experiment,
     search_capacity,
+    write_exploration,
 )
+from sim.experiments import explore as search_schedules
+from sim.experiments.explore import with_pattern
+from sim.kernel.registry import PATTERNS
+from sim.metrics.invariants import InvariantError, describe_invariants
 from sim.metrics.summarize import format_value, shown_interval
 from sim.outputs import (
     OutputFolderError,
@@ -65,6 +73,8 @@ __all__ = [
     "Budget",
     "CapacityResult",
     "Comparison",
+    "Exploration",
+    "InvariantError",
     "ModelError",
     "OutputFolderError",
     "Point",
@@ -76,12 +86,15 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "StoreMismatch",
+    "Try",
     "UnknownPatternError",
     "budget",
     "capacity",
     "check_output_folder",
     "compare",
+    "explore",
     "format_value",
+    "invariants",
     "load",
     "parse",
     "parse_values",
@@ -260,6 +273,55 @@ def capacity(
     if writer is not None:
         writer.finish(result)
     return result
+
+
+def explore(
+    scenario: Scenario,
+    pattern: str,
+    invariant: str,
+    *,
+    budget: int = 100,
+    kinds: Sequence[str] | None = None,
+    max_faults: int = 3,
+    seed: int = 0,
+    out: str | Path | None = None,
+    on_try: Callable[[Try], None] | None = None,
+) -> Exploration:
+    """Search fault schedules against ``pattern`` (a pattern of the scenario, by name or kind,
+    or a pattern kind it lacks, with that kind's defaults) for one that breaks ``invariant``
+    and shrink it to a minimal counterexample (:mod:`sim.experiments.explore`; raises
+    :class:`InvariantError` for an unknown invariant, :class:`UnknownPatternError` for a pattern
+    the scenario does not have). With ``out``, the search keeps its example database there and
+    writes ``counterexample.yaml``, ``timeline.csv``, ``timeline.md``, ``tries.csv`` and
+    ``explore.json``."""
+    labels = scenario.pattern_names()
+    if pattern not in labels and pattern not in [p.kind for p in scenario.patterns]:
+        if pattern not in PATTERNS:
+            raise UnknownPatternError(
+                f"no pattern called {pattern!r} ({', '.join(labels)}), and no pattern kind of "
+                f"that name ({', '.join(PATTERNS.kinds())})"
+            )
+        scenario = with_pattern(scenario, pattern)  # a kind the scenario lacks: its defaults
+    folder = Path(out) if out is not None else None
+    found = search_schedules(
+        scenario,
+        pattern,
+        invariant,
+        budget=budget,
+        kinds=list(kinds) if kinds is not None else None,
+        max_faults=max_faults,
+        seed=seed,
+        database=folder / DATABASE if folder is not None else None,
+        progress=on_try,
+    )
+    if folder is not None:
+        write_exploration(found, folder, seed, budget)
+    return found
+
+
+def invariants() -> list[tuple[str, str]]:
+    """``(name, promise)`` of every invariant ``explore`` can check."""
+    return describe_invariants()
 
 
 def compare(run_a: str | Path, run_b: str | Path, fail_on: Sequence[str] = ()) -> Comparison:

@@ -104,9 +104,8 @@ def run_one(task: Task) -> RunResult:
     faults = frames.pop("faults")
     request_frame = log.frame()
     spread = propagation(commits, applies, model.replicas)
-    copies = copy_table(
-        spread, commits, applies, model.replicas, scenario.warmup, model.pending_versions()
-    )
+    pending = model.pending_versions()
+    copies = copy_table(spread, commits, applies, model.replicas, scenario.warmup, pending)
     metrics = replication_metrics(
         request_frame,
         spread,
@@ -124,6 +123,11 @@ def run_one(task: Task) -> RunResult:
     )
     metrics["shed"] = float(sum(service.shed for service in model.all_services()))
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
+    frames["pending"] = pd.DataFrame(
+        [(copy, key, version) for copy, pairs in pending.items() for key, version in sorted(pairs)],
+        columns=["replica", "key", "version"],
+        dtype=np.int64,
+    )
     skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
     return RunResult(
         label, task.replication, metrics, request_frame, spread, faults, frames, skipped, task.point

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import sys
 
-from sim.cli import capacity, compare, report, run, validate
+from sim.cli import capacity, compare, explore, report, run, validate
 from sim.cli.shell import EXIT_UNEXPECTED, app
 
-__all__ = ["app", "capacity", "compare", "main", "report", "run", "validate"]
+__all__ = ["app", "capacity", "compare", "explore", "main", "report", "run", "validate"]
 
 
 def main() -> None:

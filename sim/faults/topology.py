@@ -111,6 +111,14 @@ class Topology:
         found = self._connectors.get(name)
         return None if not found else found[0]
 
+    def group_names(self) -> list[str]:
+        """The consumer groups a ``consumer:`` target can name."""
+        return list(self._groups)
+
+    def connector_names(self) -> list[str]:
+        """The connectors a ``connector:`` target can name."""
+        return list(self._connectors)
+
     def startables(self) -> list[Startable]:
         return list(self._startable)
 

@@ -1,0 +1,380 @@
+"""Each pattern's consistency promise as a named invariant, checked over one run's history.
+
+A run's history (:class:`History`) is what the patterns record: the owner's commits, every
+copy's applies, the client's requests (reads with the version they returned), and what could
+still arrive at the end of the drain. An invariant is a pure function of it that returns its
+violations (:class:`Violation`: the invariant, the key, the copy, when, what), so a search can
+ask "did this run break it?" and a user can read the violating key's :func:`timeline`:
+
+=========================  ===================================================================
+invariant                  violated by
+=========================  ===================================================================
+``no-loss``                a committed version a copy never applied and can no longer receive
+``convergence``            a key whose final version at a copy differs from the owner's
+``no-duplicates``          a second apply of the same (copy, key, version)
+``per-key-order``          a first apply of a version older than one the copy already applied
+``no-phantoms``            an apply of a version the owner never committed
+``read-your-writes``       a read older than a write acknowledged before the read began
+``monotonic-reads``        a read older than a read of the key answered before it began
+``no-stale-reads``         a read older than the owner's last commit when the read began
+``bounded-staleness(T)``   a (commit, copy) pair that took longer than ``T`` to arrive, or never
+=========================  ===================================================================
+
+The definitions are the run's metrics' (:mod:`sim.metrics.consistency`): a commit counts when
+it is at or after the warm-up. Read-your-writes and monotonic reads treat every client as one
+session, as the metrics do.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.metrics.consistency import final_versions, propagation, stale_read_flags
+
+__all__ = [
+    "INVARIANTS",
+    "History",
+    "InvariantError",
+    "Violation",
+    "check",
+    "describe_invariants",
+    "timeline",
+]
+
+
+@dataclass(frozen=True)
+class History:
+    """What one run did, as the invariants read it."""
+
+    commits: pd.DataFrame
+    """``key, version, time``: the owner's commits."""
+    applies: pd.DataFrame
+    """``replica, key, version, time``: the copies' applies (``replica`` indexes ``replicas``)."""
+    requests: pd.DataFrame
+    """One row per request: ``op, key, service, start, latency, outcome, version``."""
+    replicas: list[str]
+    warmup: float = 0.0
+    pending: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame({"replica": [], "key": [], "version": []})
+    )
+    """``replica, key, version`` still able to arrive at the end (in a log or a buffer)."""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One way a run broke an invariant."""
+
+    invariant: str
+    key: int
+    copy: str | None
+    time: float
+    """When it shows: the commit of a lost version, the apply of a duplicate, the read."""
+    detail: str
+
+
+class InvariantError(ValueError):
+    """An invariant name that is not known."""
+
+
+Check = Callable[[History], list[Violation]]
+
+
+def _rows(frame: pd.DataFrame, *columns: str) -> Iterator[tuple[Any, ...]]:
+    """The values of ``columns``, row by row, as plain Python values."""
+    return zip(*(frame[column].tolist() for column in columns), strict=True)
+
+
+def _measured_commits(history: History) -> pd.DataFrame:
+    commits = history.commits
+    return commits[commits["time"] >= history.warmup]
+
+
+def _no_loss(history: History) -> list[Violation]:
+    found = []
+    commits = _measured_commits(history)
+    pending = history.pending
+    for index, name in enumerate(history.replicas):
+        mine = history.applies[history.applies["replica"] == index]
+        reached = set(zip(mine["key"].astype(int), mine["version"].astype(int), strict=True))
+        still = pending[pending["replica"] == index]
+        waiting = set(zip(still["key"].astype(int), still["version"].astype(int), strict=True))
+        for key, version, time in commits[["key", "version", "time"]].itertuples(
+            index=False, name=None
+        ):
+            pair = (int(key), int(version))
+            if pair not in reached and pair not in waiting:
+                found.append(
+                    Violation(
+                        "no-loss",
+                        pair[0],
+                        name,
+                        float(time),
+                        f"version {pair[1]} committed at {time:.6f}s never reached {name}",
+                    )
+                )
+    return found
+
+
+def _convergence(history: History) -> list[Violation]:
+    if not history.replicas:
+        return []
+    table = final_versions(history.commits, history.applies, history.replicas)
+    last = pd.concat([history.commits[["key", "time"]], history.applies[["key", "time"]]])
+    when = last.groupby("key")["time"].max()
+    found = []
+    for name in history.replicas:
+        differs = table[table[name] != table["owner"]]
+        for key, row in differs.iterrows():
+            time = float(when.get(key, math.nan))
+            if time < history.warmup:
+                continue
+            found.append(
+                Violation(
+                    "convergence",
+                    int(key),  # type: ignore[call-overload]
+                    name,
+                    time,
+                    f"{name} ends at version {int(row[name])}, the owner at {int(row['owner'])}",
+                )
+            )
+    return found
+
+
+def _ordered_applies(history: History) -> pd.DataFrame:
+    applies = history.applies.sort_values(["replica", "key", "time"], kind="stable")
+    committed = history.commits.drop_duplicates(["key", "version"])[["key", "version", "time"]]
+    stamped = applies.merge(
+        committed.rename(columns={"time": "committed"}), on=["key", "version"], how="left"
+    )
+    stamped.index = applies.index
+    measured = np.where(
+        stamped["committed"].isna(),
+        applies["time"] >= history.warmup,
+        stamped["committed"] >= history.warmup,
+    )
+    return applies.assign(committed=stamped["committed"].to_numpy(), measured=measured)
+
+
+def _apply_violations(history: History, invariant: str) -> list[Violation]:
+    applies = _ordered_applies(history)
+    repeat = applies.duplicated(["replica", "key", "version"]).to_numpy()
+    if invariant == "no-duplicates":
+        chosen, say = repeat, "applied version {v} again"
+    elif invariant == "per-key-order":
+        highest = applies.groupby(["replica", "key"], sort=False)["version"].cummax()
+        earlier = highest.groupby([applies["replica"], applies["key"]], sort=False).shift(1)
+        chosen, say = (
+            (applies["version"] < earlier).to_numpy() & ~repeat,
+            ("applied version {v} after a newer one"),
+        )
+    else:
+        chosen, say = (
+            applies["committed"].isna().to_numpy() & ~repeat,
+            ("applied version {v}, which the owner never committed"),
+        )
+    picked = applies[chosen & applies["measured"].to_numpy()]
+    return [
+        Violation(
+            invariant,
+            int(key),
+            history.replicas[int(replica)],
+            float(time),
+            say.format(v=int(version)),
+        )
+        for replica, key, version, time in picked[["replica", "key", "version", "time"]].itertuples(
+            index=False
+        )
+    ]
+
+
+def _reads(history: History) -> pd.DataFrame:
+    requests = history.requests
+    return requests[
+        (requests["op"] == "read")
+        & (requests["outcome"] == "ok")
+        & (requests["start"] >= history.warmup)
+    ]
+
+
+def _older_than(
+    reads: pd.DataFrame, events: pd.DataFrame, invariant: str, what: str
+) -> list[Violation]:
+    """Reads that returned less than the highest ``version`` of ``events`` (``key, at,
+    version``) known before the read began."""
+    if reads.empty or events.empty:
+        return []
+    left = pd.DataFrame(
+        {
+            "key": reads["key"].to_numpy(np.int64),
+            "at": reads["start"].to_numpy(float),
+            "seen": reads["version"].to_numpy(np.int64),
+            "service": reads["service"].to_numpy(object),
+        }
+    ).sort_values("at", kind="stable")
+    right = events.sort_values("at", kind="stable").copy()
+    right["version"] = right.groupby("key")["version"].cummax()
+    merged = pd.merge_asof(left, right, on="at", by="key", direction="backward")
+    bad = merged[merged["seen"] < merged["version"].fillna(0)]
+    return [
+        Violation(
+            invariant,
+            int(key),
+            str(service),
+            float(at),
+            f"read version {int(seen)} at {service} after {what} {int(version)}",
+        )
+        for key, service, at, seen, version in _rows(bad, "key", "service", "at", "seen", "version")
+    ]
+
+
+def _read_your_writes(history: History) -> list[Violation]:
+    requests = history.requests
+    writes = requests[
+        (requests["op"] == "write") & (requests["outcome"] == "ok") & (requests["version"] > 0)
+    ]
+    acked = pd.DataFrame(
+        {
+            "key": writes["key"].to_numpy(np.int64),
+            "at": (writes["start"] + writes["latency"]).to_numpy(float),
+            "version": writes["version"].to_numpy(np.int64),
+        }
+    )
+    return _older_than(
+        _reads(history), acked, "read-your-writes", "a write acknowledged at version"
+    )
+
+
+def _monotonic_reads(history: History) -> list[Violation]:
+    reads = _reads(history)
+    answered = pd.DataFrame(
+        {
+            "key": reads["key"].to_numpy(np.int64),
+            "at": (reads["start"] + reads["latency"]).to_numpy(float),
+            "version": reads["version"].to_numpy(np.int64),
+        }
+    )
+    return _older_than(reads, answered, "monotonic-reads", "a read answered with version")
+
+
+def _no_stale_reads(history: History) -> list[Violation]:
+    reads = _reads(history)
+    if reads.empty:
+        return []
+    flags = stale_read_flags(reads, history.commits)
+    stale = reads[flags]
+    return [
+        Violation(
+            "no-stale-reads",
+            int(key),
+            str(service),
+            float(start),
+            f"read version {int(version)} at {service}, older than the owner's",
+        )
+        for key, service, start, version in _rows(stale, "key", "service", "start", "version")
+    ]
+
+
+def _bounded_staleness(bound: float) -> Check:
+    def check_bound(history: History) -> list[Violation]:
+        spread = propagation(history.commits, history.applies, history.replicas)
+        spread = spread[spread["commit_time"] >= history.warmup]
+        delays = spread["delay"].to_numpy(float)
+        late = spread[np.isnan(delays) | (delays > bound)]
+        return [
+            Violation(
+                f"bounded-staleness({bound:g}s)",
+                int(key),
+                str(replica),
+                float(committed),
+                f"version {int(version)} reached {replica} "
+                + ("never" if math.isnan(delay) else f"after {delay:.3f}s"),
+            )
+            for replica, key, version, committed, delay in _rows(
+                late, "replica", "key", "version", "commit_time", "delay"
+            )
+        ]
+
+    return check_bound
+
+
+INVARIANTS: dict[str, tuple[Check, str]] = {
+    "no-loss": (_no_loss, "every committed version reaches every copy"),
+    "convergence": (_convergence, "every copy ends at the owner's version"),
+    "no-duplicates": (
+        lambda h: _apply_violations(h, "no-duplicates"),
+        "no copy applies a version twice",
+    ),
+    "per-key-order": (
+        lambda h: _apply_violations(h, "per-key-order"),
+        "no copy applies an older version after a newer one",
+    ),
+    "no-phantoms": (
+        lambda h: _apply_violations(h, "no-phantoms"),
+        "no copy applies a version the owner never committed",
+    ),
+    "read-your-writes": (_read_your_writes, "a read sees every write acknowledged before it"),
+    "monotonic-reads": (_monotonic_reads, "a read never sees less than an earlier read did"),
+    "no-stale-reads": (_no_stale_reads, "a read sees the owner's last commit"),
+}
+_BOUNDED = re.compile(r"bounded-staleness\((?P<bound>[^)]+)\)")
+
+
+def resolve(name: str) -> Check:
+    """The check called ``name`` (``bounded-staleness(5s)`` takes its bound)."""
+    from sim.kernel.units import UnitError, parse_duration
+
+    found = INVARIANTS.get(name)
+    if found is not None:
+        return found[0]
+    match = _BOUNDED.fullmatch(name)
+    if match is not None:
+        try:
+            return _bounded_staleness(parse_duration(match["bound"]))
+        except UnitError as error:
+            raise InvariantError(f"{name}: {error}") from None
+    known = ", ".join([*INVARIANTS, "bounded-staleness(T)"])
+    raise InvariantError(f"no invariant called {name!r} (known: {known})")
+
+
+def check(name: str, history: History) -> list[Violation]:
+    """The violations of invariant ``name`` in ``history``."""
+    return resolve(name)(history)
+
+
+def describe_invariants() -> list[tuple[str, str]]:
+    """``(name, what it promises)`` for every invariant."""
+    return [(name, text) for name, (_check, text) in INVARIANTS.items()] + [
+        ("bounded-staleness(T)", "every committed version reaches every copy within T")
+    ]
+
+
+def timeline(history: History, key: int) -> pd.DataFrame:
+    """Everything that happened to ``key``, in time order: ``time, event, where, version,
+    detail`` (commits at the owner, applies at each copy, requests with their outcome)."""
+    rows: list[tuple[float, str, str, int, str]] = []
+    commits = history.commits[history.commits["key"] == key]
+    rows += [
+        (float(t), "commit", "owner", int(v), "")
+        for v, t in commits[["version", "time"]].itertuples(index=False, name=None)
+    ]
+    applies = history.applies[history.applies["key"] == key]
+    rows += [
+        (float(t), "apply", history.replicas[int(r)], int(v), "")
+        for r, v, t in applies[["replica", "version", "time"]].itertuples(index=False, name=None)
+    ]
+    requests = history.requests[history.requests["key"] == key]
+    for op, service, start, latency, outcome, version in _rows(
+        requests, "op", "service", "start", "latency", "outcome", "version"
+    ):
+        rows.append((float(start), f"{op} sent", str(service), -1, ""))
+        end = float(start + latency)
+        rows.append((end, f"{op} {outcome}", str(service), int(version), ""))
+    frame = pd.DataFrame(rows, columns=["time", "event", "where", "version", "detail"])
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
