@@ -41,6 +41,7 @@ from sim.config.sections import (
 )
 from sim.config.types import Name, NonNegativeDuration, PositiveDuration, Probability, StrictModel
 from sim.kernel.registry import FAULTS, PATTERNS, Registry
+from sim.kernel.rng import Streams
 from sim.metrics.slo import Slo, SloError, parse_slo
 
 __all__ = [
@@ -94,6 +95,11 @@ class FaultSettings(StrictModel):
     def window(self, heal_by: float) -> tuple[float, float]:
         """``(start, end)`` of the fault, ended at ``heal_by`` at the latest."""
         return self.start, self.start
+
+    def windows(self, heal_by: float, streams: Streams, index: int) -> list[tuple[float, float]]:
+        """Every window of the fault in the replication of ``streams`` (fault ``index`` of the
+        scenario); the same for every pattern."""
+        return [self.window(heal_by)]
 
 
 @dataclass(frozen=True)

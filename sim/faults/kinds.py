@@ -133,8 +133,15 @@ class ErrorFault(LastingFault):
 
     kind: Literal["error"]
     target: ComponentTarget = Field(description="service:X, instance:X/N or db:X")
-    probability: Probability
+    probability: Probability = Field(  # type: ignore[assignment]
+        description="the chance that each request fails (per request, not per window)"
+    )
     needs: ClassVar[tuple[type, ...]] = (Erroring,)
+
+    @field_validator("probability", mode="before")
+    @classmethod
+    def _not_per_request(cls, value: object) -> object:
+        return value  # here it is the per-request chance
 
     def problems(self, scenario: Scenario) -> list[Problem]:
         return problems(component_problem(self.target, scenario), self.target)
