@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 from conftest import make_scenario
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sim import api
+from sim.faults.schedule import Schedule, recurring_windows
+from sim.kernel.rng import Streams
 
 PATTERNS = [{"kind": "shared_db"}, {"kind": "sync_http", "timeout": "200ms"}]
 
@@ -133,3 +137,29 @@ def test_an_slo_during_fault_judges_the_recurring_windows() -> None:
     results = api.run(scenario, workers=1)
     assert results.metric("shared_db", "error_rate") > 0.1
     assert results.metric("shared_db", "error_rate@steady") < 0.01
+
+
+@given(
+    start=st.floats(0, 50),
+    every=st.floats(0.5, 20),
+    share=st.floats(0.01, 0.99),
+    jitter_share=st.floats(0, 1),
+    heal_by=st.floats(1, 200),
+    seed=st.integers(0, 2**16),
+)
+def test_recurring_windows_never_overlap_and_stay_within_the_load(
+    start: float, every: float, share: float, jitter_share: float, heal_by: float, seed: int
+) -> None:
+    length = every * share
+    jitter = (every - length) * jitter_share
+    schedule = Schedule(every=every, duration=length, jitter=jitter)
+    windows = recurring_windows(start, length, schedule, None, heal_by, Streams(seed), 0)
+    nominal = [start + k * every for k in range(int((heal_by - start) / every) + 2)]
+    # a window for each nominal start before the end, but one jittered past it
+    assert sum(n < heal_by - jitter for n in nominal) <= len(windows)
+    assert len(windows) <= sum(n < heal_by for n in nominal)
+    for k, (opens, ends) in enumerate(windows):
+        assert start + k * every <= opens < start + k * every + max(jitter, 1e-12)
+        assert opens < ends <= min(opens + length, heal_by) + 1e-9
+        if k:
+            assert windows[k - 1][1] <= opens  # one fault's windows never overlap

@@ -19,10 +19,24 @@ kind                        effect
 ``consumer-pause``          a member freezes for ``duration`` (a long GC pause)
 ``throttle``                a database's provisioned capacity × ``factor``
                             (:mod:`sim.faults.throttling`)
+``slowdown``                a service's, instance's or database's service time × ``factor``
+                            (:mod:`sim.faults.degraded`)
+``hang``                    a service, instance or database accepts requests and never
+                            answers; at the end they fail with ``reset``
+                            (:mod:`sim.faults.degraded`)
+``unavailable``             a service, instance or database refuses arrivals fast; work it
+                            had accepted goes on (:mod:`sim.faults.degraded`)
+``clock-skew``              a service's, instance's or database's clock is off by ``offset``
+                            (row timestamps; :mod:`sim.faults.degraded`)
+``loss``                    each transmission over a link is lost with ``probability`` and
+                            retransmitted by TCP (:mod:`sim.faults.links`)
+``bandwidth``               a link carries at most ``rate`` messages a second; the others
+                            queue (:mod:`sim.faults.links`)
 ==========================  =================================================================
 
-A lasting fault without ``duration`` lasts until the load ends. Which component each target
-reaches in each pattern is the pattern's topology (:mod:`sim.faults.topology`).
+A lasting fault without ``duration`` lasts until the load ends; with ``schedule`` it recurs,
+and ``window_probability`` is a coin per window (:mod:`sim.faults.schedule`). Which component
+each target reaches in each pattern is the pattern's topology (:mod:`sim.faults.topology`).
 """
 
 from __future__ import annotations

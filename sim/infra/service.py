@@ -17,8 +17,11 @@ already finished (answered, or failed by a crash) does not run.
 
 Faults act on instances (:mod:`sim.faults`): ``crash`` (down; queued and running requests fail
 at once; arrivals are refused until restart), ``latency`` (extra time added to each request's
-service time) and ``error`` (an arriving request fails fast with a probability). A
-service-wide fault acts on every instance.
+service time), ``error`` (an arriving request fails fast with a probability), ``slowdown``
+(the drawn service time × a factor), ``hang`` (requests take slots and are never answered
+until it ends; then they fail with ``reset``) and ``unavailable`` (arrivals refused, queued
+and running work goes on); see :mod:`sim.infra.injected`. A service-wide fault acts on every
+instance.
 
 Left out: health checks (the balancer keeps sending to a crashed instance, whose refusals
 fail fast), autoscaling, CPU contention between slots (each slot is an independent server),
@@ -168,6 +171,7 @@ class Job:
             draws=self.draws,
             n=n,
             extra=extra,
+            skew=0.0 if self.instance is None else self.instance.injected.clock,
         )
 
     def query(
@@ -228,7 +232,7 @@ class Instance(Injectable):
         return len(self.queue) + len(self.running)
 
     def accept(self, job: Job) -> None:
-        if not self.up:
+        if not self.up or self.injected.refusing:
             job.finished = True
             job.done(ERROR, "refused")
             return
@@ -250,16 +254,19 @@ class Instance(Injectable):
 
     def _start(self, job: Job) -> None:
         self.running.add(job)
+        injected = self.injected
         delay = job.service_time
-        for extra in self.injected.delays:
-            delay += extra()
+        if injected:  # slowdown, latency, hang (sim.infra.injected)
+            if injected.holds(job):
+                return
+            delay = injected.scaled(delay)
         if delay <= 0.0:
             self._work(job)
         else:
             self._timeout(delay).callbacks.append(lambda _e: self._served(job))
 
     def _served(self, job: Job) -> None:
-        if not job.finished and job.epoch == self.epoch:
+        if not job.finished and job.epoch == self.epoch and not self.injected.holds(job):
             self._work(job)
 
     def _work(self, job: Job) -> None:
