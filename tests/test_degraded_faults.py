@@ -131,3 +131,20 @@ def test_unavailable_refuses_fast_and_keeps_the_work_it_had_accepted() -> None:
     assert len(refused) == 5 and (refused["outcome"] == "error").all()
     assert (refused["latency"] < 0.001).all()  # refused fast
     assert (down[down["start"] > 9.5]["outcome"] == "ok").all()
+
+
+def test_an_unavailable_database_refuses_new_queries_and_finishes_those_under_way() -> None:
+    slow = _constant("900ms")
+    settings = {
+        "databases": {"default": {"pool": 1, "read_time": slow, "write_time": slow}},
+        "services": {"users": {"concurrency": 8, "service_time": 0}},
+    }
+    workload = {"arrivals": "uniform", "phases": [{"duration": 20, "rate": 1}]}
+    window = {"target": "db:users", "start": 4.5, "duration": 5}
+    down = _run([{"kind": "unavailable", **window}], workload=workload, **settings).requests
+    crashed = _run([{"kind": "crash", **window}], workload=workload, **settings).requests
+    assert down[down["start"] == 4.0]["outcome"].tolist() == ["ok"]
+    assert crashed[crashed["start"] == 4.0]["outcome"].tolist() == ["error"]
+    refused = down[(down["start"] > 4.5) & (down["start"] < 9.5)]
+    assert len(refused) == 5 and (refused["outcome"] == "error").all()
+    assert (refused["latency"] < 0.001).all()
