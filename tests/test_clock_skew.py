@@ -4,6 +4,8 @@ and an incrementing poller, which reads no clock, is unaffected."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import make_scenario
 
@@ -60,3 +62,15 @@ def test_a_clock_skew_of_zero_is_refused() -> None:
         make_scenario(
             faults=[{"kind": "clock-skew", "target": "db:users", "offset": 0, "start": 1}]
         )
+
+
+def test_the_shipped_story_a_timestamp_poller_loses_the_skewed_writers_rows() -> None:
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "clock-skew.yaml"
+    phases = "workload.phases=[{duration: 90s, rate: 100/s}]"  # one skew window, from 30-40 s
+    results = api.run(api.load(path, ["replications=1", phases]), workers=1)
+    lost = {name: results.metric(name, "lost_updates") for name in results.scenario.pattern_names()}
+    assert lost["cdc"] == 0
+    assert lost["poll_timestamp"] >= 0.9 * 25 * 20  # instance 1's writes in its 20 s window
+    assert lost["poll_incrementing"] < lost["poll_timestamp"] / 5  # only updates of read rows
+    tails = {results.metric(name, "latency_p999") for name in lost}
+    assert len(tails) == 1 and tails.pop() > 0.2  # the same lost queries in every pattern

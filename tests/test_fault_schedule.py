@@ -163,3 +163,14 @@ def test_recurring_windows_never_overlap_and_stay_within_the_load(
         assert opens < ends <= min(opens + length, heal_by) + 1e-9
         if k:
             assert windows[k - 1][1] <= opens  # one fault's windows never overlap
+
+
+def test_a_schedule_that_would_open_too_many_windows_is_refused() -> None:
+    crash = {
+        "kind": "crash",
+        "target": "service:users",
+        "start": 0,
+        "schedule": {"every": "1ms", "duration": "1us"},
+    }
+    with pytest.raises(api.ScenarioError, match="20,000 windows before the load ends"):
+        make_scenario(faults=[crash])

@@ -92,6 +92,10 @@ class FaultSettings(StrictModel):
         """Whole-file problems of this fault (a target naming a missing service, ...)."""
         return []
 
+    def window_problems(self, scenario: Scenario) -> list[Problem]:
+        """Whole-file problems of the fault's windows (too many recurring windows)."""
+        return []
+
     def window(self, heal_by: float) -> tuple[float, float]:
         """``(start, end)`` of the fault, ended at ``heal_by`` at the latest."""
         return self.start, self.start
@@ -311,7 +315,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             errors.append((("patterns", i), "two patterns with the same name; set name:", label))
         seen.add(label)
     for i, fault in enumerate(scenario.faults):
-        for where, message, got in fault.problems(scenario):
+        for where, message, got in [*fault.problems(scenario), *fault.window_problems(scenario)]:
             errors.append((("faults", i, *where), message, got))
     for i, slo in enumerate(scenario.slo):
         errors.extend((("slo", i), message, slo.text) for message in _slo_problems(slo, scenario))

@@ -19,13 +19,14 @@ restarts only when the last of them heals.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from sim.config.model import FaultSettings
+from sim.config.model import FaultSettings, Problem, Scenario
 from sim.config.types import NonNegativeDuration, Probability
 from sim.faults.components import Crashable, Undo
 from sim.faults.schedule import Schedule, Window, recurring_windows
@@ -36,6 +37,9 @@ from sim.kernel.rng import Streams
 __all__ = ["Fault", "FaultRun", "InstantFault", "LastingFault", "register_fault"]
 
 F = TypeVar("F", bound=type["Fault"])
+
+MAX_WINDOWS = 10_000
+"""The most windows a recurring fault may open during the load."""
 
 
 @dataclass
@@ -148,6 +152,22 @@ class LastingFault(Fault):
                 f"{schedule.jitter:g}s) must not exceed schedule.every ({schedule.every:g}s)"
             )
         return self
+
+    def window_problems(self, scenario: Scenario) -> list[Problem]:
+        schedule = self.schedule
+        if schedule is None:
+            return []
+        count = math.ceil(max(0.0, scenario.workload.load_duration - self.start) / schedule.every)
+        if count <= MAX_WINDOWS:
+            return []
+        return [
+            (
+                ("schedule", "every"),
+                f"the schedule opens {count:,} windows before the load ends; at most "
+                f"{MAX_WINDOWS:,}: make every longer",
+                schedule.every,
+            )
+        ]
 
     @property
     def length(self) -> float | None:
