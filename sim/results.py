@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sim.config.model import Scenario
+from sim.kernel.rng import Streams
 from sim.metrics.catalog import Metric, metrics_for
 from sim.metrics.decision import Choice, Criterion, decide
 from sim.metrics.paired import paired_differences
@@ -80,7 +81,7 @@ class Results:
         for point in all_points:
             mine = [r for r in ordered if r.point == point.index]
             assert point.scenario is not None
-            judged = _judged(point.scenario, mine)
+            judged = _judged(point.scenario, mine, point.key)
             summary = summarize(((r.pattern, r.metrics) for r in mine), metric_names)
             if judged:
                 keys = list(dict.fromkeys(k for values in judged.values() for k in values))
@@ -274,15 +275,23 @@ def _decide(
     return decide(patterns, criteria, means, per_replication, meets)
 
 
-def _judged(scenario: Scenario, runs: Sequence[RunResult]) -> dict[int, dict[str, float]]:
-    """Per run (by id), the value of every SLO on a slice or a window (:mod:`sim.metrics.windows`)."""
+def _judged(
+    scenario: Scenario, runs: Sequence[RunResult], key: int = 0
+) -> dict[int, dict[str, float]]:
+    """Per run (by id), the value of every SLO on a slice or a window (:mod:`sim.metrics.windows`);
+    ``key`` is the point's stream key (a recurring fault's windows depend on it)."""
     slos = [slo for slo in scenario.slo if slo.key != slo.metric]
     if not slos:
         return {}
     load_end = scenario.workload.load_duration
-    faults = [fault.window(load_end) for fault in scenario.faults]
     found: dict[int, dict[str, float]] = {}
     for run in runs:
+        streams = Streams(scenario.seed, run.replication, key)
+        faults = [
+            window
+            for index, fault in enumerate(scenario.faults)
+            for window in fault.windows(load_end, streams, index)
+        ]
         values = {}
         for slo in slos:
             phase = scenario.workload.phase_window(slo.during) if slo.during else None

@@ -41,6 +41,7 @@ from sim.config.sections import (
 )
 from sim.config.types import Name, NonNegativeDuration, PositiveDuration, Probability, StrictModel
 from sim.kernel.registry import FAULTS, PATTERNS, Registry
+from sim.kernel.rng import Streams
 from sim.metrics.slo import Slo, SloError, parse_slo
 
 __all__ = [
@@ -95,9 +96,18 @@ class FaultSettings(StrictModel):
         """Whole-file problems of this fault (a target naming a missing service, ...)."""
         return []
 
+    def window_problems(self, scenario: Scenario) -> list[Problem]:
+        """Whole-file problems of the fault's windows (too many recurring windows)."""
+        return []
+
     def window(self, heal_by: float) -> tuple[float, float]:
         """``(start, end)`` of the fault, ended at ``heal_by`` at the latest."""
         return self.start, self.start
+
+    def windows(self, heal_by: float, streams: Streams, index: int) -> list[tuple[float, float]]:
+        """Every window of the fault in the replication of ``streams`` (fault ``index`` of the
+        scenario); the same for every pattern."""
+        return [self.window(heal_by)]
 
 
 @dataclass(frozen=True)
@@ -312,7 +322,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         for where, message, got in pattern.problems(scenario):
             errors.append((("patterns", i, *where), message, got))
     for i, fault in enumerate(scenario.faults):
-        for where, message, got in fault.problems(scenario):
+        for where, message, got in [*fault.problems(scenario), *fault.window_problems(scenario)]:
             errors.append((("faults", i, *where), message, got))
     for i, slo in enumerate(scenario.slo):
         errors.extend((("slo", i), message, slo.text) for message in _slo_problems(slo, scenario))

@@ -20,7 +20,15 @@ What is modelled ([JDBC-CFG], [JDBC-ISS], [QCDC], [K-CONNECT]):
   reads ``ts < now - delay AND ((ts = last_ts AND id > last_id) OR ts > last_ts)``; the
   incremental modes order by ``ts, id`` (or ``id``). The timestamp modes first ask the database
   for its current time (``SELECT CURRENT_TIMESTAMP``: one round trip, one draw of the database's
-  read time), which is the ``now`` of the query.
+  read time), which is the ``now`` of the query (:meth:`Database.clock`: off under a
+  ``clock-skew`` of the database).
+- **Clocks** (``clock-skew``, Chaos Mesh TimeChaos): a row's stamp is read from the clock of
+  the database, shifted by the writing service's skew (an application that sets the column
+  itself). A writer whose clock is behind stamps its rows below rows already read, so the
+  timestamp modes skip them for good (a backward jump of the database's clock does the same
+  to the rows written just after it); a writer ahead stamps rows in the future, which wait
+  until the database's clock passes them. ``incrementing`` mode reads no clock and is
+  unaffected.
 - **The position** moves to each row as it is handed to the producer, so it ends past the
   highest value read. A row whose transaction began before a row already read but committed
   after that read has a value below the position and is skipped forever: the missed-row window
@@ -206,7 +214,7 @@ class JdbcSourcePoller(StallGate):
         if not self.up or self._unacked:
             return False
         published = self._published
-        return all(published.get(r.key) == r.version for r in self._select(self.ctx.env.now))
+        return all(published.get(r.key) == r.version for r in self._select(self.database.clock()))
 
     @property
     def busy_time(self) -> float:
@@ -250,7 +258,7 @@ class JdbcSourcePoller(StallGate):
             if outcome != OK:
                 self.failed_fetches += 1
                 return 0, False
-        rows = self._select(self.ctx.env.now)
+        rows = self._select(self.database.clock())
         size = self.batch_max_rows
         for start in range(0, max(len(rows), 1), size):
             batch = rows[start : start + size]
@@ -315,10 +323,11 @@ class JdbcSourcePoller(StallGate):
                     rows.append(_Row(Position(m.updated_at, row_id), key, m.version))
             return rows
         # A row stamped after last_ts committed after last_ts (a transaction commits after it
-        # begins), so only the commits since last_ts can hold a row the query returns.
+        # begins), so only the commits since last_ts can hold a row the query returns; a clock
+        # skewed forward stamps rows ahead of their commit by up to stamp_lead.
         last = self.position
         log = self.database.commit_log
-        first = bisect_left(log, last.ts, key=_commit_time)
+        first = bisect_left(log, last.ts - self.database.stamp_lead, key=_commit_time)
         bound = now - self.timestamp_delay
         with_id = self.mode == "timestamp+incrementing"
         rows = []

@@ -43,6 +43,8 @@ PARAMETERS: dict[str, tuple[Any, ...]] = {
     "probability": (1.0, 0.5, 0.1),
     "factor": (0.1, 0.5),
     "by": (10.0, 60.0),
+    "offset": (-5.0, -1.0, 5.0),
+    "rate": (10.0, 100.0),
 }
 """Values drawn for a fault setting that has no default, by name (the first is the simplest)."""
 

@@ -6,7 +6,9 @@ Importing this package registers the built-in fault kinds (:mod:`sim.faults.kind
 
 from __future__ import annotations
 
+from sim.faults import degraded as _degraded  # registers slowdown, hang, unavailable, clock-skew
 from sim.faults import kinds as _builtin_kinds  # registers the built-in kinds
+from sim.faults import links as _links  # registers loss, bandwidth
 from sim.faults import throttling as _throttling  # registers throttle
 from sim.faults.fault import Fault, FaultRun, InstantFault, LastingFault, register_fault
 from sim.faults.injector import FaultInjector, Planned
@@ -24,4 +26,4 @@ __all__ = [
     "register_fault",
 ]
 
-del _builtin_kinds, _throttling
+del _builtin_kinds, _degraded, _links, _throttling

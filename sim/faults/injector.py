@@ -4,10 +4,12 @@ Before the run, :meth:`FaultInjector.plan` resolves every fault's target in the 
 topology and keeps the components that can suffer it; a fault that reaches none is *not
 applicable* to this pattern (listed in :attr:`FaultInjector.not_applicable`, never silently
 shaded). :meth:`FaultInjector.start` then runs one small SimPy process per applicable fault
-that begins before the load ends: apply at the start of its window, undo at the end. Faults
-are healed at the end of the load at the latest, so the drain measures what the pattern
-leaves behind. Every fault is recorded in the ``faults`` table (``kind, target, start, end,
-applied``): applied ones with the window they had, the others with ``applied`` 0.
+that begins before the load ends: apply at the start of each of its windows (one, or the
+recurring windows of a ``schedule``, :mod:`sim.faults.schedule`), undo at its end. Faults are
+healed at the end of the load at the latest, so the drain measures what the pattern leaves
+behind. Every window is recorded in the ``faults`` table (``kind, target, start, end,
+applied``): applied ones with the window they had, the others with ``applied`` 0; a window
+its coin (``window_probability``) skipped is not recorded.
 """
 
 from __future__ import annotations
@@ -51,14 +53,16 @@ class FaultInjector:
             Planned(i, fault, tuple(p for p in topology.resolve(fault.target) if fault.accepts(p)))
             for i, fault in enumerate(faults)
         ]
+        self.windows = [fault.windows(heal_by, ctx.streams, i) for i, fault in enumerate(faults)]
+        """The windows of each fault (the same in every pattern of a replication)."""
         self._table = ctx.recorder.table(
             "faults", {"kind": "O", "target": "O", "start": "d", "end": "d", "applied": "q"}
         )
         for planned in self.plan:  # recorded too: never silently left out
             fault = planned.fault
             if not planned.applicable or fault.start >= heal_by:
-                start, end = fault.window(heal_by)
-                self._table.append(fault.kind, str(fault.target), fault.start, max(start, end), 0)
+                for start, end in self.windows[planned.index]:
+                    self._table.append(fault.kind, str(fault.target), start, max(start, end), 0)
 
     @property
     def not_applicable(self) -> list[Planned]:
@@ -74,10 +78,10 @@ class FaultInjector:
     def _run(self, planned: Planned) -> Generator[simpy.Event, Any, None]:
         env = self.ctx.env
         fault = planned.fault
-        start, end = fault.window(self.heal_by)
-        yield env.timeout(start)
-        undo = fault.apply(list(planned.parts), self.run)
-        began = env.now
-        yield env.timeout(max(0.0, end - env.now))
-        undo()
-        self._table.append(fault.kind, str(fault.target), began, env.now, 1)
+        for start, end in self.windows[planned.index]:
+            yield env.timeout(max(0.0, start - env.now))
+            undo = fault.apply(list(planned.parts), self.run)
+            began = env.now
+            yield env.timeout(max(0.0, end - env.now))
+            undo()
+            self._table.append(fault.kind, str(fault.target), began, env.now, 1)

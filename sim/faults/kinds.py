@@ -28,7 +28,7 @@ kind                        effect
                             had accepted goes on (:mod:`sim.faults.degraded`)
 ``clock-skew``              a service's, instance's or database's clock is off by ``offset``
                             (row timestamps; :mod:`sim.faults.degraded`)
-``loss``                    each message of a link is lost with ``probability`` and
+``loss``                    each transmission over a link is lost with ``probability`` and
                             retransmitted by TCP (:mod:`sim.faults.links`)
 ``bandwidth``               a link carries at most ``rate`` messages a second; the others
                             queue (:mod:`sim.faults.links`)
@@ -147,8 +147,15 @@ class ErrorFault(LastingFault):
 
     kind: Literal["error"]
     target: ComponentTarget = Field(description="service:X, instance:X/N or db:X")
-    probability: Probability
+    probability: Probability = Field(  # type: ignore[assignment]
+        description="the chance that each request fails (per request, not per window)"
+    )
     needs: ClassVar[tuple[type, ...]] = (Erroring,)
+
+    @field_validator("probability", mode="before")
+    @classmethod
+    def _not_per_request(cls, value: object) -> object:
+        return value  # here it is the per-request chance
 
     def problems(self, scenario: Scenario) -> list[Problem]:
         return problems(component_problem(self.target, scenario), self.target)

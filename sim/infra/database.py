@@ -24,8 +24,14 @@ committed before it), an incrementing id assigned at insert, and whether it was 
 scan), accounted separately.
 
 Faults: ``crash`` (down; queries in flight and waiters fail; the rows survive, as on disk),
-``latency`` (added to every query's time), ``error`` (a query fails fast with a probability)
-and ``throttle`` (with ``capacity``, :mod:`sim.infra.throttle`: the provisioned rates scaled).
+``latency`` (added to every query's time), ``error`` (a query fails fast with a probability),
+``throttle`` (with ``capacity``, :mod:`sim.infra.throttle`: the provisioned rates scaled),
+``slowdown`` (each query's drawn time × a factor), ``hang`` (queries take connections and
+locks and never finish until it ends; then they fail with ``reset`` and free them),
+``unavailable`` (new queries refused; those under way go on) and ``clock-skew`` (its
+``now()`` is off: the timestamps of the rows it writes and :meth:`Database.clock`, which a
+poller's ``CURRENT_TIMESTAMP`` reads; a writing service's skew shifts the stamps of its
+rows too, as an application that sets ``updated_at`` itself does).
 
 Left out: the query planner and caches, disk, deadlocks (each transaction locks one key), the
 server's ``max_connections`` when several pools share a database (here the pool is the
@@ -42,6 +48,7 @@ from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
 from sim.infra.injected import Injectable, Injected
 from sim.infra.rows import Commit, RowMeta
+from sim.infra.statement import Statement
 from sim.infra.throttle import Throttle
 from sim.kernel.codes import ERROR, OK, Done
 from sim.kernel.context import SimContext
@@ -49,58 +56,6 @@ from sim.kernel.draws import WorkDraws
 from sim.kernel.schedule import Trampoline
 
 __all__ = ["Commit", "Database", "RowMeta"]
-
-
-class _Query:
-    __slots__ = (
-        "attempts",
-        "begun",
-        "commit",
-        "delete",
-        "done",
-        "draws",
-        "epoch",
-        "extra",
-        "key",
-        "n",
-        "prepare",
-        "row_id",
-        "scan",
-        "settled",
-        "tag",
-        "version",
-        "write",
-    )
-
-    def __init__(
-        self,
-        key: int,
-        write: bool,
-        version: int | None,
-        done: Done,
-        prepare: object = None,
-        commit: object = None,
-        draws: WorkDraws | None = None,
-        n: int = 0,
-    ) -> None:
-        self.key = key
-        self.extra = 0.0
-        """More work in the same transaction (another statement), added to its time."""
-        self.draws = draws
-        self.n = n
-        self.write = write
-        self.version = version
-        self.done = done
-        self.prepare = prepare
-        self.commit = commit
-        self.delete = False
-        self.scan = -1.0
-        self.tag = ""
-        self.attempts = 0
-        self.begun = 0.0
-        self.row_id = 0
-        self.epoch = 0
-        self.settled = False
 
 
 class Database(Injectable):
@@ -112,9 +67,9 @@ class Database(Injectable):
         self.profile = profile
         self.rows: dict[int, int] = {}
         self.free = profile.pool
-        self._waiting: deque[_Query] = deque()
-        self._locks: dict[int, deque[_Query]] = {}
-        self._active: set[_Query] = set()
+        self._waiting: deque[Statement] = deque()
+        self._locks: dict[int, deque[Statement]] = {}
+        self._active: set[Statement] = set()
         self._read_time: Sampler = profile.read_time.sampler(ctx.stream(f"db:{name}:read"))
         self._write_time: Sampler = profile.write_time.sampler(ctx.stream(f"db:{name}:write"))
         self._read_quantile = profile.read_time.quantile()
@@ -134,6 +89,8 @@ class Database(Injectable):
         self._row_ids = 0
         self.busy_by_tag: dict[str, float] = {}
         """Connection-seconds of :meth:`scan` queries, by tag."""
+        self.stamp_lead = 0.0
+        """How far ahead of the true time a row was ever stamped (a clock skewed forward)."""
         self.prepared: dict[int, object] = {}
         """Keys whose write is prepared (two-phase commit) and still holds its row lock."""
         limits = profile.capacity
@@ -150,7 +107,7 @@ class Database(Injectable):
             # a zero-time query holds its connection for no time at all: answer now
             done(OK, self.rows.get(key, 0))
             return
-        self._submit(_Query(key, False, None, done, draws=draws, n=n))
+        self._submit(Statement(key, False, None, done, draws=draws, n=n))
 
     def write(
         self,
@@ -161,6 +118,7 @@ class Database(Injectable):
         draws: WorkDraws | None = None,
         n: int = 0,
         extra: float = 0.0,
+        skew: float = 0.0,
     ) -> None:
         """Write a row; ``done(OK, version)`` at the commit instant.
 
@@ -169,16 +127,18 @@ class Database(Injectable):
         ``delete`` removes the row: its version still advances (a tombstone), but the row is
         gone from the table (a query of the table no longer finds it). ``extra`` is more work
         in the same transaction (another statement), holding the lock and the connection.
+        ``skew``: how far the writer's clock is off (it shifts the row's timestamp).
         """
-        query = _Query(key, True, version, done, draws=draws, n=n)
+        query = Statement(key, True, version, done, draws=draws, n=n)
         query.delete = delete
         query.extra = extra
+        query.skew = skew
         self._submit(query)
 
     def scan(self, duration: float, done: Done, tag: str = "scan") -> None:
         """A query that holds a connection for ``duration`` (a table scan, a poll);
         ``done(OK, None)`` when it ends. Its time is added to ``busy_by_tag[tag]``."""
-        query = _Query(-1, False, None, done)
+        query = Statement(-1, False, None, done)
         query.scan = duration
         query.tag = tag
         self._submit(query)
@@ -191,7 +151,7 @@ class Database(Injectable):
 
         The lock is held, across crashes of the database, until :meth:`commit_prepared` or
         :meth:`rollback_prepared`; other writes of the key wait behind it."""
-        self._submit(_Query(key, True, None, done, prepare=token, draws=draws, n=n))
+        self._submit(Statement(key, True, None, done, prepare=token, draws=draws, n=n))
 
     def commit_prepared(
         self,
@@ -206,7 +166,7 @@ class Database(Injectable):
         connection and one draw of ``write_time``; then the write of ``key`` prepared under
         ``token`` commits (next version, or ``version``) and its lock is released.
         ``done(ERROR, "not prepared")`` when that transaction is not prepared."""
-        self._submit(_Query(key, True, version, done, commit=token, draws=draws, n=n))
+        self._submit(Statement(key, True, version, done, commit=token, draws=draws, n=n))
 
     def rollback_prepared(self, key: int, token: object) -> bool:
         """Abort the write of ``key`` prepared under ``token`` and release its lock."""
@@ -221,8 +181,8 @@ class Database(Injectable):
         return self.rows.get(key, 0)
 
     # -- pool --------------------------------------------------------------------------------
-    def _submit(self, query: _Query) -> None:
-        if not self.up:
+    def _submit(self, query: Statement) -> None:
+        if not self.up or self.injected.refusing:
             self._fail(query, "refused")
             return
         if self.throttle is not None and self.throttle.holds(query, self._submit, self._fail):
@@ -243,7 +203,7 @@ class Database(Injectable):
         timer = self.ctx.env.timeout(self.profile.connection_timeout)
         timer.callbacks.append(lambda _e: self._wait_expired(query))
 
-    def _wait_expired(self, query: _Query) -> None:
+    def _wait_expired(self, query: Statement) -> None:
         if query.settled or query.epoch != self.epoch:
             return
         try:
@@ -261,7 +221,7 @@ class Database(Injectable):
         self.free += 1
 
     # -- locks and execution -----------------------------------------------------------------
-    def _connected(self, query: _Query) -> None:
+    def _connected(self, query: Statement) -> None:
         self._active.add(query)
         if query.scan >= 0.0:
             self.busy_by_tag[query.tag] = self.busy_by_tag.get(query.tag, 0.0) + query.scan
@@ -285,32 +245,38 @@ class Database(Injectable):
         else:
             holders.append(query)
 
-    def _write_duration(self, query: _Query) -> float:
+    def _write_duration(self, query: Statement) -> float:
         draws = query.draws
         own = self._write_time() if draws is None else self._write_quantile(draws.query(query.n))
         return own + query.extra
 
-    def _execute(self, query: _Query, duration: float) -> None:
-        query.begun = self.ctx.env.now
+    def _execute(self, query: Statement, duration: float) -> None:
+        injected = self.injected
+        now = query.begun = self.ctx.env.now
         if self.keep_log and query.write and query.scan < 0.0:
             old = self.meta.get(query.key)
             if old is None or old.deleted:  # an insert takes its id from the sequence now
                 self._row_ids += 1
                 query.row_id = self._row_ids
-        for extra in self.injected.delays:
-            duration += extra()
+            if query.skew or injected.clock:  # a skewed clock stamps the row
+                query.begun = now + injected.clock + query.skew
+                self.stamp_lead = max(self.stamp_lead, query.begun - now)
+        if injected:  # slowdown, latency, hang (sim.infra.injected)
+            if injected.holds(query):
+                return
+            duration = injected.scaled(duration)
         if duration <= 0.0:
             self._complete(query)
         else:
             self.ctx.env.timeout(duration).callbacks.append(lambda _e: self._complete(query))
 
-    def _complete(self, query: _Query) -> None:
+    def _complete(self, query: Statement) -> None:
         """A query ends: commit or read, answer the caller, then free the lock and connection.
 
         The caller hears first, so that when freeing them lets a zero-time waiter finish at the
         same instant, answers still come in commit order.
         """
-        if query.settled or query.epoch != self.epoch:
+        if query.settled or query.epoch != self.epoch or self.injected.holds(query):
             return
         query.settled = True
         self._active.discard(query)
@@ -334,7 +300,7 @@ class Database(Injectable):
             query.done(OK, self.rows.get(key, 0))
         self._release_connection()
 
-    def _commit_row(self, query: _Query) -> int:
+    def _commit_row(self, query: Statement) -> int:
         key = query.key
         version = self.rows.get(key, 0) + 1 if query.version is None else query.version
         self.rows[key] = version
@@ -361,10 +327,10 @@ class Database(Injectable):
                 return
         del self._locks[key]
 
-    def _start_locked(self, query: _Query) -> None:
+    def _start_locked(self, query: Statement) -> None:
         self._execute(query, self._write_duration(query))
 
-    def _fail(self, query: _Query, reason: str) -> None:
+    def _fail(self, query: Statement, reason: str) -> None:
         query.settled = True
         query.done(ERROR, reason)
 
@@ -385,6 +351,25 @@ class Database(Injectable):
     def restart(self) -> None:
         """Come back up, empty pool queues, rows as committed."""
         self.up = True
+
+    def reset(self, work: object) -> None:
+        """A query a ``hang`` held fails with ``reset`` (its connection is killed): its row
+        lock (a prepared transaction's excepted) and its connection are freed."""
+        query = work
+        assert isinstance(query, Statement)
+        if query.settled or query.epoch != self.epoch:
+            return
+        query.settled = True
+        self._active.discard(query)
+        query.done(ERROR, "reset")
+        if query.write and query.scan < 0.0 and query.commit is None:
+            self._unlock(query.key)
+        self._release_connection()
+
+    def clock(self) -> float:
+        """The database's own time (``now()``, ``CURRENT_TIMESTAMP``): off under a
+        ``clock-skew``."""
+        return self.ctx.env.now + self.injected.clock
 
     def scale_capacity(self, factor: float) -> Callable[[], None]:
         """Scale the provisioned rates (a ``throttle`` fault); returns the undo."""

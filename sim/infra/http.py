@@ -16,9 +16,10 @@ names (:class:`RetryPolicy`, Envoy's ``retry_on``):
 =====================  ==================================================  ================
 failure                what happened                                       retried on
 =====================  ==================================================  ================
-connect failure        the callee instance is down and refuses it          ``connect-failure``, ``5xx``
+connect failure        the callee is down or unavailable and refuses it    ``connect-failure``, ``5xx``
 503                    an ``error`` fault at the callee (unavailable)       ``retriable-status-codes`` (503), ``unavailable``, ``gateway-error``, ``5xx``
-reset                  the callee crashed while handling it                ``reset``, ``5xx``
+reset                  the callee crashed while handling it, or a hang     ``reset``, ``5xx``
+                       that held it ended
 per-try timeout        no answer within ``per_try_timeout``                ``reset``, ``gateway-error``, ``5xx``
 500                    the callee failed it (its database failed, ...)     ``5xx``
 =====================  ==================================================  ================
@@ -94,7 +95,7 @@ def failure_of(outcome: int, value: Any) -> str:
         return "connect-failure"
     if value == "injected":
         return "503"
-    if value == "crashed":
+    if value in ("crashed", "reset"):  # a crash, or a hang's held connection killed
         return "reset"
     return "500"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from sim.infra.injected import Injected
 from sim.infra.queries import Queries
 from sim.kernel.codes import Done
 from sim.kernel.context import SimContext
@@ -30,6 +31,7 @@ class Instance(Protocol):
     index: int
     epoch: int
     up: bool
+    injected: Injected
 
     def release(self, job: Job) -> None: ...
 
@@ -176,6 +178,7 @@ class Job:
             draws=self.draws,
             n=n,
             extra=extra,
+            skew=0.0 if self.instance is None else self.instance.injected.clock,
         )
 
     def query(

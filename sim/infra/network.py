@@ -30,7 +30,12 @@ unacknowledged segment; the window follows it). Messages without a connection (e
 on its own connection) are delayed independently and can overtake each other when latency
 varies.
 
-Left out: bandwidth and message size, packet loss outside partitions, connection set-up.
+A ``loss`` fault loses each transmission over a link with a probability, and TCP retransmits
+it with the same back-off (so loss shows as latency); a ``bandwidth`` fault serialises a
+link's messages at a rate (:mod:`sim.infra.impairments`). Both are checked when a message is
+sent (after any partition of the link holds it).
+
+Left out: message sizes (a bandwidth is in messages a second), connection set-up.
 """
 
 from __future__ import annotations
@@ -39,17 +44,20 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from sim.config.distributions import Distribution, Sampler, is_zero
+from sim.infra.impairments import RETRANSMISSIONS, RTO_MAX, RTO_MIN, Bandwidth, Loss
 from sim.kernel.context import SimContext
 from sim.kernel.schedule import later
 
-__all__ = ["RETRANSMISSIONS", "RTO_MAX", "RTO_MIN", "Network", "NetworkLink", "Transmission"]
-
-RTO_MIN = 0.2
-"""First retransmission timeout of an established connection: Linux TCP_RTO_MIN [LINUX-TCP]."""
-RTO_MAX = 120.0
-"""Largest retransmission timeout: Linux TCP_RTO_MAX [LINUX-TCP]."""
-RETRANSMISSIONS = 15
-"""Retransmissions before the connection is given up: Linux tcp_retries2 [LINUX-TCP]."""
+__all__ = [
+    "RETRANSMISSIONS",
+    "RTO_MAX",
+    "RTO_MIN",
+    "Bandwidth",
+    "Loss",
+    "Network",
+    "NetworkLink",
+    "Transmission",
+]
 
 
 class Transmission:
@@ -99,6 +107,8 @@ class Network:
         self._latency: Sampler = latency.sampler(ctx.stream("network"))
         self._wire_free = frozenset(wire_free)
         self._extra: dict[tuple[str, str], list[Sampler]] = {}
+        self._losses: dict[tuple[str, str], list[Loss]] = {}
+        self._limits: dict[tuple[str, str], list[Bandwidth]] = {}
         self._blocked: dict[tuple[str, str], int] = {}
         self._isolated: dict[str, int] = {}
         self._held: list[Transmission] = []
@@ -108,7 +118,14 @@ class Network:
         """True while every hop is free (zero latency, no link fault): callers may skip hops."""
 
     def _changed(self) -> None:
-        self.instant = self._zero and not self._extra and not self._blocked and not self._isolated
+        self.instant = (
+            self._zero
+            and not self._extra
+            and not self._blocked
+            and not self._isolated
+            and not self._losses
+            and not self._limits
+        )
 
     def is_cut(self, source: str, destination: str) -> bool:
         """True while a partition cuts the link from ``source`` to ``destination``."""
@@ -134,11 +151,44 @@ class Network:
             held = Transmission(source, destination, deliver, now, connection)
             self._held.append(held)
             return held
-        delay = self._hop(source, destination)
-        if connection is not None:
-            delay = self._in_order(connection, now, delay)
-        later(self.ctx.env, delay, deliver)
+        limits = self._limits.get((source, destination)) if self._limits else None
+        if limits:
+            self._limited(
+                tuple(limits), 0, lambda: self._transmit(source, destination, deliver, connection)
+            )
+            return None
+        self._transmit(source, destination, deliver, connection)
         return None
+
+    def _transmit(
+        self, source: str, destination: str, deliver: Callable[[], Any], connection: Hashable | None
+    ) -> None:
+        delay = self._hop(source, destination)
+        if self._losses:
+            lost = self._lost(source, destination)
+            if lost is None:
+                return  # every retransmission lost: the connection is given up
+            delay += lost
+        if connection is not None:
+            delay = self._in_order(connection, self.ctx.env.now, delay)
+        later(self.ctx.env, delay, deliver)
+
+    def _limited(self, limits: tuple[Bandwidth, ...], index: int, go: Callable[[], None]) -> None:
+        """Through each bandwidth limit of the link in turn, then ``go()``."""
+        if index == len(limits):
+            go()
+            return
+        limits[index].enqueue(lambda: self._limited(limits, index + 1, go))
+
+    def _lost(self, source: str, destination: str) -> float | None:
+        """The delay the link's loss faults add to one message (None: never delivered)."""
+        added = 0.0
+        for loss in self._losses.get((source, destination), ()):
+            extra = loss.extra_delay()
+            if extra is None:
+                return None
+            added = max(added, extra)
+        return added
 
     def _in_order(self, connection: Hashable, now: float, delay: float) -> float:
         """``delay``, or longer: not before the connection's latest message."""
@@ -171,8 +221,9 @@ class Network:
                 still.append(held)
                 continue
             at = retransmission_after(held.sent, now)
-            if at is not None:
-                delay = at - now + self._hop(held.source, held.destination)
+            lost = self._lost(held.source, held.destination) if self._losses else 0.0
+            if at is not None and lost is not None:
+                delay = at - now + lost + self._hop(held.source, held.destination)
                 if held.connection is not None:
                     delay = self._in_order(held.connection, now, delay)
                 later(self.ctx.env, delay, self._deliverer(held))
@@ -216,6 +267,35 @@ class Network:
 
         return unblock
 
+    def lose(self, source: str, destination: str, loss: Loss) -> Callable[[], None]:
+        """Lose messages from ``source`` to ``destination`` as ``loss`` says until the
+        returned undo runs."""
+        self._losses.setdefault((source, destination), []).append(loss)
+        self._changed()
+        return lambda: self._drop(self._losses, (source, destination), loss)
+
+    def limit(self, source: str, destination: str, bandwidth: Bandwidth) -> Callable[[], None]:
+        """Serialise messages from ``source`` to ``destination`` through ``bandwidth`` until
+        the returned undo runs (the messages it still holds then go on)."""
+        self._limits.setdefault((source, destination), []).append(bandwidth)
+        self._changed()
+
+        def lift() -> None:
+            self._drop(self._limits, (source, destination), bandwidth)
+            bandwidth.lift()
+
+        return lift
+
+    def _drop(
+        self, table: dict[tuple[str, str], list[Any]], pair: tuple[str, str], item: Any
+    ) -> None:
+        found = table.get(pair, [])
+        if item in found:
+            found.remove(item)
+        if not found:
+            table.pop(pair, None)
+        self._changed()
+
     def isolate(self, node: str) -> Callable[[], None]:
         """Cut ``node`` off from every other node until the returned heal runs."""
         self._isolated[node] = self._isolated.get(node, 0) + 1
@@ -233,7 +313,7 @@ class Network:
 
 class NetworkLink:
     """The messages from one node to another, as a fault target: a partition cuts it, a
-    latency fault slows it."""
+    latency fault slows it, a loss fault loses its messages, a bandwidth fault limits them."""
 
     __slots__ = ("destination", "network", "source")
 
@@ -250,3 +330,9 @@ class NetworkLink:
 
     def remove_delay(self, sampler: Sampler) -> None:
         self.network.remove_delay(self.source, self.destination, sampler)
+
+    def lose(self, loss: Loss) -> Callable[[], None]:
+        return self.network.lose(self.source, self.destination, loss)
+
+    def limit(self, bandwidth: Bandwidth) -> Callable[[], None]:
+        return self.network.limit(self.source, self.destination, bandwidth)

@@ -49,13 +49,14 @@ class Queries:
         draws: WorkDraws | None = None,
         n: int = 0,
         extra: float = 0.0,
+        skew: float = 0.0,
     ) -> None:
         """Write a row: the key's next version (an owner's commit) or ``version`` (a copy
         applying a change it received); ``delete`` leaves a tombstone version; ``extra`` is
-        more work in the same transaction."""
+        more work in the same transaction; ``skew``, how far the writer's clock is off."""
 
         def issue(ended: Done) -> None:
-            database.write(key, ended, version, delete, draws, n, extra)
+            database.write(key, ended, version, delete, draws, n, extra, skew)
 
         self._send(database, issue, on_commit, then)
 

@@ -17,8 +17,11 @@ already finished (answered, or failed by a crash) does not run.
 
 Faults act on instances (:mod:`sim.faults`): ``crash`` (down; queued and running requests fail
 at once; arrivals are refused until restart), ``latency`` (extra time added to each request's
-service time) and ``error`` (an arriving request fails fast with a probability). A
-service-wide fault acts on every instance.
+service time), ``error`` (an arriving request fails fast with a probability), ``slowdown``
+(the drawn service time × a factor), ``hang`` (requests take slots and are never answered
+until it ends; then they fail with ``reset``) and ``unavailable`` (arrivals refused, queued
+and running work goes on); see :mod:`sim.infra.injected`. A service-wide fault acts on every
+instance.
 
 Resilience, each off unless the service's settings name it (:mod:`sim.config.resilience`):
 
@@ -83,13 +86,15 @@ class Instance(Injectable):
 
     @property
     def answers_probes(self) -> bool:
-        """Whether a health-check probe gets an answer (an up instance does)."""
-        return True
+        """Whether a health-check probe gets an answer: not while the instance hangs or
+        refuses connections."""
+        injected = self.injected
+        return not (injected.hung or injected.refusing)
 
     def accept(self, job: Job) -> None:
         service = self.service
         service.arrivals += 1
-        if not self.up:
+        if not self.up or self.injected.refusing:
             job.finished = True
             job.done(ERROR, "refused")
             return
@@ -127,9 +132,12 @@ class Instance(Injectable):
             self._expired(job)
             return
         self.running.add(job)
+        injected = self.injected
         delay = job.service_time
-        for extra in self.injected.delays:
-            delay += extra()
+        if injected:  # slowdown, latency, hang (sim.infra.injected)
+            if injected.holds(job):
+                return
+            delay = injected.scaled(delay)
         if delay <= 0.0:
             self._work(job)
         else:
@@ -142,7 +150,7 @@ class Instance(Injectable):
         job.finish(TIMEOUT, "deadline")
 
     def _served(self, job: Job) -> None:
-        if not job.finished and job.epoch == self.epoch:
+        if not job.finished and job.epoch == self.epoch and not self.injected.holds(job):
             if job.deadline <= self.service.ctx.env.now:
                 self._expired(job)
             else:

@@ -125,7 +125,8 @@ def shade_faults(
 ) -> None:
     """Grey bands over the fault windows on every panel (a dashed line for an instant fault),
     labelled with kind and target above the plot, in as many lanes as overlapping labels
-    need."""
+    need; the windows of a recurring fault are each shaded, and labelled once, at the
+    first."""
     if fault_windows.empty:
         return
     windows = fault_windows.sort_values(["start", "kind", "target"], kind="stable")
@@ -143,6 +144,7 @@ def shade_faults(
     domain = fig.layout.xaxis.domain or (0.0, 1.0)
     panel_px = max((domain[1] - domain[0]) * _PAGE_PX, 100.0)  # a panel of a grid is narrower
     lanes: list[float] = []  # where each lane's last label ends, in x units
+    labelled: set[str] = set()
     placement = {"row": "all", "col": "all"} if panels else {}
     for kind, target, start, end in rows:
         stop = end if np.isfinite(end) else max(last, start)
@@ -159,6 +161,9 @@ def shade_faults(
                 layer="below",
                 **placement,
             )
+        if text in labelled:
+            continue  # a recurring fault: each window is shaded, its label shown once
+        labelled.add(text)
         reach = start + (len(text) + 2) * _LABEL_PX / panel_px * width
         lane = next((i for i, end_x in enumerate(lanes) if end_x < start), len(lanes))
         if lane == len(lanes):

@@ -70,6 +70,14 @@ def describe_scenario(scenario: Scenario) -> list[str]:
             start, end = fault.window(scenario.workload.load_duration)
             target = getattr(fault, "target", "")
             span = f"for {seconds(end - start)}" if end > start else "once"
+            schedule = getattr(fault, "schedule", None)
+            if schedule is not None:
+                span += f", every {seconds(schedule.every)}"
+                if schedule.jitter:
+                    span += f" (up to {seconds(schedule.jitter)} late)"
+            chance = getattr(fault, "window_probability", None)
+            if chance is not None:
+                span += f", each window with probability {chance:.0%}"
             faults.append(f"{fault.kind} of {target} at {seconds(start)} {span}".replace("  ", " "))
         sentences.append(f"Faults: {'; '.join(faults)}.")
     else:

@@ -202,6 +202,23 @@ def test_fault_windows_are_shaded_and_labelled_with_kind_and_escaped_target() ->
     assert "crash &lt;script&gt;alert(1)&lt;/script&gt;" in labels
 
 
+def test_each_window_of_a_recurring_fault_is_shaded_and_the_fault_labelled_once() -> None:
+    requests = random_requests(2_000, ("p",))
+    starts = [10.0, 40.0, 70.0]
+    faults = pd.DataFrame(
+        {
+            "kind": ["crash"] * 3,
+            "target": ["service:a"] * 3,
+            "start": starts,
+            "end": [s + 5.0 for s in starts],
+        }
+    )
+    fig = figures.latency_over_time(requests, faults)
+    rects = [(s.x0, s.x1) for s in fig.layout.shapes if s.type == "rect"]
+    assert rects == [(10.0, 15.0), (40.0, 45.0), (70.0, 75.0)]
+    assert [a.text for a in fig.layout.annotations].count("crash service:a") == 1
+
+
 def test_throughput_is_per_second_per_run_and_empty_bins_are_zero() -> None:
     # Two replications, each with 4 ok completions per second during [0, 10) and [20, 30),
     # nothing in [10, 20), and one error per second during [20, 30).
