@@ -78,6 +78,11 @@ class PatternSettings(StrictModel):
     kind: str
     name: Name | None = Field(None, description="label in reports; defaults to the kind")
 
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        """Whole-file problems of these settings (a key naming a service that is not a
+        replica, ...)."""
+        return []
+
 
 class FaultSettings(StrictModel):
     """Base of a fault's settings: its ``kind`` (a literal in each subclass) and its start.
@@ -304,6 +309,9 @@ def cross_check(scenario: Scenario) -> list[Problem]:
         if label in seen:
             errors.append((("patterns", i), "two patterns with the same name; set name:", label))
         seen.add(label)
+    for i, pattern in enumerate(scenario.patterns):
+        for where, message, got in pattern.problems(scenario):
+            errors.append((("patterns", i, *where), message, got))
     for i, fault in enumerate(scenario.faults):
         for where, message, got in fault.problems(scenario):
             errors.append((("faults", i, *where), message, got))

@@ -35,6 +35,7 @@ from sim.config.sections import ServiceConfig
 from sim.infra.injected import Injectable, Injected
 from sim.infra.network import Network
 from sim.infra.queries import Queries
+from sim.infra.rows import VersionAt
 from sim.kernel.codes import ERROR, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
@@ -147,7 +148,7 @@ class Job:
         database: Any,
         key: int,
         *,
-        version: int | None = None,
+        version: int | VersionAt | None = None,
         delete: bool = False,
         on_commit: Done | None = None,
         then: Done,
