@@ -19,7 +19,10 @@ wait the consumer's backoff (``broker.retry_backoff``, doubling to ``retry_backo
 and hold up the partition, as a consumer that does not skip does.
 
 A participant acknowledges an event (its offset may be committed) only once its own event is
-on the broker, so a crash in between redelivers it and the step runs again (idempotent). The
+on the broker, so a crash in between redelivers it and the step runs again (idempotent). It
+records each step's outcome with its row; the first decided wins, and a redelivered event
+gets it again: a step that commits after its failure was published (an attempt of a member
+that had crashed) stores nothing, since the failure marks the version as compensated. The
 owner keeps the event of a committed step 0 until the broker has it and publishes it again
 when its instance restarts — the saga's record is written with step 0, as an outbox would
 keep it.
@@ -72,6 +75,9 @@ class ChoreographedSaga(SagaBase, MessagingModel):
         """Sagas under way, by (key, version): whether one of their steps failed."""
         self._unpublished: dict[tuple[int, int], tuple[int, Event]] = {}
         """Step 0 events the broker does not have yet: (owner instance, event)."""
+        self._decided: dict[tuple[int, int, int], int] = {}
+        """Each replica step's outcome once decided, DONE or FAILED, by (step, key, version):
+        kept by the participant with its row, so a redelivered event gets the same answer."""
         self.services[self.owner].restart_listeners.append(self._republish)
 
     # -- step 0 at the owner -----------------------------------------------------------------
@@ -133,21 +139,50 @@ class ChoreographedSaga(SagaBase, MessagingModel):
     def _emit(
         self, node: str, instance: int, key: int, event: Event, then: Callable[[], None]
     ) -> None:
-        """Publish ``event`` from that instance's producer until the broker has it."""
-        host = self.services[node].instances[instance]
-        epoch = host.epoch
+        """Publish ``event`` from ``node``'s producers until the broker has it: from that
+        instance's, or another live one's; if the instance dies before the broker answered
+        (its producer's callbacks die with it), publish again from another."""
         config = self.scenario.broker
+        instances = self.services[node].instances
+        host = instances[instance] if instances[instance].up else None
+        host = host or next((i for i in instances if i.up), None)
+        if host is None:  # every instance is down: wait for one to come back
+            later(
+                self.ctx.env,
+                config.retry_backoff_max,
+                lambda: self._emit(node, 0, key, event, then),
+            )
+            return
+        epoch = host.epoch
+        settled = [False]
+
+        def again() -> None:
+            if not settled[0]:
+                settled[0] = True
+                self._emit(node, host.index, key, event, then)
 
         def acked(ok: bool) -> None:
-            if not host.up or host.epoch != epoch:
-                return  # the process died: redelivery (or the restart) publishes it again
+            if settled[0] or not host.up or host.epoch != epoch:
+                return
+            settled[0] = True
             if ok:
                 then()
             else:
-                wait = config.retry_backoff_max
-                later(self.ctx.env, wait, lambda: self._emit(node, instance, key, event, then))
+                later(self.ctx.env, config.retry_backoff_max, again_after_failure)
 
-        send_version(self.producers.get(node, instance), self.topic, key, event, acked)
+        def again_after_failure() -> None:
+            self._emit(node, host.index, key, event, then)
+
+        def watch() -> None:
+            if settled[0]:
+                return
+            if not host.up or host.epoch != epoch:
+                again()
+            else:
+                later(self.ctx.env, config.retry_backoff_max, watch)
+
+        send_version(self.producers.get(node, host.index), self.topic, key, event, acked)
+        later(self.ctx.env, config.retry_backoff_max, watch)
 
     # -- reactions ---------------------------------------------------------------------------
     def _handler(self, name: str) -> Callable[[Record, Callable[[], None]], None]:
@@ -201,28 +236,54 @@ class ChoreographedSaga(SagaBase, MessagingModel):
     def _step(
         self, step: int, key: int, version: int, index: int, done: Callable[[], None], attempt: int
     ) -> None:
-        name = self.participants[step]
         retriable = self.step_class(step) == "retriable"
+        decided = self._decided.get((step, key, version))
+        if decided is not None:  # a redelivery: publish the outcome again, from a live instance
+            instances = self.services[self.participants[step]].instances
+            live = next((i.index for i in instances if i.up), 0)
+            self._publish(step, key, version, index, decided, live, done)
+            return
 
         def decide() -> Any:
             return None if self.rejected(index, step) else self.stepped(step, key, version)
 
         def after(outcome: int, value: Any, instance: int) -> None:
             if outcome == OK:
-                if step == len(self.participants) - 1:
-                    self._open.pop((key, version), None)  # the saga is done
-                    done()
-                else:
-                    self._emit(name, instance, key, (version, DONE, step, index), done)
+                self._publish(step, key, version, index, DONE, instance, done)
             elif retriable or (value != "rejected" and attempt < self.spec.retries):
                 self._retry(attempt, lambda n: self._step(step, key, version, index, done, n))
             else:
-                if (key, version) in self._open:
-                    self._open[(key, version)] = True
-                self._emit(name, instance, key, (version, FAILED, step, index), done)
+                # the failure is recorded with the row: a late commit of this step stores
+                # nothing, as if its compensation had overtaken it
+                self.ledgers[step].undone.setdefault(key, set()).add(version)
+                self._publish(step, key, version, index, FAILED, instance, done)
 
         draws = self.keyed("apply", step - 1, key, version, attempt)
         self._react(step, key, decide, after, draws)
+
+    def _publish(
+        self,
+        step: int,
+        key: int,
+        version: int,
+        index: int,
+        outcome: int,
+        instance: int,
+        done: Callable[[], None],
+    ) -> None:
+        """Publish a step's outcome; the first outcome decided wins (a step that committed
+        after its failure was published stored nothing, and publishes nothing more)."""
+        decided = self._decided.setdefault((step, key, version), outcome)
+        if decided != outcome:
+            done()
+            return
+        if outcome == FAILED and (key, version) in self._open:
+            self._open[(key, version)] = True
+        if outcome == DONE and step == len(self.participants) - 1:
+            self._open.pop((key, version), None)  # the saga is done
+            done()
+            return
+        self._emit(self.participants[step], instance, key, (version, outcome, step, index), done)
 
     def _undo(
         self, step: int, key: int, version: int, index: int, done: Callable[[], None], attempt: int

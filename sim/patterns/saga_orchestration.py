@@ -130,8 +130,11 @@ class OrchestratedSaga(SagaBase):
 
         self.request(index, self.owner, work)
 
-    def _alive(self, saga: _Saga) -> bool:
-        return saga.instance.up and saga.instance.epoch == saga.epoch
+    def _live(self, saga: _Saga) -> Callable[[], bool]:
+        """Whether the orchestrator that starts this piece of the saga is still alive: false
+        once its instance has crashed, even after the restart (which resumes the saga anew)."""
+        instance, epoch = saga.instance, saga.epoch
+        return lambda: instance.up and instance.epoch == epoch
 
     def _answer(self, saga: _Saga, outcome: int) -> None:
         if saga.on_done is not None:
@@ -146,6 +149,7 @@ class OrchestratedSaga(SagaBase):
             return
         replica = self.participants[step]
         retriable = self.step_class(step) == "retriable"
+        alive = self._live(saga)
 
         def work(job: Job) -> None:
             if self.rejected(saga.index, step):
@@ -165,13 +169,13 @@ class OrchestratedSaga(SagaBase):
                 saga.compensating = True  # from the failed step (if it may have run) down
                 if not saga.touched:
                     saga.step -= 1
-                self._record(saga, lambda: self._compensate(saga))
+                self._record(saga, lambda: self._compensate(saga), alive)
                 return
             if step == self.pivot:
                 self._answer(saga, OK)
             saga.step += 1
             saga.touched = False
-            self._record(saga, lambda: self._forward(saga))
+            self._record(saga, lambda: self._forward(saga), alive)
 
         self.http.call(
             replica,
@@ -181,15 +185,16 @@ class OrchestratedSaga(SagaBase):
             per_try_timeout=self.spec.timeout if retriable else None,
             policy=self._forever if retriable else self._bounded,
             backoff=self.spec.backoff,
-            alive=lambda: self._alive(saga),
+            alive=alive,
             draws=lambda attempt: self.keyed("call", step - 1, saga.key, saga.version, attempt),
         )
 
     # -- compensations -----------------------------------------------------------------------
     def _compensate(self, saga: _Saga) -> None:
         step = saga.step
+        alive = self._live(saga)
         if step == 0:
-            self._undo_at_owner(saga, 0)
+            self._undo_at_owner(saga, 0, alive)
             return
         replica = self.participants[step]
 
@@ -206,7 +211,7 @@ class OrchestratedSaga(SagaBase):
                 self._stuck(saga)
                 return
             saga.step -= 1
-            self._record(saga, lambda: self._compensate(saga))
+            self._record(saga, lambda: self._compensate(saga), alive)
 
         self.http.call(
             replica,
@@ -216,24 +221,24 @@ class OrchestratedSaga(SagaBase):
             per_try_timeout=self.spec.timeout,
             policy=self._compensation,
             backoff=self.spec.backoff,
-            alive=lambda: self._alive(saga),
+            alive=alive,
             draws=lambda attempt: self.keyed("undo", step - 1, saga.key, saga.version, attempt),
         )
 
-    def _undo_at_owner(self, saga: _Saga, attempt: int) -> None:
+    def _undo_at_owner(self, saga: _Saga, attempt: int, alive: Callable[[], bool]) -> None:
         """Step 0's compensation: a local transaction of the owner, retried like the others."""
         database = self.databases[self.owner]
         node = f"db:{self.owner}"
 
         def back(outcome: int) -> None:
-            if not self._alive(saga):
+            if not alive():
                 return
             if outcome == OK:
                 self._end(saga)
             elif attempt >= self.spec.compensation_retries:
                 self._stuck(saga)
             else:
-                self._later(attempt, lambda: self._undo_at_owner(saga, attempt + 1))
+                self._later(attempt, lambda: self._undo_at_owner(saga, attempt + 1, alive), alive)
 
         def ended(outcome: int, _value: Any) -> None:
             self.network.send(node, self.owner, lambda: back(outcome))
@@ -244,25 +249,28 @@ class OrchestratedSaga(SagaBase):
             self.owner, node, lambda: database.write(saga.key, ended, version, draws=draws)
         )
 
-    def _later(self, attempt: int, then: Callable[[], None]) -> None:
+    def _later(self, attempt: int, then: Callable[[], None], alive: Callable[[], bool]) -> None:
+        """``then`` after the backoff of retry ``attempt + 1``, if the orchestrator lives."""
         backoff = self.spec.backoff
         ceiling = min(backoff.cap, (2 ** (attempt + 1) - 1) * backoff.base)
-        later(self.ctx.env, self._jitter() * ceiling, then)
+        later(self.ctx.env, self._jitter() * ceiling, lambda: then() if alive() else None)
 
     # -- the saga's record -------------------------------------------------------------------
-    def _record(self, saga: _Saga, then: Callable[[], None], attempt: int = 0) -> None:
+    def _record(
+        self, saga: _Saga, then: Callable[[], None], alive: Callable[[], bool], attempt: int = 0
+    ) -> None:
         """Write the saga's new state to the owner's database, then go on."""
         database: Database = self.databases[self.owner]
         saga.records += 1
         duration = self._log_time(self._log_draws.uniform(saga.number, saga.records))
 
         def done(outcome: int, _value: Any) -> None:
-            if not self._alive(saga):
+            if not alive():
                 return  # resumed from the last state that committed, on restart
             if outcome == OK:
                 then()
             else:
-                self._later(attempt, lambda: self._record(saga, then, attempt + 1))
+                self._later(attempt, lambda: self._record(saga, then, alive, attempt + 1), alive)
 
         database.scan(duration, done, tag="saga-log")
 
