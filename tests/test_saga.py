@@ -82,6 +82,24 @@ def test_reads_see_versions_that_are_later_compensated(scenario_factory):
     assert results.metric("clean", "compensations") == 0
 
 
+def test_a_compensation_that_keeps_failing_leaves_the_saga_stuck(scenario_factory):
+    # orders' database fails every query for 4 s: the sagas fail at orders' step, and its
+    # compensation fails too; without retries they are stuck (the owner's step is never
+    # undone, so the copies diverge); with the default retries they outlast the fault
+    failing = [
+        {"kind": "error", "target": "db:orders", "start": 5, "duration": 4, "probability": 1}
+    ]
+    patterns = [{**ORCHESTRATION, "name": "no-retries", "compensation_retries": 0}, ORCHESTRATION]
+    results = api.run(scenario_factory(patterns=patterns, faults=failing), workers=1)
+    requests = results.runs[0].requests
+    failed = int((requests[requests["op"] != "read"]["outcome"] != "ok").sum())
+    assert failed > 50
+    assert results.metric("no-retries", "sagas_stuck") == failed
+    assert results.metric("no-retries", "divergent_keys") > 0
+    assert results.metric("orchestration", "sagas_stuck") == 0
+    assert results.metric("orchestration", "divergent_keys") == 0
+
+
 FAULT = st.fixed_dictionaries(
     {
         "kind": st.sampled_from(["crash", "error"]),
