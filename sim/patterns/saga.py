@@ -9,7 +9,8 @@ to the previous one's event on the broker; there is no coordinator). The step cl
 in :mod:`sim.patterns.saga_steps`; how a compensation counts in the consistency metrics, in
 :mod:`sim.metrics.compensation`.
 
-Left out: what each module leaves out.
+Left out (each module says what it leaves out): semantic locks and the other countermeasures
+to a saga's lack of isolation, compensations that leave a trace of their own, parallel steps.
 """
 
 from __future__ import annotations
