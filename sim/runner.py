@@ -28,6 +28,7 @@ from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
 from sim.kernel.context import SimContext
 from sim.metrics.catalog import declared
+from sim.metrics.compensation import kept_commits
 from sim.metrics.consistency import propagation
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import copy_table, replication_metrics
@@ -101,11 +102,14 @@ def run_one(task: Task) -> RunResult:
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
     commits, applies = frames.pop("commits"), frames.pop("applies")
+    undone, reverts = frames.get("undone"), frames.get("reverts")  # a saga's compensations
     faults = frames.pop("faults")
     request_frame = log.frame()
-    spread = propagation(commits, applies, model.replicas)
+    spread = propagation(kept_commits(commits, undone), applies, model.replicas)
     pending = model.pending_versions()
-    copies = copy_table(spread, commits, applies, model.replicas, scenario.warmup, pending)
+    copies = copy_table(
+        spread, commits, applies, model.replicas, scenario.warmup, pending, undone=undone
+    )
     metrics = replication_metrics(
         request_frame,
         spread,
@@ -117,6 +121,8 @@ def run_one(task: Task) -> RunResult:
         gauges,
         copies,
         drain,
+        undone=undone,
+        reverts=reverts,
     )
     metrics["throttled"] = float(
         sum(db.throttle.throttled for db in model.databases.values() if db.throttle is not None)

@@ -80,7 +80,8 @@ class PatternSettings(StrictModel):
     name: Name | None = Field(None, description="label in reports; defaults to the kind")
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        """Whole-file problems of this pattern's settings (a call edge to no replica, ...)."""
+        """Whole-file problems of this pattern's settings (a call edge to no replica, a key
+        naming a service that is not a replica, ...)."""
         return []
 
 

@@ -7,7 +7,8 @@ holds both for one draw of ``write_time`` (``read_time`` for a read). At the end
 the new version of the row commits; reads return the version committed when they finish
 (MVCC: readers take no locks and never wait for writers). With ``capacity`` a request first
 passes the provisioned throughput (:mod:`sim.infra.throttle`). Rows are key -> version. A write either assigns the next version of the key (the owner's
-commit) or stores a version it was given (a copy applying a change it received). Every write
+commit), stores a version it was given (a copy applying a change it received), or stores what
+a function of the row's version decides at the commit instant (a conditional write). Every write
 that commits calls its continuation at the commit instant, so callers record commit times
 exactly.
 
@@ -47,7 +48,7 @@ from functools import partial
 from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
 from sim.infra.injected import Injectable, Injected
-from sim.infra.rows import Commit, RowMeta
+from sim.infra.rows import Commit, RowMeta, VersionAt
 from sim.infra.statement import Statement
 from sim.infra.throttle import Throttle
 from sim.kernel.codes import ERROR, OK, Done
@@ -55,7 +56,7 @@ from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
 from sim.kernel.schedule import Trampoline
 
-__all__ = ["Commit", "Database", "RowMeta"]
+__all__ = ["Commit", "Database", "RowMeta", "VersionAt"]
 
 
 class Database(Injectable):
@@ -113,7 +114,7 @@ class Database(Injectable):
         self,
         key: int,
         done: Done,
-        version: int | None = None,
+        version: int | VersionAt | None = None,
         delete: bool = False,
         draws: WorkDraws | None = None,
         n: int = 0,
@@ -123,7 +124,8 @@ class Database(Injectable):
         """Write a row; ``done(OK, version)`` at the commit instant.
 
         Without ``version`` the next version of the key is assigned at commit (an owner's
-        write); with it, that version is stored (a copy applying a received change). A
+        write); with it, that version is stored (a copy applying a received change); a function
+        ``version(current)`` of the row's version decides it at the commit (conditional). A
         ``delete`` removes the row: its version still advances (a tombstone), but the row is
         gone from the table (a query of the table no longer finds it). ``extra`` is more work
         in the same transaction (another statement), holding the lock and the connection.
@@ -302,7 +304,8 @@ class Database(Injectable):
 
     def _commit_row(self, query: Statement) -> int:
         key = query.key
-        version = self.rows.get(key, 0) + 1 if query.version is None else query.version
+        given, current = query.version, self.rows.get(key, 0)
+        version = current + 1 if given is None else given(current) if callable(given) else given
         self.rows[key] = version
         if self.keep_log:
             now = self.ctx.env.now

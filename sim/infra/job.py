@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sim.infra.injected import Injected
 from sim.infra.queries import Queries
+from sim.infra.rows import VersionAt
 from sim.kernel.codes import Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
@@ -157,7 +158,7 @@ class Job:
         database: Any,
         key: int,
         *,
-        version: int | None = None,
+        version: int | VersionAt | None = None,
         delete: bool = False,
         on_commit: Done | None = None,
         then: Done,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.infra.network import Network
+from sim.infra.rows import VersionAt
 from sim.kernel.codes import Done
 from sim.kernel.draws import WorkDraws
 
@@ -42,7 +43,7 @@ class Queries:
         database: Any,
         key: int,
         *,
-        version: int | None = None,
+        version: int | VersionAt | None = None,
         delete: bool = False,
         on_commit: Done | None = None,
         then: Done,
@@ -51,9 +52,11 @@ class Queries:
         extra: float = 0.0,
         skew: float = 0.0,
     ) -> None:
-        """Write a row: the key's next version (an owner's commit) or ``version`` (a copy
-        applying a change it received); ``delete`` leaves a tombstone version; ``extra`` is
-        more work in the same transaction; ``skew``, how far the writer's clock is off."""
+        """Write a row: the key's next version (an owner's commit), ``version`` (a copy
+        applying a change it received) or ``version(current)`` at the commit (a conditional
+        write, :meth:`sim.infra.database.Database.write`); ``delete`` leaves a tombstone
+        version; ``extra`` is more work in the same transaction; ``skew``, how far the
+        writer's clock is off."""
 
         def issue(ended: Done) -> None:
             database.write(key, ended, version, delete, draws, n, extra, skew)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["Commit", "RowMeta"]
+__all__ = ["Commit", "RowMeta", "VersionAt"]
+
+VersionAt = Callable[[int], int]
+"""A conditional write's version: the row's committed version -> the version to store."""
 
 
 class Commit(NamedTuple):

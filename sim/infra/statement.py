@@ -3,6 +3,7 @@ stands (its connection's epoch, whether it was answered)."""
 
 from __future__ import annotations
 
+from sim.infra.rows import VersionAt
 from sim.kernel.codes import Done
 from sim.kernel.draws import WorkDraws
 
@@ -37,7 +38,7 @@ class Statement:
         self,
         key: int,
         write: bool,
-        version: int | None,
+        version: int | VersionAt | None,
         done: Done,
         prepare: object = None,
         commit: object = None,

@@ -21,6 +21,11 @@ After the run, pure functions derive:
   later version did reach the copy (a consumer of the copy never saw that change);
 * **duplicates**, **reorders**, **phantom writes** (:func:`apply_anomalies`) and
   **read-your-writes violations** (:func:`read_your_writes_violations`).
+
+A saga also records its compensations: ``undo(key, version, restored)`` — the owner undid
+``version`` and its row holds ``restored`` from then on — and ``revert(replica, key, version,
+restored)`` — a copy undid it. How they enter the analyses is said in
+:mod:`sim.metrics.compensation`.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class ConsistencyLog:
 
     def __init__(self, recorder: Recorder, replicas: list[str]) -> None:
         self.replicas = list(replicas)
+        self._recorder = recorder
         commits = recorder.table("commits", {"key": "q", "version": "q", "time": "d"})
         applies = recorder.table(
             "applies", {"replica": "q", "key": "q", "version": "q", "time": "d"}
@@ -78,6 +84,30 @@ class ConsistencyLog:
         add_key(key)
         add_version(version)
         add_time(time)
+
+    def undo(self, key: int, version: int, restored: int, time: float) -> None:
+        """The owner compensated ``version`` of ``key`` at ``time``: the version is undone
+        and the owner's row holds ``restored`` from then on."""
+        table = self._recorder.table(
+            "undone", {"key": "q", "version": "q", "restored": "q", "time": "d"}
+        )
+        for column, value in zip(
+            ("key", "version", "restored", "time"), (key, version, restored, time), strict=True
+        ):
+            table.columns[column].append(value)
+
+    def revert(self, replica: int, key: int, version: int, restored: int, time: float) -> None:
+        """Copy number ``replica`` compensated ``version`` of ``key`` at ``time``: it holds
+        ``restored`` from then on."""
+        table = self._recorder.table(
+            "reverts",
+            {"replica": "q", "key": "q", "version": "q", "restored": "q", "time": "d"},
+        )
+        values = (replica, key, version, restored, time)
+        for column, value in zip(
+            ("replica", "key", "version", "restored", "time"), values, strict=True
+        ):
+            table.columns[column].append(value)
 
 
 def propagation(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> pd.DataFrame:

@@ -7,7 +7,8 @@ errors and timeouts among all measured requests; ``throughput`` is successful re
 second of measured load. Staleness is the propagation delay of each (commit, replica) pair that
 reached the copy (that version or a newer one); ``lost_updates`` counts the (commit, copy) pairs
 whose version was never applied, and ``divergent_keys`` the keys left different at the end. Consistency counts cover the whole run, warm-up included,
-because they describe the state the pattern leaves behind.
+because they describe the state the pattern leaves behind. A saga's compensations (``undone``
+and ``reverts``) enter these as :mod:`sim.metrics.compensation` says.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.metrics.catalog import COMMON, known_metrics
+from sim.metrics.compensation import copy_history, kept_commits, owner_history
 from sim.metrics.consistency import (
     apply_anomalies,
     divergent_keys,
@@ -81,27 +83,31 @@ def replication_metrics(
     gauges: Mapping[str, float] | None = None,
     copies: pd.DataFrame | None = None,
     drain: tuple[float, bool] = (math.nan, False),
+    undone: pd.DataFrame | None = None,
+    reverts: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """The metrics of one run (one pattern, one replication).
 
     ``gauges`` carries what the pattern's components measured themselves (the metrics its
     model declares, :mod:`sim.metrics.catalog`); ``copies`` the run's :func:`copy_table`, whose
     lost, pending, duplicate, reorder and phantom counts add up to the run's; ``drain`` how
-    long the drain ran and whether it stopped at its cap.
+    long the drain ran and whether it stopped at its cap; ``undone`` and ``reverts`` a saga's
+    compensations (:mod:`sim.metrics.compensation`).
     """
     measured = requests[requests["start"] >= warmup]
     ok = measured[measured["outcome"] == "ok"]
     latency = ok["latency"].to_numpy(float)
     window = max(load_end - warmup, 1e-12)
     reads = ok[ok["op"] == "read"]
-    stale = stale_read_flags(reads, commits)
+    owner = owner_history(commits, undone)
+    stale = stale_read_flags(reads, owner)
     delays = propagation.loc[propagation["commit_time"] >= warmup, "delay"].to_numpy(float)
     never = np.isnan(delays)
     censored = np.where(never, np.inf, delays)  # never arrived: infinitely stale
     per_copy = (
         copies
         if copies is not None
-        else copy_table(propagation, commits, applies, replicas, warmup)
+        else copy_table(propagation, commits, applies, replicas, warmup, undone=undone)
     )
     counts = {name: float(per_copy[name].sum()) for name in _COUNTED}
     return {
@@ -117,7 +123,9 @@ def replication_metrics(
         "staleness_max": float(censored.max()) if len(censored) else math.nan,
         "never_propagated": float(never.mean()) if len(never) else math.nan,
         "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
-        "divergent_keys": float(divergent_keys(commits, applies, replicas, warmup)),
+        "divergent_keys": float(
+            divergent_keys(owner, copy_history(applies, reverts), replicas, warmup)
+        ),
         **counts,
         "read_your_writes_violations": float(read_your_writes_violations(measured)),
         "drain_time": float(drain[0]),
@@ -136,11 +144,14 @@ def copy_table(
     replicas: list[str],
     warmup: float,
     pending: Mapping[int, set[tuple[int, int]]] | None = None,
+    undone: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The consistency metrics of one run, copy by copy (:data:`COPY_COLUMNS`): the same
     definitions as :func:`replication_metrics`, restricted to one copy's pairs and applies,
-    so the counts of all copies add up to the run's."""
+    so the counts of all copies add up to the run's (undone versions are neither lost nor
+    pending)."""
     rows = []
+    kept = kept_commits(commits, undone)
     measured = propagation[propagation["commit_time"] >= warmup]
     for index, name in enumerate(replicas):
         delays = measured.loc[measured["replica"] == name, "delay"].to_numpy(float)
@@ -148,7 +159,7 @@ def copy_table(
         censored = np.where(never, np.inf, delays)
         mine = applies[applies["replica"] == index].assign(replica=0)
         still = {0: (pending or {}).get(index, set())}
-        lost, waiting = lost_and_pending(commits, mine, [name], still, warmup)
+        lost, waiting = lost_and_pending(kept, mine, [name], still, warmup)
         anomalies = apply_anomalies(commits, mine, warmup)
         rows.append(
             (

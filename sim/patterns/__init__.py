@@ -24,6 +24,7 @@ BUILTIN = (
     "cdc",
     "polling",
     "outbox",
+    "saga",
 )
 """The modules of the built-in patterns, in the order the schema lists them."""
 

@@ -47,6 +47,7 @@ KIND_COLORS: dict[str, str] = {
     "event_sourcing": "#56B4E9",  # sky blue
     "cdc": "#009E73",  # bluish green
     "polling": "#882255",  # wine
+    "saga": "#997700",  # ochre
     "outbox": "#332288",  # indigo
 }
 """The colour of each shipped pattern kind, in every report."""

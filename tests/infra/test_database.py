@@ -182,6 +182,27 @@ def test_given_version_is_stored_exactly() -> None:
     assert h.db.version(5) == 3  # a copy stores what it is given, even an older version
 
 
+def test_a_conditional_write_decides_its_version_from_the_row_at_the_commit() -> None:
+    # two conditional writes queue on the row lock: each sees the version the one before it
+    # committed, not the one the row held when it was sent
+    h = Harness(pool=2, write=TICK)
+    seen: list[int] = []
+
+    def keep_the_larger(offered: int):
+        def decide(current: int) -> int:
+            seen.append(current)
+            return max(current, offered)
+
+        return decide
+
+    h.db.write(5, h._done("nine"), version=keep_the_larger(9))
+    h.db.write(5, h._done("four"), version=keep_the_larger(4))
+    h.run()
+    assert seen == [0, 9]
+    assert h.answer("four") == (OK, 9, 2 * TICK)
+    assert h.db.version(5) == 9
+
+
 def test_answers_follow_commit_order_when_instant_queries_wait_for_connections() -> None:
     # Two instant writes wait for connections held by reads; when a read ends, both commit at
     # that same instant. Callers must hear of version 1 before version 2, and a read's answer
