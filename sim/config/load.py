@@ -1,19 +1,21 @@
-"""The ``workload:`` section: load phases (open or closed), their shapes, and the mix of
-operations.
+"""The ``workload:`` section: load phases (open, closed or a replayed trace), their shapes,
+and the mix of operations.
 
 Phases run one after the other, each with its own model, as k6 scenarios each pick an
 executor: an **open** phase (``rate``, k6's constant- and ramping-arrival-rate) sends requests
 at a rate whatever the system does, optionally ramping (``ramp_to``), with a ``spike`` (extra
 rate for a window, Artillery's and k6's spike test) and a ``diurnal`` sinusoid; a **closed**
 phase (``closed: {users, think_time}``, k6's constant-vus, Locust's users) has N users who each
-wait for their answer and think before the next request, so its throughput is an output.
+wait for their answer and think before the next request, so its throughput is an output; a
+**trace** phase replays a recorded CSV (:mod:`sim.workload.trace`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from sim.config.distributions import ExponentialTime, is_zero
 from sim.config.types import (
@@ -70,7 +72,7 @@ class ClosedLoad(StrictModel):
 
 class Phase(StrictModel):
     """A load phase of ``duration``: open at ``rate`` (ramping linearly to ``ramp_to``, with an
-    optional ``spike`` and ``diurnal`` shape), or ``closed`` users."""
+    optional ``spike`` and ``diurnal`` shape), ``closed`` users, or a replayed ``trace``."""
 
     duration: PositiveDuration
     rate: LoadRate | None = Field(
@@ -82,23 +84,44 @@ class Phase(StrictModel):
     spike: Spike | None = Field(None, description="a burst on top of the rate")
     diurnal: Diurnal | None = Field(None, description="a sinusoid around the rate")
     closed: ClosedLoad | None = Field(None, description="closed users instead of a rate")
+    trace: str | None = Field(
+        None,
+        max_length=4096,
+        description="a CSV to replay (time, op, key[, target]); relative to the scenario file",
+    )
+    time_scale: float = Field(
+        1.0, gt=0, le=1e6, description="a trace's times are multiplied by this (0.5: twice as fast)"
+    )
     name: Name | None = Field(
         None, description="names the phase for SLOs: 'p99(latency) < 1s during peak'"
     )
 
+    _base: Path | None = PrivateAttr(None)
+    """The folder a relative ``trace`` path starts from: the scenario file's (set when the
+    file is loaded), else the working directory."""
+
+    def trace_path(self) -> Path:
+        """Where the trace file is."""
+        path = Path(self.trace or "")
+        if path.is_absolute():
+            return path
+        return (self._base if self._base is not None else Path.cwd()) / path
+
     @model_validator(mode="after")
     def _one_model(self) -> Phase:
-        models = [k for k in ("rate", "closed") if getattr(self, k) is not None]
+        models = [k for k in ("rate", "closed", "trace") if getattr(self, k) is not None]
         if len(models) != 1:
             shown = ", ".join(models) if models else "none"
             raise ValueError(
-                "a phase is open (rate) or closed (closed: {users, think_time}): give exactly "
-                f"one (got {shown})"
+                "a phase is open (rate), closed (closed: {users, think_time}) or a replay "
+                f"(trace: FILE): give exactly one (got {shown})"
             )
         if self.rate is None:
             extra = [k for k in ("ramp_to", "spike", "diurnal") if getattr(self, k) is not None]
             if extra:
                 raise ValueError(f"{', '.join(extra)} shapes an open phase: give a rate too")
+        if self.trace is None and self.time_scale != 1.0:
+            raise ValueError("time_scale scales a trace's times: give a trace too")
         if self.spike is not None and self.spike.start + self.spike.duration > self.duration:
             raise ValueError(
                 f"the spike ends at {self.spike.start + self.spike.duration:g}s, after the "
@@ -112,12 +135,12 @@ class Phase(StrictModel):
 
     @property
     def start_rate(self) -> float:
-        """The rate at the phase start (0 for a closed phase)."""
+        """The rate at the phase start (0 for a closed or trace phase)."""
         return self.rate if self.rate is not None else 0.0
 
     @property
     def end_rate(self) -> float:
-        """The rate at the phase end, before shapes (0 for a closed phase)."""
+        """The rate at the phase end, before shapes (0 for a closed or trace phase)."""
         return self.ramp_to if self.ramp_to is not None else self.start_rate
 
     @property

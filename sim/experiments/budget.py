@@ -4,7 +4,8 @@ budget, so that an absurd scenario is refused in a second instead of exhausting 
 **Requests per run** are Σ over the open phases of rate × duration (the mean of ``rate``
 and ``ramp_to`` for a ramp, the integral with a spike or a diurnal shape): the arrivals are
 drawn up front, and every request keeps a record; a closed phase counts users × (duration /
-mean think time + 1), the most its users could issue with answers that took no time.
+mean think time + 1), the most its users could issue with answers that took no time; a
+trace phase counts nothing here (its file is bounded by its size).
 **Memory per run** is requests × :data:`BYTES_PER_REQUEST` (a bound from measured runs: about
 430 B per request for a queue of services and 1.1 KB for CDC on the broker, arrays and
 records together), and as many runs are in memory at once as there are workers. A run over

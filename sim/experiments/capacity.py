@@ -235,7 +235,7 @@ def _base_rates(scenario: Scenario, path: str | None) -> dict[str, float]:
         return {path: _value_at(resolved_dict(scenario), path)}
     found = {}
     for i, phase in enumerate(scenario.workload.phases):
-        if phase.rate is None:  # closed users are not scaled
+        if phase.rate is None:  # closed users and traces are not scaled
             continue
         found[f"workload.phases[{i}].rate"] = phase.rate
         if phase.ramp_to is not None:

@@ -150,6 +150,8 @@ def _question(results: Results) -> str:
     if users:
         count = max(users)
         shown.append(f"{count} user{'s' if count != 1 else ''}")
+    if any(p.trace is not None for p in phases):
+        shown.append("a replayed trace")
     load = " and ".join(shown)
     owner = scenario.data.owner
     whose = f"{owner}'" if owner.endswith("s") else f"{owner}'s"

@@ -53,6 +53,8 @@ def describe_scenario(scenario: Scenario) -> list[str]:
                 f"{seconds(phase.duration)} of {users} closed user{'s' if users != 1 else ''} "
                 f"thinking {seconds(phase.closed.think_time.mean)} on average"
             )
+        elif phase.trace is not None:
+            phases.append(f"{seconds(phase.duration)} replaying {phase.trace}")
         elif phase.ramp_to is not None and phase.ramp_to != phase.rate:
             phases.append(
                 f"{seconds(phase.duration)} from {_rate(phase.start_rate)} to "

@@ -7,8 +7,9 @@ are the inverse of its integral ``Λ(t)`` at the points of a unit-rate process: 
 gaps for ``poisson`` (an exact non-homogeneous Poisson process, no thinning) and gaps of
 exactly one for ``uniform``. A phase without a shape inverts its quadratic in closed form; a
 shaped phase inverts its closed-form integral by bisection to the last bit of a double, so a
-shape adds no draw and scenarios without shapes keep their arrivals exactly. Closed phases
-have no rate here: their requests come from :mod:`sim.workload.closed`.
+shape adds no draw and scenarios without shapes keep their arrivals exactly. Closed and trace
+phases have no rate here: their requests come from :mod:`sim.workload.closed` and
+:mod:`sim.workload.trace`.
 """
 
 from __future__ import annotations
