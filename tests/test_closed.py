@@ -174,3 +174,13 @@ def test_closed_inserts_never_reuse_a_key() -> None:
     assert len(set(inserted)) == len(inserted)
     assert min(inserted) >= 50
     assert all(key < 50 for op, key, _ in issued.values() if op != 3)
+
+
+def test_the_shipped_closed_scenario_gives_each_pattern_its_throughput() -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "closed-model.yaml"
+    overrides = ["replications=1", "warmup=2s", "drain=5s", "workload.phases[0].duration=10s"]
+    results = api.run(api.load(path, overrides=overrides), workers=1)
+    throughput = {p: results.metric(p, "throughput") for p in ("shared_db", "sync_http", "cdc")}
+    assert throughput["sync_http"] < 0.9 * min(throughput["shared_db"], throughput["cdc"])
