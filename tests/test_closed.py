@@ -23,8 +23,9 @@ from sim.workload import ClosedUsers
 USERS, THINK, SERVICE, DURATION, WARMUP = 5, 0.05, 0.01, 120.0, 10.0
 
 
-def _repairman(scenario_factory, reps: int = 6, **workload):
+def _repairman(scenario_factory, reps: int = 6, slo=(), **workload):
     return scenario_factory(
+        slo=list(slo),
         seed=7,
         replications=reps,
         warmup=WARMUP,
@@ -184,3 +185,11 @@ def test_the_shipped_closed_scenario_gives_each_pattern_its_throughput() -> None
     results = api.run(api.load(path, overrides=overrides), workers=1)
     throughput = {p: results.metric(p, "throughput") for p in ("shared_db", "sync_http", "cdc")}
     assert throughput["sync_http"] < 0.9 * min(throughput["shared_db"], throughput["cdc"])
+
+
+def test_a_capacity_search_refuses_a_load_without_rates(scenario_factory) -> None:
+    import pytest
+
+    scenario = _repairman(scenario_factory, reps=1, slo=["p99(latency) < 1s"])
+    with pytest.raises(ValueError, match="closed users and traces are not scaled"):
+        api.capacity(scenario, workers=1)

@@ -13,11 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim import api
 from sim.config.sections import DataConfig, WorkloadConfig
 from sim.kernel.rng import Streams
-from sim.workload import INSERT, arrival_times, draw_requests
+from sim.workload import INSERT, arrival_times, draw_requests, phase_area
 
 
 def workload(*phases: dict[str, Any], **extra: Any) -> WorkloadConfig:
@@ -92,6 +94,43 @@ def test_a_shape_in_a_later_phase_leaves_the_earlier_arrivals_in_place() -> None
     )
     before, after = arrival_times(plain, Streams(4)), arrival_times(shaped, Streams(4))
     np.testing.assert_array_equal(before[before <= 10], after[after <= 10])
+
+
+SHAPED = st.fixed_dictionaries(
+    {
+        "duration": st.floats(0.5, 20.0),
+        "rate": st.floats(0.0, 100.0),
+        "ramp_to": st.floats(0.0, 100.0),
+        "amplitude": st.floats(0.0, 1.0),
+        "period": st.floats(0.1, 30.0),
+        "spike": st.floats(0.0, 300.0),
+        "where": st.floats(0.0, 1.0),
+    }
+)
+
+
+@settings(deadline=None)
+@given(shape=SHAPED, arrivals=st.sampled_from(["poisson", "uniform"]), seed=st.integers(0, 99))
+def test_shaped_times_are_sorted_within_the_phase_and_count_the_integral(
+    shape: dict[str, float], arrivals: str, seed: int
+) -> None:
+    width = shape["duration"] / 4
+    phase = {
+        "duration": shape["duration"],
+        "rate": shape["rate"],
+        "ramp_to": shape["ramp_to"],
+        "diurnal": {"period": shape["period"], "amplitude": shape["amplitude"]},
+        "spike": {"start": shape["where"] * 3 * width, "duration": width, "rate": shape["spike"]},
+    }
+    config = workload({"duration": 1, "rate": 10}, phase, arrivals=arrivals)
+    times = arrival_times(config, Streams(seed))
+    assert np.all(np.diff(times) >= 0)
+    assert len(times) == 0 or (times[0] >= 0 and times[-1] <= config.load_duration + 1e-9)
+    area = 10 + phase_area(config.phases[1])
+    if arrivals == "uniform":
+        assert len(times) == math.floor(area)
+    else:
+        assert abs(len(times) - area) < 6 * math.sqrt(area) + 6
 
 
 @pytest.mark.parametrize(

@@ -129,6 +129,11 @@ def search_capacity(
         )
     chosen = chosen_patterns(scenario, settings.patterns or None)
     base = _base_rates(scenario, settings.rate)
+    if not base:
+        raise ValueError(
+            "a capacity search scales the rates of open phases, and this load has none "
+            "(closed users and traces are not scaled): give a phase a rate"
+        )
     base_rate = _offered(scenario, settings.rate, base, 1.0)
     replications = settings.replications or scenario.first_replications
     count = default_workers() if workers is None else workers
