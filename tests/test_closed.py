@@ -193,3 +193,11 @@ def test_a_capacity_search_refuses_a_load_without_rates(scenario_factory) -> Non
     scenario = _repairman(scenario_factory, reps=1, slo=["p99(latency) < 1s"])
     with pytest.raises(ValueError, match="closed users and traces are not scaled"):
         api.capacity(scenario, workers=1)
+
+
+def test_the_work_budget_bounds_a_closed_phase_by_its_think_time(scenario_factory) -> None:
+    from sim.experiments.budget import estimate
+
+    scenario = _repairman(scenario_factory, reps=1)
+    # at most duration / mean think time + 1 requests per user, answers taking no time
+    assert estimate(scenario, memory=10**12).requests_per_run == int(USERS * (DURATION / THINK + 1))

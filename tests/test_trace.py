@@ -110,3 +110,13 @@ def test_a_sweep_still_finds_the_trace(tmp_path: Path) -> None:
     scenario = load_scenario(_write(tmp_path, rows, "    - {duration: 1s, trace: traces/load.csv}"))
     results = api.sweep(scenario, {"drain": ["1s", "2s"]}, workers=1)
     assert len(results.requests) == 2 * 2 * 2  # two points, two patterns, two requests
+
+
+def test_the_work_budget_counts_the_trace_rows(tmp_path: Path) -> None:
+    from sim.experiments.budget import estimate
+
+    _times, rows = _trace(250)
+    scenario = load_scenario(
+        _write(tmp_path, rows, "    - {duration: 10s, trace: traces/load.csv}")
+    )
+    assert estimate(scenario, memory=10**12).requests_per_run == 250
