@@ -9,10 +9,10 @@ answered and logged). So the throughput is an output: it falls when latency rise
 users and think time Z it obeys the interactive response-time law X = N / (R + Z).
 
 Requests are still the same in every pattern, request by request: a user's n-th request has
-the same operation, key and read target everywhere, and the same think time follows it,
-drawn from the user's own streams (``user:P:U:ops``, ``:keys``, ``:read-targets``, ``:think``
-for user U of phase P) in blocks of :data:`BLOCK`, in sequence order; an insert's fresh key is
-a function of (phase, user, n). Only *when* it is issued depends on the pattern. The runner
+the same operation, key and read target everywhere, and the same think time before it, drawn
+from the user's own stream (``user:P:U`` for user U of phase P, one generator per user) in
+blocks of :data:`BLOCK`, in sequence order; an insert's fresh key is a function of (phase,
+user, n). Only *when* it is issued depends on the pattern. The runner
 hands the users two callbacks — ``add`` (log a request, get its index) and ``arrive`` (send it
 into the model) — and tells them of each answer through :meth:`ClosedUsers.answered`, so this
 module knows nothing of the layers above.
@@ -48,7 +48,18 @@ Add = Callable[[int, int, int, tuple[int, int, int]], int]
 class _User:
     """One user of a closed phase: its streams, its position and the draws ahead."""
 
-    __slots__ = ("block", "drawn", "end", "n", "phase", "rank", "thinks", "user", "users")
+    __slots__ = (
+        "block",
+        "drawn",
+        "end",
+        "generator",
+        "n",
+        "phase",
+        "rank",
+        "thinks",
+        "user",
+        "users",
+    )
 
     def __init__(self, users: ClosedUsers, phase: int, rank: int, user: int, end: float) -> None:
         self.users = users
@@ -62,18 +73,21 @@ class _User:
         self.drawn = 0
         self.block: tuple[list[int], list[int], list[int]] = ([], [], [])
         self.thinks: list[float] = []
-
-    def _stream(self, purpose: str) -> np.random.Generator:
-        return self.users.streams.generator(f"user:{self.phase}:{self.user}:{purpose}")
+        self.generator: np.random.Generator | None = None
 
     def _draw(self) -> None:
-        """The next block of requests and think times, from the user's own streams."""
+        """The next block of think times and requests, from the user's own stream, always in
+        the same order (think times, operations, keys, read targets)."""
         owner = self.users
-        ops = draw_ops(owner.workload.mix, self._stream("ops").random(BLOCK))
-        keys = owner.keys.draw(BLOCK, self._stream("keys"))
-        targets = self._stream("read-targets").integers(0, owner.targets, BLOCK)
+        generator = self.generator
+        if generator is None:
+            sequence = owner.streams.sequence(f"user:{self.phase}:{self.user}")
+            generator = self.generator = np.random.Generator(np.random.PCG64(sequence))
         quantile = owner.think[self.phase]
-        self.thinks = [quantile(u) for u in self._stream("think").random(BLOCK).tolist()]
+        self.thinks = [quantile(u) for u in generator.random(BLOCK).tolist()]
+        ops = draw_ops(owner.workload.mix, generator.random(BLOCK))
+        keys = owner.keys.draw(BLOCK, generator)
+        targets = generator.integers(0, owner.targets, BLOCK)
         self.block = (ops.tolist(), keys.tolist(), targets.tolist())
         self.drawn += BLOCK
 
