@@ -13,6 +13,8 @@ import math
 import numpy as np
 import pandas as pd
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from sim import api
@@ -127,9 +129,10 @@ def test_each_user_has_one_request_in_flight(scenario_factory) -> None:
     assert np.cumsum(events[order]).max() == USERS
 
 
-def _issued(answer_after: float, think: str = "exponential") -> dict[tuple, tuple]:
-    """Drive the users of a tiny closed workload with a model that answers every request
-    after ``answer_after``; return each request's (op, key, target) by (phase, user, n)."""
+def _issued(answer_after, until: float = 20) -> dict[tuple, tuple]:
+    """Drive the users of a tiny closed workload with a model that answers request ``i``
+    after ``answer_after`` (seconds, or a function of ``i``); return each request's (op, key,
+    target) by (phase, user, n)."""
     env = simpy.Environment()
     workload = WorkloadConfig(
         phases=[
@@ -154,10 +157,11 @@ def _issued(answer_after: float, think: str = "exponential") -> dict[tuple, tupl
         return len(seen) - 1
 
     def arrive(index: int) -> None:
-        env.timeout(answer_after).callbacks.append(lambda _e: users.answered(index))
+        delay = answer_after(index) if callable(answer_after) else answer_after
+        env.timeout(delay).callbacks.append(lambda _e: users.answered(index))
 
     users.start(add, arrive)
-    env.run(until=20)
+    env.run(until=until)
     return seen
 
 
@@ -166,6 +170,17 @@ def test_a_users_nth_request_is_the_same_whatever_the_latency() -> None:
     assert len(fast) > len(slow) > 500  # the slower system serves fewer requests
     assert all(fast[ident] == request for ident, request in slow.items())
     assert {phase for phase, _, _ in fast} == {0, 2}
+
+
+@settings(deadline=None, max_examples=20)
+@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(1e-4, 0.2))
+def test_a_users_requests_do_not_depend_on_when_answers_come(seed: int, scale: float) -> None:
+    latencies = np.random.default_rng(seed).exponential(scale, 100_000)
+    reference = _issued(0.005, until=8)
+    other = _issued(lambda i: float(latencies[i % len(latencies)]), until=8)
+    common = reference.keys() & other.keys()
+    assert common
+    assert all(reference[ident] == other[ident] for ident in common)
 
 
 def test_closed_inserts_never_reuse_a_key() -> None:
