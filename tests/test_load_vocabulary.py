@@ -222,3 +222,23 @@ def test_inserts_are_new_rows_everywhere(scenario_factory, model: str) -> None:
         assert results.metric(pattern, "divergent_keys") == 0
         assert results.metric(pattern, "lost_updates") == 0
         assert results.metric(pattern, "never_propagated") == 0
+
+
+def test_the_report_says_what_each_phase_is(scenario_factory) -> None:
+    from sim.report.words import describe_scenario
+
+    scenario = scenario_factory(
+        workload={
+            "phases": [
+                {"duration": 10, "rate": 50, "spike": {"start": 1, "duration": 2, "rate": 200}},
+                {"duration": 60, "rate": 50, "diurnal": {"period": 30, "amplitude": 0.4}},
+                {"duration": 10, "closed": {"users": 7, "think_time": "250ms"}},
+            ],
+            "mix": {"write": 0.5, "read": 0.4, "insert": 0.1},
+        }
+    )
+    load = describe_scenario(scenario)[1]
+    assert "with a spike of 200/s more for 2s" in load
+    assert "swinging 40% over a 30s cycle" in load
+    assert "7 closed users thinking 250ms on average" in load
+    assert "10% inserts" in load

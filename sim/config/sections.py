@@ -1,8 +1,8 @@
 """The sections of a scenario file that describe the system and its load.
 
-Services, their databases, the network, the data (which service owns the entity, which keep a
-copy) and the workload (load phases and the read/write mix). Defaults cite ``domain.md``
-(``../shared/design/domain.md``) by source tag.
+Services, their databases, the network and the data (which service owns the entity, which keep
+a copy, how keys are chosen); the workload's models live in :mod:`sim.config.load` and are
+re-exported here. Defaults cite ``domain.md`` (``../shared/design/domain.md``) by source tag.
 """
 
 from __future__ import annotations

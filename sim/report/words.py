@@ -62,6 +62,16 @@ def describe_scenario(scenario: Scenario) -> list[str]:
             )
         else:
             phases.append(f"{seconds(phase.duration)} at {_rate(phase.start_rate)}")
+        if phase.diurnal is not None:
+            phases[-1] += (
+                f", swinging {phase.diurnal.amplitude:.0%} over a "
+                f"{seconds(phase.diurnal.period)} cycle"
+            )
+        if phase.spike is not None:
+            phases[-1] += (
+                f", with a spike of {_rate(phase.spike.rate)} more for "
+                f"{seconds(phase.spike.duration)}"
+            )
     mix = scenario.workload.mix
     shares = [
         f"{share:.0%} {op}s"
