@@ -7,7 +7,8 @@ pattern, on the order tasks run in, or on the number of worker processes.
 
 One run constructs the pattern model, elaborates its topology (which resolves every fault
 target: a fault that reaches nothing is listed in :attr:`RunResult.not_applicable`), starts
-its components, schedules the arrivals and the faults, and runs through the load and the
+its components, schedules the arrivals (and starts the closed phases' users, telling them
+of every answer through the request log) and the faults, and runs through the load and the
 drain. At the end it checks the model: a slot leaked by a job (:mod:`sim.infra.service`) or a
 gauge the model reports without declaring it (:mod:`sim.metrics.catalog`) is a
 :class:`ModelError`.
@@ -33,7 +34,7 @@ from sim.metrics.consistency import propagation
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import copy_table, replication_metrics
 from sim.patterns import PatternModel, model_class
-from sim.workload import Requests, draw_requests, schedule_arrivals
+from sim.workload import ClosedUsers, Requests, draw_requests, schedule_arrivals
 
 __all__ = [
     "ModelError",
@@ -96,6 +97,8 @@ def run_one(task: Task) -> RunResult:
     injector = FaultInjector(ctx, topology, list(scenario.faults), heal_by=load_end)
     model.start()
     schedule_arrivals(ctx.env, requests.times, model.arrive)
+    if workload.closed:
+        _start_users(ctx, scenario, requests, log, model)
     injector.start()
     drain = _run_through(ctx, model, load_end, scenario.drain)
     log.close(ctx.env.now)
@@ -138,6 +141,23 @@ def run_one(task: Task) -> RunResult:
     return RunResult(
         label, task.replication, metrics, request_frame, spread, faults, frames, skipped, task.point
     )
+
+
+def _start_users(
+    ctx: SimContext, scenario: Scenario, requests: Requests, log: RequestLog, model: PatternModel
+) -> None:
+    """Start the closed phases' users: each request they issue is logged, then handed to the
+    model; the log tells them of each answer."""
+    env = ctx.env
+    users = ClosedUsers(
+        env, scenario.workload, scenario.data, ctx.streams, scenario.data.keys + requests.inserts
+    )
+    log.on_answer = users.answered
+
+    def add(op: int, key: int, target: int, ident: tuple[int, int, int]) -> int:
+        return log.add(env.now, op, key, target, ident)
+
+    users.start(add, model.arrive)
 
 
 def not_applicable(scenario: Scenario) -> dict[int, list[str]]:

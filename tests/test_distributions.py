@@ -169,3 +169,58 @@ def test_bare_negative_duration_is_refused_as_negative() -> None:
 def test_bare_garbage_says_a_mapping_is_also_accepted() -> None:
     with pytest.raises(ValidationError, match="or a mapping with 'dist'"):
         NetworkConfig(latency="quick")
+
+
+# -- shift -------------------------------------------------------------------------------------
+
+
+def test_a_shifted_lognormal_keeps_the_mean_and_p99_of_the_whole() -> None:
+    model = Lognormal(mean="20ms", p99="200ms", shift="0.3ms")
+    quantile = model.quantile()
+    assert quantile(0.99) == pytest.approx(0.2, rel=1e-9)  # p99 includes the shift
+    assert quantile(0.0) >= 0.0003
+    sample = draws(model)
+    assert sample.min() >= 0.0003
+    below = np.mean(sample <= 0.2)
+    assert abs(below - 0.99) < 5 * math.sqrt(0.99 * 0.01 / N)
+    variance = lognormal_variance(0.02 - 0.0003, 0.2 - 0.0003)  # the shift adds no variance
+    assert abs(sample.mean() - 0.02) < 5 * math.sqrt(variance / N)
+
+
+def test_a_shifted_exponential_keeps_its_mean_and_starts_at_the_shift() -> None:
+    model = Exponential(mean="2ms", shift="0.5ms")
+    quantile = model.quantile()
+    assert quantile(0.0) == 0.0005
+    assert quantile(1 - math.exp(-1)) == pytest.approx(0.0005 + 0.0015, rel=1e-12)
+    sample = draws(model)
+    assert sample.min() >= 0.0005
+    assert abs(sample.mean() - 0.002) < 5 * 0.0015 / math.sqrt(N)
+
+
+def test_a_shifted_pareto_moves_its_minimum_and_mean() -> None:
+    model = Pareto(scale="2ms", alpha=5.0, shift="1ms")
+    assert model.quantile()(0.0) == pytest.approx(0.003)
+    assert model.mean == pytest.approx(0.001 + 0.0025)
+    sample = draws(model)
+    assert sample.min() >= 0.003
+    assert abs(sample.mean() - 0.0035) < 5 * math.sqrt(0.002**2 * 5 / (16 * 3) / N)
+
+
+def test_no_shift_draws_exactly_as_before() -> None:
+    plain, shifted = Lognormal(mean=0.003, p99=0.03), Lognormal(mean=0.003, p99=0.03, shift=0)
+    assert draws(plain, 100).tolist() == draws(shifted, 100).tolist()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"dist": "lognormal", "mean": "1ms", "p99": "9ms", "shift": "1ms"}, "must be above"),
+        ({"dist": "lognormal", "mean": "2ms", "p99": "20ms", "shift": "1ms"}, "less the shift"),
+        ({"dist": "exponential", "mean": "1ms", "shift": "2ms"}, "cannot be below it"),
+        ({"dist": "pareto", "scale": "1ms", "alpha": 2, "shift": "-1ms"}, "greater than or eq"),
+        ({"dist": "uniform", "low": 0, "high": 1, "shift": "1ms"}, "Extra inputs"),
+    ],
+)
+def test_bad_shifts_are_refused_with_the_reason(data: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        DIST.validate_python(data)

@@ -9,6 +9,16 @@ In a scenario a distribution is either a bare duration or a mapping keyed on ``d
     service_time: {dist: uniform, low: 1ms, high: 4ms}
     service_time: {dist: empirical, samples: [1ms, 2ms, 9ms]}
     latency:      {dist: pareto, scale: 2ms, alpha: 2.5}  # heavy tail, minimum = scale
+    read_time:    {dist: lognormal, mean: 20ms, p99: 200ms, shift: 0.3ms}
+
+``shift`` (exponential, lognormal, pareto) adds a constant to every draw: a floor such as a
+round trip or a fixed cost under a variable part. Where the family is given by what it
+measures (exponential's ``mean``, lognormal's ``mean`` and ``p99``) those figures describe the
+**whole** distribution, shift included: ``{dist: lognormal, mean: 20ms, p99: 200ms, shift:
+0.3ms}`` has mean 20 ms and p99 200 ms, its variable part mean 19.7 ms and p99 199.7 ms.
+Pareto's ``scale`` and ``alpha`` are shape parameters of the variable part, which the shift
+moves: its minimum is ``shift + scale``. The other families place themselves already
+(``low``/``high``, ``value``, ``samples``) and take no shift.
 
 Which family a *bare* duration means depends on the field (work that queues is exponential,
 network hops and injected delays are constant): fields are typed :data:`ExponentialTime` or
@@ -56,6 +66,11 @@ _TINY = 2.0**-54
 
 _Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 
+Shift = Annotated[
+    NonNegativeDuration,
+    Field(description="a constant added to every draw (a floor); mean and p99 include it"),
+]
+
 
 class Constant(StrictModel):
     """Always the same value."""
@@ -77,56 +92,86 @@ class Constant(StrictModel):
 
 
 class Exponential(StrictModel):
-    """Memoryless, with the given mean (an M in queueing notation)."""
+    """Memoryless, with the given mean (an M in queueing notation); with a ``shift``, the
+    shift plus an exponential, the mean still that of the whole."""
 
     dist: Literal["exponential"] = "exponential"
     mean: NonNegativeDuration
+    shift: Shift = 0.0
+
+    @model_validator(mode="after")
+    def _check_shift(self) -> Exponential:
+        if self.shift > self.mean:
+            raise ValueError(
+                "the mean includes the shift, so it cannot be below it "
+                f"(got mean={self.mean:g}s, shift={self.shift:g}s)"
+            )
+        return self
 
     def sampler(self, stream: Stream) -> Sampler:
-        mean = self.mean
         draw = stream.exponential
-        return lambda: mean * draw()
+        if self.shift == 0:
+            mean = self.mean
+            return lambda: mean * draw()
+        shift, rest = self.shift, self.mean - self.shift
+        return lambda: shift + rest * draw()
 
     def quantile(self) -> Quantile:
-        mean, log1p = self.mean, math.log1p
-        return lambda u: -mean * log1p(-u)
+        log1p = math.log1p
+        if self.shift == 0:
+            mean = self.mean
+            return lambda u: -mean * log1p(-u)
+        shift, rest = self.shift, self.mean - self.shift
+        return lambda u: shift - rest * log1p(-u)
 
 
 class Lognormal(StrictModel):
-    """Right-skewed, given by its mean and its 99th percentile (p99 between 1x and ~15x the mean)."""
+    """Right-skewed, given by its mean and its 99th percentile (p99 between 1x and ~15x the
+    mean); with a ``shift``, the shift plus a lognormal, mean and p99 still those of the whole
+    (the lognormal part has mean ``mean - shift`` and p99 ``p99 - shift``)."""
 
     dist: Literal["lognormal"] = "lognormal"
     mean: PositiveDuration
     p99: PositiveDuration
+    shift: Shift = 0.0
 
     @model_validator(mode="after")
     def _check_shape(self) -> Lognormal:
-        ratio = self.p99 / self.mean
+        if self.shift >= self.mean:
+            raise ValueError(
+                "the mean includes the shift, so it must be above it "
+                f"(got mean={self.mean:g}s, shift={self.shift:g}s)"
+            )
+        ratio = (self.p99 - self.shift) / (self.mean - self.shift)
         if not 1.0 < ratio <= math.exp(_Z99 * _Z99 / 2):
             raise ValueError(
                 "p99 must be above the mean and at most about 14.9 times it for a lognormal "
-                f"(got p99/mean = {ratio:.3g})"
+                f"(got p99/mean = {ratio:.3g}" + (", both less the shift)" if self.shift else ")")
             )
         return self
 
     @property
     def sigma(self) -> float:
-        gap = math.log(self.p99 / self.mean)
+        gap = math.log((self.p99 - self.shift) / (self.mean - self.shift))
         return _Z99 - math.sqrt(_Z99 * _Z99 - 2.0 * gap)
 
     @property
     def mu(self) -> float:
-        return math.log(self.mean) - self.sigma**2 / 2.0
+        return math.log(self.mean - self.shift) - self.sigma**2 / 2.0
 
     def sampler(self, stream: Stream) -> Sampler:
-        mu, sigma = self.mu, self.sigma
+        mu, sigma, shift = self.mu, self.sigma, self.shift
         draw, exp = stream.normal, math.exp
-        return lambda: exp(mu + sigma * draw())
+        if shift == 0:
+            return lambda: exp(mu + sigma * draw())
+        return lambda: shift + exp(mu + sigma * draw())
 
     def quantile(self) -> Quantile:
-        mu, sigma, exp = self.mu, self.sigma, math.exp
+        mu, sigma, shift, exp = self.mu, self.sigma, self.shift, math.exp
         normal = NormalDist().inv_cdf
-        return lambda u: exp(mu + sigma * normal(min(max(u, _TINY), 1.0 - _TINY)))
+        if shift == 0:
+            return lambda u: exp(mu + sigma * normal(min(max(u, _TINY), 1.0 - _TINY)))
+        return lambda u: shift + exp(mu + sigma * normal(min(max(u, _TINY), 1.0 - _TINY)))
 
 
 class Uniform(StrictModel):
@@ -179,24 +224,30 @@ class Empirical(StrictModel):
 
 
 class Pareto(StrictModel):
-    """Heavy-tailed (Pareto type I): never below ``scale``; smaller ``alpha`` = heavier tail."""
+    """Heavy-tailed (Pareto type I): never below ``scale``; smaller ``alpha`` = heavier tail.
+    A ``shift`` moves it: never below ``shift + scale``."""
 
     dist: Literal["pareto"] = "pareto"
     scale: PositiveDuration
     alpha: float = Field(gt=1.0, description="tail index; must exceed 1 so the mean is finite")
+    shift: Shift = 0.0
 
     @property
     def mean(self) -> float:
-        return self.alpha * self.scale / (self.alpha - 1.0)
+        return self.shift + self.alpha * self.scale / (self.alpha - 1.0)
 
     def sampler(self, stream: Stream) -> Sampler:
-        scale, inverse = self.scale, 1.0 / self.alpha
+        scale, inverse, shift = self.scale, 1.0 / self.alpha, self.shift
         draw = stream.uniform
-        return lambda: scale * (1.0 - draw()) ** -inverse
+        if shift == 0:
+            return lambda: scale * (1.0 - draw()) ** -inverse
+        return lambda: shift + scale * (1.0 - draw()) ** -inverse
 
     def quantile(self) -> Quantile:
-        scale, inverse = self.scale, 1.0 / self.alpha
-        return lambda u: scale * (1.0 - u) ** -inverse
+        scale, inverse, shift = self.scale, 1.0 / self.alpha, self.shift
+        if shift == 0:
+            return lambda u: scale * (1.0 - u) ** -inverse
+        return lambda u: shift + scale * (1.0 - u) ** -inverse
 
 
 Distribution = Annotated[
@@ -260,7 +311,7 @@ def is_zero(
     if isinstance(distribution, Constant):
         return distribution.value == 0
     if isinstance(distribution, Exponential):
-        return distribution.mean == 0
+        return distribution.mean == 0  # the shift is at most the mean
     if isinstance(distribution, Uniform):
         return distribution.high == 0
     if isinstance(distribution, Empirical):

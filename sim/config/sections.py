@@ -1,8 +1,8 @@
 """The sections of a scenario file that describe the system and its load.
 
-Services, their databases, the network, the data (which service owns the entity, which keep a
-copy) and the workload (load phases and the read/write mix). Defaults cite ``domain.md``
-(``../shared/design/domain.md``) by source tag.
+Services, their databases, the network and the data (which service owns the entity, which keep
+a copy, how keys are chosen); the workload's models live in :mod:`sim.config.load` and are
+re-exported here. Defaults cite ``domain.md`` (``../shared/design/domain.md``) by source tag.
 """
 
 from __future__ import annotations
@@ -12,19 +12,24 @@ from typing import Any, Literal
 from pydantic import Field, RootModel, model_validator
 
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
+from sim.config.load import ClosedLoad, Diurnal, Mix, Phase, Spike, WorkloadConfig
 from sim.config.provisioned import Provisioned
 from sim.config.resilience import HealthCheck, QueueLimit
-from sim.config.types import LoadRate, Name, PositiveDuration, StrictModel
+from sim.config.types import PositiveDuration, Probability, StrictModel
 
 __all__ = [
+    "ClosedLoad",
     "DataConfig",
     "DatabaseOverride",
     "DatabaseProfile",
     "Databases",
+    "Diurnal",
+    "HotspotKeys",
     "Mix",
     "NetworkConfig",
     "Phase",
     "ServiceConfig",
+    "Spike",
     "WorkloadConfig",
     "ZipfKeys",
 ]
@@ -125,6 +130,38 @@ class ZipfKeys(StrictModel):
     zipf: float = Field(gt=0, description="exponent s: P(rank k) proportional to 1/k^s")
 
 
+class Hotspot(StrictModel):
+    """``share_of_traffic`` of the requests go to the first ``share_of_keys`` of the keys
+    (the hot set), the rest to the other keys; uniform within each set."""
+
+    share_of_traffic: Probability = Field(description="share of the requests on the hot keys")
+    share_of_keys: Probability = Field(description="share of the keys that are hot")
+
+    @model_validator(mode="after")
+    def _check_shares(self) -> Hotspot:
+        if not 0 < self.share_of_keys < 1:
+            raise ValueError(
+                f"share_of_keys must be above 0 and below 1 (got {self.share_of_keys:g})"
+            )
+        if self.share_of_traffic <= 0:
+            raise ValueError("share_of_traffic must be above 0 (got 0)")
+        return self
+
+
+class HotspotKeys(StrictModel):
+    """A hot set of keys taking a share of the traffic (YCSB's hotspot distribution)."""
+
+    hotspot: Hotspot
+
+    def hot_keys(self, keys: int) -> int:
+        """How many of ``keys`` are hot: the share rounded, at least one, and one fewer than
+        all of them when some traffic goes elsewhere."""
+        hot = max(1, round(self.hotspot.share_of_keys * keys))
+        if self.hotspot.share_of_traffic < 1:
+            hot = min(hot, keys - 1)
+        return min(hot, keys)
+
+
 class DataConfig(StrictModel):
     """The shared entity: who owns it, who keeps a copy, and how keys are chosen."""
 
@@ -134,72 +171,18 @@ class DataConfig(StrictModel):
         description="services that keep a copy; reads arrive here (at the owner when empty)",
     )
     keys: int = Field(1000, ge=1, le=1_000_000_000, description="number of entity keys")
-    key_distribution: Literal["uniform"] | ZipfKeys = Field("uniform")
-
-
-class Phase(StrictModel):
-    """A load phase: ``rate`` for ``duration``, ramping linearly to ``ramp_to`` when given."""
-
-    duration: PositiveDuration
-    rate: LoadRate = Field(description="arrivals per second at the start of the phase")
-    ramp_to: LoadRate | None = Field(
-        None, description="arrivals per second at the end of the phase"
+    key_distribution: Literal["uniform"] | ZipfKeys | HotspotKeys = Field(
+        "uniform",
+        description="uniform, {zipf: S} or {hotspot: {share_of_traffic, share_of_keys}}",
     )
-    name: Name | None = Field(
-        None, description="names the phase for SLOs: 'p99(latency) < 1s during peak'"
-    )
-
-
-class Mix(StrictModel):
-    """Fractions of write, read and delete requests; they must add up to 1. A delete removes
-    the row at the owner (its version still advances, as a tombstone)."""
-
-    write: float = Field(0.0, ge=0, le=1)
-    read: float = Field(0.0, ge=0, le=1)
-    delete: float = Field(0.0, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _sums_to_one(self) -> Mix:
-        total = self.write + self.read + self.delete
-        if abs(total - 1.0) > 1e-9:
-            raise ValueError(f"write + read + delete must be 1 (got {total:g})")
-        return self
-
-
-class WorkloadConfig(StrictModel):
-    """Open-loop arrivals over ordered phases (like k6 stages)."""
-
-    arrivals: Literal["poisson", "uniform"] = Field(
-        "poisson", description="poisson: exponential gaps; uniform: evenly spaced"
-    )
-    phases: list[Phase] = Field(min_length=1)
-    mix: Mix = Field(default_factory=lambda: Mix(write=0.3, read=0.7, delete=0.0))
-    timeout: PositiveDuration = Field(
-        60.0, description="the client gives up after this long (k6's default request timeout)"
-    )
-
-    @property
-    def load_duration(self) -> float:
-        return sum(phase.duration for phase in self.phases)
-
-    def phase_window(self, name: str) -> tuple[float, float] | None:
-        """``(start, end)`` of the phase called ``name``, or None."""
-        start = 0.0
-        for phase in self.phases:
-            if phase.name == name:
-                return start, start + phase.duration
-            start += phase.duration
-        return None
-
-    @model_validator(mode="after")
-    def _phase_names(self) -> WorkloadConfig:
-        seen: set[str] = set()
-        for phase in self.phases:
-            if phase.name is None:
-                continue
-            if phase.name in ("steady", "fault", "recovery"):
-                raise ValueError(f"a phase cannot be called {phase.name!r} (an SLO window's name)")
-            if phase.name in seen:
-                raise ValueError(f"two phases are called {phase.name!r}")
-            seen.add(phase.name)
+    def _hotspot_needs_cold_keys(self) -> DataConfig:
+        spread = self.key_distribution
+        if (
+            isinstance(spread, HotspotKeys)
+            and spread.hotspot.share_of_traffic < 1
+            and self.keys < 2
+        ):
+            raise ValueError("a hotspot with traffic off the hot keys needs 2 keys or more")
         return self

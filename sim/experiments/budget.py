@@ -1,8 +1,11 @@
 """What a scenario will cost before it runs: requests per run, runs, and memory, against a
 budget, so that an absurd scenario is refused in a second instead of exhausting the machine.
 
-**Requests per run** are Σ over the phases of rate × duration (the mean of ``rate`` and
-``ramp_to`` for a ramp): the arrivals are drawn up front, and every request keeps a record.
+**Requests per run** are Σ over the open phases of rate × duration (the mean of ``rate``
+and ``ramp_to`` for a ramp, the integral with a spike or a diurnal shape): the arrivals are
+drawn up front, and every request keeps a record; a closed phase counts users × (duration /
+mean think time + 1), the most its users could issue with answers that took no time; a
+trace phase counts the rows of its file.
 **Memory per run** is requests × :data:`BYTES_PER_REQUEST` (a bound from measured runs: about
 430 B per request for a queue of services and 1.1 KB for CDC on the broker, arrays and
 records together), and as many runs are in memory at once as there are workers. A run over
@@ -23,6 +26,7 @@ from pathlib import Path
 from sim.config.experiments import AdaptiveReplications
 from sim.config.model import Scenario
 from sim.scenario import points
+from sim.workload import phase_area
 
 __all__ = ["BYTES_PER_REQUEST", "MAX_REQUESTS", "Budget", "available_memory", "estimate"]
 
@@ -55,11 +59,29 @@ def available_memory() -> int | None:
     return None
 
 
+def _trace_rows(path: Path) -> int:
+    """The rows of a trace file (its lines but the header); 0 if it cannot be read (the
+    scenario check says why)."""
+    try:
+        with path.open("rb") as handle:
+            return max(0, sum(1 for line in handle if line.strip()) - 1)
+    except OSError:
+        return 0
+
+
 def _requests(scenario: Scenario) -> int:
     total = 0.0
     for phase in scenario.workload.phases:
-        end = phase.ramp_to if phase.ramp_to is not None else phase.rate
-        total += (phase.rate + end) / 2.0 * phase.duration
+        if phase.closed is not None:
+            # a user's requests are at most the phase over its mean think time, plus one
+            users = phase.closed.users
+            total += users * (phase.duration / phase.closed.think_time.mean + 1)
+        elif phase.trace is not None:
+            total += _trace_rows(phase.trace_path())
+        elif phase.shaped:
+            total += phase_area(phase)
+        else:
+            total += (phase.start_rate + phase.end_rate) / 2.0 * phase.duration
     return int(total)
 
 

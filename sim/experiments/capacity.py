@@ -42,6 +42,7 @@ from sim.metrics.slo import Slo
 from sim.results import Results
 from sim.runner import RunResult, Task, default_workers, execute
 from sim.scenario import points, resolved_dict, with_sweep
+from sim.workload import phase_area
 
 __all__ = ["CapacityResult", "Probe", "search_capacity"]
 
@@ -128,6 +129,11 @@ def search_capacity(
         )
     chosen = chosen_patterns(scenario, settings.patterns or None)
     base = _base_rates(scenario, settings.rate)
+    if not base:
+        raise ValueError(
+            "a capacity search scales the rates of open phases, and this load has none "
+            "(closed users and traces are not scaled): give a phase a rate"
+        )
     base_rate = _offered(scenario, settings.rate, base, 1.0)
     replications = settings.replications or scenario.first_replications
     count = default_workers() if workers is None else workers
@@ -234,9 +240,13 @@ def _base_rates(scenario: Scenario, path: str | None) -> dict[str, float]:
         return {path: _value_at(resolved_dict(scenario), path)}
     found = {}
     for i, phase in enumerate(scenario.workload.phases):
+        if phase.rate is None:  # closed users and traces are not scaled
+            continue
         found[f"workload.phases[{i}].rate"] = phase.rate
         if phase.ramp_to is not None:
             found[f"workload.phases[{i}].ramp_to"] = phase.ramp_to
+        if phase.spike is not None:
+            found[f"workload.phases[{i}].spike.rate"] = phase.spike.rate
     return found
 
 
@@ -258,8 +268,10 @@ def _offered(scenario: Scenario, path: str | None, base: dict[str, float], m: fl
         return base[path] * m
     total = 0.0
     for phase in scenario.workload.phases:
-        end = phase.ramp_to if phase.ramp_to is not None else phase.rate
-        total += (phase.rate + end) / 2.0 * phase.duration
+        if phase.shaped:
+            total += phase_area(phase)
+        else:
+            total += (phase.start_rate + phase.end_rate) / 2.0 * phase.duration
     return total / scenario.workload.load_duration * m
 
 

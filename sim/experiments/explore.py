@@ -94,7 +94,7 @@ def scenario_with(
 ) -> Scenario:
     """``scenario`` with only pattern ``pattern``, one replication, ``schedule`` as its faults
     and every phase's rate scaled by ``load`` (no SLOs, decision, capacity or sweep: a
-    counterexample stands alone)."""
+    counterexample stands alone); closed users are scaled by ``load`` too, traces are not."""
     data = resolved_dict(scenario)
     data["patterns"] = [data["patterns"][pattern]]
     data["replications"] = 1
@@ -103,9 +103,12 @@ def scenario_with(
         data.pop(key, None)
     if load != 1.0:
         for phase in data["workload"]["phases"]:
-            phase["rate"] *= load
-            if phase.get("ramp_to") is not None:
-                phase["ramp_to"] *= load
+            for key in ("rate", "ramp_to"):
+                if phase.get(key) is not None:
+                    phase[key] *= load
+            if phase.get("closed") is not None:  # fewer users; a trace plays as recorded
+                users = phase["closed"]["users"]
+                phase["closed"]["users"] = max(1, round(users * load))
     return parse_scenario(json.dumps(data), "<explore>")
 
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DELETE", "ERROR", "OK", "OP_NAMES", "OUTCOME_NAMES", "READ", "TIMEOUT", "WRITE", "Done"]
+__all__ = [
+    "DELETE",
+    "ERROR",
+    "INSERT",
+    "OK",
+    "OP_NAMES",
+    "OUTCOME_NAMES",
+    "READ",
+    "TIMEOUT",
+    "WRITE",
+    "Done",
+]
 
 OK = 0
 """The call succeeded."""
@@ -25,7 +36,10 @@ WRITE = 1
 """A request that writes a key at its owner."""
 DELETE = 2
 """A request that deletes a key at its owner (a tombstone version)."""
-OP_NAMES = ("read", "write", "delete")
+INSERT = 3
+"""A request that writes a key never written before at its owner (a fresh key, beyond the
+key range)."""
+OP_NAMES = ("read", "write", "delete", "insert")
 
 Done = Callable[[int, Any], None]
 """Continuation of a call: ``done(outcome, value)``."""

@@ -25,6 +25,7 @@ monotonically coupled.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -100,9 +101,15 @@ class KeyedWork:
 class RequestDraws:
     """The uniforms of every request's own work, drawn in bulk before the run."""
 
-    def __init__(self, streams: Streams, count: int) -> None:
+    def __init__(
+        self, streams: Streams, count: int, named: Callable[[int], tuple[int, ...]] | None = None
+    ) -> None:
         self._streams = streams
         self.count = count
+        self._named = named
+        self._added = Keyed(streams, "added-request")
+        """The draws of requests added during the run (a closed user's), keyed by the ids
+        ``named`` gives them, so a user's n-th request gets the same draws in every pattern."""
         self.handle = self._draw("work:handle")
         self.query = self._draw("work:query")
         self._coins: dict[str, array[float]] = {}
@@ -121,8 +128,10 @@ class RequestDraws:
             found = self._coins[name] = self._draw(f"work:{name}")
         return found
 
-    def work(self, index: int) -> RequestWork:
+    def work(self, index: int) -> WorkDraws:
         """The draws of request ``index``."""
+        if index >= self.count and self._named is not None:
+            return KeyedWork(self._added, *self._named(index))
         return RequestWork(self, index)
 
 

@@ -261,7 +261,7 @@ def read_your_writes_violations(requests: pd.DataFrame) -> int:
     """Successful reads that returned an older version of a key than a write already
     acknowledged to a client before the read began (every client treated as one session)."""
     ok = requests[requests["outcome"] == "ok"]
-    writes = ok[(ok["op"] == "write") & (ok["version"] > 0)]
+    writes = ok[ok["op"].isin(("write", "insert")) & (ok["version"] > 0)]
     reads = ok[ok["op"] == "read"]
     if writes.empty or reads.empty:
         return 0

@@ -6,11 +6,16 @@ on the hot path) and turned into a frame once. The client gives up after the wor
 the timeout itself (the client stopped waiting then; whatever the system still does for it is
 seen in the consistency data, not here). A request still unanswered when the run ends (the
 drain is shorter than the timeout) also counts as a timeout, its latency cut at the end.
+
+The requests drawn up front (open and trace phases) fill the log when it is made; a closed
+user's requests are added as they are issued (:meth:`RequestLog.add`), and whoever listens
+(:attr:`RequestLog.on_answer`, the closed users) hears of each first answer.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -46,7 +51,13 @@ class RequestLog:
         self.requests = requests
         self.timeout = timeout
         self._starts = requests.times.tolist()
+        self.ops: list[int] = requests.ops.tolist()
+        self.keys: list[int] = requests.keys.tolist()
+        self.targets: list[int] = requests.targets.tolist()
+        """Operation, key and read-target index of every request, by index."""
         count = len(requests)
+        self.drawn = count
+        """How many requests were drawn up front; the others were added during the run."""
         self.ends: list[float] = [math.nan] * count
         self.outcomes: list[int] = [-1] * count
         self.versions: list[int] = [-1] * count
@@ -55,6 +66,32 @@ class RequestLog:
         """The service time each request was given where it was handled (NaN: it never
         reached a service)."""
         self.service_names = service_names
+        self.idents: list[tuple[int, ...]] = []
+        """The ids of each added request (index - drawn): (phase, user, sequence number)."""
+        self.on_answer: Callable[[int], None] | None = None
+        """Told the index of every request at its first answer."""
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def add(self, now: float, op: int, key: int, target: int, ident: tuple[int, ...]) -> int:
+        """Log a request issued at ``now``; returns its index."""
+        index = len(self._starts)
+        self._starts.append(now)
+        self.ops.append(op)
+        self.keys.append(key)
+        self.targets.append(target)
+        self.idents.append(ident)
+        self.ends.append(math.nan)
+        self.outcomes.append(-1)
+        self.versions.append(-1)
+        self.services.append(-1)
+        self.works.append(math.nan)
+        return index
+
+    def ident(self, index: int) -> tuple[int, ...]:
+        """The ids of added request ``index`` (its draws are keyed by them)."""
+        return self.idents[index - self.drawn]
 
     def finish(self, index: int, now: float, outcome: int, version: int = -1) -> None:
         """Record the answer to request ``index`` (only the first answer counts)."""
@@ -65,6 +102,8 @@ class RequestLog:
         self.ends[index] = now
         self.outcomes[index] = outcome
         self.versions[index] = version
+        if self.on_answer is not None:
+            self.on_answer(index)
 
     def close(self, end: float) -> None:
         """Every request still unanswered when the run ends at ``end`` counts as a timeout,
@@ -75,22 +114,34 @@ class RequestLog:
                 self.outcomes[index] = TIMEOUT
 
     def frame(self) -> pd.DataFrame:
-        """One row per request: ``op, key, service, start, latency, outcome, version, work``."""
+        """One row per request, by start time: ``op, key, service, start, latency, outcome,
+        version, work``."""
         requests = self.requests
-        starts = requests.times
         ends = np.asarray(self.ends, dtype=float)
         names = np.asarray([*self.service_names, "?"], dtype=object)
+        services = np.asarray(self.services, dtype=np.int64)
+        outcomes = np.asarray(self.outcomes, dtype=np.int64)
+        versions = np.asarray(self.versions, dtype=np.int64)
+        works = np.asarray(self.works, dtype=float)
+        if len(self) == self.drawn:
+            starts, ops, keys = requests.times, requests.ops.astype(np.int64), requests.keys
+        else:
+            starts = np.asarray(self._starts, dtype=float)
+            ops = np.asarray(self.ops, dtype=np.int64)
+            keys = np.asarray(self.keys, dtype=np.int64)
+            order = np.argsort(starts, kind="stable")
+            starts, ops, keys, ends = starts[order], ops[order], keys[order], ends[order]
+            services, outcomes = services[order], outcomes[order]
+            versions, works = versions[order], works[order]
         return pd.DataFrame(
             {
-                "op": np.asarray(OP_NAMES, dtype=object)[requests.ops.astype(np.int64)],
-                "key": requests.keys,
-                "service": names[np.asarray(self.services, dtype=np.int64)],
+                "op": np.asarray(OP_NAMES, dtype=object)[ops],
+                "key": keys,
+                "service": names[services],
                 "start": starts,
                 "latency": ends - starts,
-                "outcome": np.asarray(OUTCOME_NAMES, dtype=object)[
-                    np.asarray(self.outcomes, dtype=np.int64)
-                ],
-                "version": np.asarray(self.versions, dtype=np.int64),
-                "work": np.asarray(self.works, dtype=float),
+                "outcome": np.asarray(OUTCOME_NAMES, dtype=object)[outcomes],
+                "version": versions,
+                "work": works,
             }
         )

@@ -85,7 +85,7 @@ SLICEABLE = REQUEST_METRICS | PROPAGATION_METRICS
 RECOVERY = 30.0
 """``during recovery`` without a duration: the 30 s after each fault ends (judgment)."""
 _SLICE_KEYS = {"op": REQUEST_METRICS, "service": REQUEST_METRICS, "copy": PROPAGATION_METRICS}
-_OPS = ("read", "write", "delete")
+_OPS = ("read", "write", "delete", "insert")
 
 
 class SloError(ValueError):

@@ -69,13 +69,12 @@ class PatternModel:
         self.service_index = {name: i for i, name in enumerate(scenario.services)}
         self.consistency = ConsistencyLog(ctx.recorder, self.replicas)
         self.databases = self.build_databases()
-        requests = log.requests
-        self.draws = RequestDraws(ctx.streams, len(requests))
+        self.draws = RequestDraws(ctx.streams, log.drawn, log.ident)
         """Every request's own work, drawn up front (:mod:`sim.kernel.draws`)."""
         self._keyed: dict[str, Keyed] = {}
-        self._ops = requests.ops.tolist()
-        self._keys = requests.keys.tolist()
-        self._targets = requests.targets.tolist()
+        self._ops = log.ops
+        self._keys = log.keys
+        self._targets = log.targets
         self.topology: Topology | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------

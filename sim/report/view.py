@@ -135,14 +135,24 @@ def _question(results: Results) -> str:
         if scenario.faults
         else ""
     )
-    rates = [p.rate for p in scenario.workload.phases] + [
-        p.ramp_to for p in scenario.workload.phases if p.ramp_to
+    phases = scenario.workload.phases
+    rates = [p.rate for p in phases if p.rate is not None] + [
+        p.ramp_to for p in phases if p.ramp_to
     ]
-    load = (
-        f"{min(rates):.4g}/s"
-        if min(rates) == max(rates)
-        else f"{min(rates):.4g}–{max(rates):.4g}/s"
-    )
+    users = [p.closed.users for p in phases if p.closed is not None]
+    shown = []
+    if rates:
+        shown.append(
+            f"{min(rates):.4g}/s"
+            if min(rates) == max(rates)
+            else f"{min(rates):.4g}–{max(rates):.4g}/s"
+        )
+    if users:
+        count = max(users)
+        shown.append(f"{count} user{'s' if count != 1 else ''}")
+    if any(p.trace is not None for p in phases):
+        shown.append("a replayed trace")
+    load = " and ".join(shown)
     owner = scenario.data.owner
     whose = f"{owner}'" if owner.endswith("s") else f"{owner}'s"
     count = len(variant_looks(results))

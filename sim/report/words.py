@@ -47,16 +47,40 @@ def describe_scenario(scenario: Scenario) -> list[str]:
         who = f"{data.owner} owns the data ({keys}); no other service keeps a copy."
     phases = []
     for phase in scenario.workload.phases:
-        if phase.ramp_to is not None and phase.ramp_to != phase.rate:
+        if phase.closed is not None:
+            users = phase.closed.users
             phases.append(
-                f"{seconds(phase.duration)} from {_rate(phase.rate)} to {_rate(phase.ramp_to)}"
+                f"{seconds(phase.duration)} of {users} closed user{'s' if users != 1 else ''} "
+                f"thinking {seconds(phase.closed.think_time.mean)} on average"
+            )
+        elif phase.trace is not None:
+            phases.append(f"{seconds(phase.duration)} replaying {phase.trace}")
+        elif phase.ramp_to is not None and phase.ramp_to != phase.rate:
+            phases.append(
+                f"{seconds(phase.duration)} from {_rate(phase.start_rate)} to "
+                f"{_rate(phase.ramp_to)}"
             )
         else:
-            phases.append(f"{seconds(phase.duration)} at {_rate(phase.rate)}")
+            phases.append(f"{seconds(phase.duration)} at {_rate(phase.start_rate)}")
+        if phase.diurnal is not None:
+            phases[-1] += (
+                f", swinging {phase.diurnal.amplitude:.0%} over a "
+                f"{seconds(phase.diurnal.period)} cycle"
+            )
+        if phase.spike is not None:
+            phases[-1] += (
+                f", with a spike of {_rate(phase.spike.rate)} more for "
+                f"{seconds(phase.spike.duration)}"
+            )
     mix = scenario.workload.mix
     shares = [
         f"{share:.0%} {op}s"
-        for op, share in (("write", mix.write), ("read", mix.read), ("delete", mix.delete))
+        for op, share in (
+            ("write", mix.write),
+            ("read", mix.read),
+            ("delete", mix.delete),
+            ("insert", mix.insert),
+        )
         if share
     ]
     load = (

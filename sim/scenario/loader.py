@@ -32,6 +32,7 @@ from sim.scenario.overrides import OverrideError, apply_overrides
 from sim.scenario.points import Origin, expand
 from sim.scenario.reading import MAX_DEPTH, check_tags, check_text, read_text
 from sim.scenario.suggest import unknown_key_message
+from sim.scenario.traces import anchored_traces, check_traces
 
 __all__ = [
     "Origin",
@@ -139,7 +140,9 @@ def with_sweep(
     source = scenario._source
     if source is None:
         raise ValueError("a scenario built without load_scenario or parse_scenario cannot be swept")
-    return parse_scenario(json.dumps(source), f"<{scenario.name}>", overrides, over, mode)
+    return parse_scenario(
+        json.dumps(anchored_traces(scenario, source)), f"<{scenario.name}>", overrides, over, mode
+    )
 
 
 def _merge_sweep(
@@ -181,6 +184,8 @@ def validate_data(
         ]
         raise ScenarioError(sorted(issues, key=lambda i: (i.line, i.column))) from None
     problems = cross_check(scenario)
+    if not problems:
+        problems = check_traces(scenario, filename)
     if problems:
         issues = [
             _issue(filename, data, positions, loc, prefix + message, got, True, origins)
