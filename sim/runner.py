@@ -129,6 +129,7 @@ def run_one(task: Task) -> RunResult:
     )
     metrics["throttled"] = float(
         sum(db.throttle.throttled for db in model.databases.values() if db.throttle is not None)
+        + sum(service.throttled for service in model.all_services())
     )
     metrics["shed"] = float(sum(service.shed for service in model.all_services()))
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies

@@ -258,3 +258,21 @@ def test_a_call_edge_to_no_replica_is_refused_with_its_location(edge: str) -> No
     with pytest.raises(api.ScenarioError) as caught:
         make_scenario(patterns=[{"kind": "sync_http", "calls": {"users": {edge: {}}}}])
     assert "calls are to the replicas (orders, billing)" in str(caught.value)
+
+
+def test_a_service_capacity_refuses_past_its_rate_and_the_refusals_are_not_retried() -> None:
+    scenario = make_scenario(
+        services={"billing": {"capacity": {"requests": "40/s", "burst": "1s"}}},
+        data={"replicas": ["billing"]},
+        workload={
+            "arrivals": "uniform",
+            "phases": [{"duration": 20, "rate": 50}],
+            "mix": {"write": 1.0, "read": 0.0},
+        },
+        patterns=[{"kind": "sync_http", "timeout": "1s"}],
+    )
+    results = api.run(scenario, workers=1)
+    # 1,000 calls against 40 a second and one second banked: 1,000 − 840 refused with a 429
+    assert results.metric("sync_http", "throttled") == pytest.approx(160, abs=2)
+    assert results.metric("sync_http", "error_rate") == pytest.approx(0.16, abs=0.003)
+    assert results.metric("sync_http", "attempts_per_call") == 1.0  # a 429 is not retried

@@ -14,9 +14,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from sim.config.types import NonNegativeDuration, PositiveDuration, Probability, StrictModel
+from sim.config.types import (
+    NonNegativeDuration,
+    PositiveDuration,
+    PositiveRate,
+    Probability,
+    StrictModel,
+)
 
-__all__ = ["Bulkhead", "CircuitBreaker", "HealthCheck", "QueueLimit"]
+__all__ = ["Bulkhead", "CircuitBreaker", "HealthCheck", "QueueLimit", "RateLimit"]
 
 
 class CircuitBreaker(StrictModel):
@@ -107,4 +113,17 @@ class HealthCheck(StrictModel):
         0.5,
         description="below this share of instances in rotation the balancer uses them all, as "
         "Envoy's panic threshold (50%) does [ENVOY]",
+    )
+
+
+class RateLimit(StrictModel):
+    """A service's capacity, as a local rate limiter in front of it (Envoy's local rate limit,
+    an API gateway's): a token bucket of ``requests`` per second holding ``burst`` seconds of
+    them; a request that finds it empty is refused at once with a 429 and counted as
+    throttled. A 429 is not retried (Envoy's retry policies retry 5xx, resets and connect
+    failures; Istio's default retriable status code is 503 [ISTIO])."""
+
+    requests: PositiveRate = Field(description="requests per second the service admits")
+    burst: PositiveDuration = Field(
+        1.0, description="seconds of requests the bucket holds (a full bucket to start); judgment"
     )

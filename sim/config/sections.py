@@ -14,7 +14,7 @@ from pydantic import Field, RootModel, model_validator
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
 from sim.config.load import ClosedLoad, Diurnal, Mix, Phase, Spike, WorkloadConfig
 from sim.config.provisioned import Provisioned
-from sim.config.resilience import HealthCheck, QueueLimit
+from sim.config.resilience import HealthCheck, QueueLimit, RateLimit
 from sim.config.types import PositiveDuration, Probability, StrictModel
 
 __all__ = [
@@ -58,6 +58,11 @@ class ServiceConfig(StrictModel):
         None,
         description="a bounded queue per instance that sheds load past its limit; null: "
         "unbounded FIFO",
+    )
+    capacity: RateLimit | None = Field(
+        None,
+        description="a rate limiter in front of the service ({requests: 100/s, burst: 1s}); "
+        "past it requests are refused at once (429, counted as throttled); null: not limited",
     )
     health_check: HealthCheck | None = Field(
         None,

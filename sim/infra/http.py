@@ -17,7 +17,9 @@ names (:class:`RetryPolicy`, Envoy's ``retry_on``):
 failure                what happened                                       retried on
 =====================  ==================================================  ================
 connect failure        the callee is down or unavailable and refuses it    ``connect-failure``, ``5xx``
-503                    an ``error`` fault at the callee (unavailable)       ``retriable-status-codes`` (503), ``unavailable``, ``gateway-error``, ``5xx``
+503                    an ``error`` fault at the callee, or its full queue  ``retriable-status-codes`` (503), ``unavailable``, ``gateway-error``, ``5xx``
+                       shed the request
+429                    the callee's rate limiter (``capacity``) refused it  never
 reset                  the callee crashed while handling it, or a hang     ``reset``, ``5xx``
                        that held it ended
 per-try timeout        no answer within ``per_try_timeout``                ``reset``, ``gateway-error``, ``5xx``
@@ -82,6 +84,7 @@ _RETRIED_BY: dict[str, frozenset[str]] = {
     "reset": frozenset({"reset", "5xx"}),
     "per-try-timeout": frozenset({"reset", "gateway-error", "5xx"}),
     "500": frozenset({"5xx"}),
+    "429": frozenset(),
 }
 ANY_FAILURE = frozenset({"5xx", "reset", "connect-failure", "retriable-status-codes"})
 """A retry policy that retries every failure (a two-phase commit decision must get through)."""
@@ -93,8 +96,10 @@ def failure_of(outcome: int, value: Any) -> str:
         return "per-try-timeout"
     if value == "refused":
         return "connect-failure"
-    if value == "injected":
+    if value in ("injected", "shed"):  # an error fault, or a full queue shedding load
         return "503"
+    if value == "throttled":  # the callee's rate limiter
+        return "429"
     if value in ("crashed", "reset"):  # a crash, or a hang's held connection killed
         return "reset"
     return "500"

@@ -33,7 +33,10 @@ Resilience, each off unless the service's settings name it (:mod:`sim.config.res
   instance that reaches it after that time, when a slot takes it or when its CPU work ends,
   drops it without doing the rest (counted in :attr:`Service.dropped`), as a gRPC server
   checks its context before working on a cancelled call;
-- **health-checked load balancing** (:mod:`sim.infra.balancer`).
+- **health-checked load balancing** (:mod:`sim.infra.balancer`);
+- **capacity**, a rate limiter in front of the service (a token bucket of requests,
+  :class:`~sim.infra.throttle.TokenBucket`): a request that finds it empty is refused at once
+  with a 429, before any instance sees it (:attr:`Service.throttled`).
 
 Left out: autoscaling, CPU contention between slots (each slot is an independent server),
 CoDel-style queue-time limits.
@@ -51,6 +54,7 @@ from sim.infra.injected import Injectable, Injected
 from sim.infra.job import NO_DEADLINE, Job, Leak, Work
 from sim.infra.network import Network
 from sim.infra.queries import Queries
+from sim.infra.throttle import TokenBucket
 from sim.kernel.codes import ERROR, TIMEOUT, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
@@ -234,6 +238,10 @@ class Service:
         """Requests refused or dropped by a full queue."""
         self.dropped = 0
         """Requests whose work was skipped because their propagated deadline had passed."""
+        limit = config.capacity
+        self.limiter = TokenBucket(limit.requests, limit.burst) if limit is not None else None
+        self.throttled = 0
+        """Requests the service's rate limiter refused (429)."""
 
     def call(
         self,
@@ -251,6 +259,12 @@ class Service:
             job = Job(self, work, done, self._service_time(), deadline=deadline)
         else:
             job = Job(self, work, done, self._service_quantile(draws.handle()), draws, deadline)
+        limiter = self.limiter
+        if limiter is not None and not limiter.take(1.0, self.ctx.env.now):
+            self.throttled += 1
+            job.finished = True
+            done(ERROR, "throttled")
+            return job
         self._pick().accept(job)
         return job
 

@@ -68,7 +68,8 @@ COMMON: tuple[Metric, ...] = (
         "throttled",
         "count",
         "availability",
-        "attempts a database's provisioned capacity refused (each retry counts; 0 without limits)",
+        "attempts a database's provisioned capacity, or a service's rate limiter, refused (each "
+        "retry counts; 0 without limits)",
     ),
     _m(
         "shed",
