@@ -198,3 +198,16 @@ def test_explore_exits_4_with_a_counterexample_and_starts_from_the_last_one(
     assert "2 schedules tried" in held.output
     unknown = runner.invoke(app, [*common, "--pattern", "cdc", "--invariant", "nope"])
     assert unknown.exit_code == 2
+
+
+def test_a_compensated_version_is_withdrawn_not_lost() -> None:
+    base = _history(commits=[(1, 1, 1.0)], applies=[(0, 1, 1, 1.1)])
+    undone = pd.DataFrame([(1, 1, 0, 2.0)], columns=["key", "version", "restored", "time"])
+    reverts = pd.DataFrame(
+        [(0, 1, 1, 0, 2.1)], columns=["replica", "key", "version", "restored", "time"]
+    )
+    history = History(
+        base.commits, base.applies, base.requests, base.replicas, 0.0, base.pending, undone, reverts
+    )
+    assert check("no-loss", base) != [] and check("no-loss", history) == []
+    assert check("convergence", history) == []  # both back at 0

@@ -276,3 +276,28 @@ def test_a_service_capacity_refuses_past_its_rate_and_the_refusals_are_not_retri
     assert results.metric("sync_http", "throttled") == pytest.approx(160, abs=2)
     assert results.metric("sync_http", "error_rate") == pytest.approx(0.16, abs=0.003)
     assert results.metric("sync_http", "attempts_per_call") == 1.0  # a 429 is not retried
+
+
+def test_a_caller_that_dies_returns_its_bulkhead_permit_at_the_timeout() -> None:
+    edge = Edge(service_time={"dist": "constant", "value": 100.0})
+    bulkhead = Bulkhead(edge.ctx.env, BulkheadSettings(max_concurrent=1))
+    edge.guards = Guards(bulkhead=bulkhead)
+    living = {"caller": True}
+    outcomes: list[int] = []
+    edge.client.call(
+        "billing",
+        edge.work_for(1.0),
+        outcomes.append,
+        timeout=1.0,
+        per_try_timeout=None,
+        policy=RetryPolicy(0, ANY_FAILURE),
+        backoff=Backoff(),
+        alive=lambda: living["caller"],
+        guards=edge.guards,
+    )
+    edge.at(0.5, lambda: living.update(caller=False))
+    edge.run(5)
+    assert outcomes == [] and bulkhead.in_use == 0  # the dead caller hears nothing, frees it
+    edge.calls(every=10, until=6)
+    edge.run(20)
+    assert bulkhead.rejected == 0 and len(edge.outcomes) == 1

@@ -10,6 +10,7 @@ import typer
 from sim import api
 from sim.cli.shell import (
     EXIT_INTERRUPTED,
+    EXIT_INVALID,
     EXIT_SLO,
     EXIT_USAGE,
     ScenarioPath,
@@ -77,6 +78,9 @@ def explore(
     except (api.UnknownPatternError, api.InvariantError, KeyError) as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
+    except api.ScenarioError as error:  # a schedule the scenario refuses (reported, located)
+        err.print(f"{scenario}: {error}", highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
     except KeyboardInterrupt:
         err.print("interrupted: nothing found yet", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None

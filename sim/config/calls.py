@@ -88,9 +88,10 @@ class CallPolicy(StrictModel):
     )
     deadline: bool = Field(
         False,
-        description="propagate deadlines: the owner's remaining time (the client's timeout) "
-        "bounds its calls, and travels with each attempt so the callee drops work whose "
-        "caller gave up (gRPC style)",
+        description="propagate deadlines (gRPC style): each attempt carries the time its caller "
+        "stops waiting, so the callee drops work whose caller gave up; at the pattern's level "
+        "also the client's deadline (arrival + workload.timeout), so the owner and the read "
+        "targets drop client requests past it and the owner's calls are cut to the time left",
     )
 
 

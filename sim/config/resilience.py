@@ -52,7 +52,7 @@ class CircuitBreaker(StrictModel):
         1.0, description="share of slow calls that opens the breaker; default 100% [R4J]"
     )
     slow_call_duration: PositiveDuration = Field(
-        60.0, description="a call at least this long is slow; default 60 s [R4J]"
+        60.0, description="a call longer than this is slow; default 60 s [R4J]"
     )
     wait_in_open: PositiveDuration = Field(
         60.0, description="how long the breaker stays open before half-open; default 60 s [R4J]"
@@ -86,7 +86,7 @@ class QueueLimit(StrictModel):
     order: Literal["fifo", "lifo"] = Field(
         "fifo",
         description="which waiting request a freed slot takes: the oldest (fifo) or the newest "
-        "(lifo: adaptive LIFO keeps serving requests whose callers still wait)",
+        "(lifo, always; not Facebook's adaptive LIFO, which switches only under congestion)",
     )
     overflow: Literal["reject", "drop_oldest"] = Field(
         "reject",
@@ -119,7 +119,7 @@ class HealthCheck(StrictModel):
 class RateLimit(StrictModel):
     """A service's capacity, as a local rate limiter in front of it (Envoy's local rate limit,
     an API gateway's): a token bucket of ``requests`` per second holding ``burst`` seconds of
-    them; a request that finds it empty is refused at once with a 429 and counted as
+    them (at least one request); a request that finds it empty is refused at once with a 429 and counted as
     throttled. A 429 is not retried (Envoy's retry policies retry 5xx, resets and connect
     failures; Istio's default retriable status code is 503 [ISTIO])."""
 

@@ -35,6 +35,7 @@ from sim.experiments.schedules import FaultSpace, describe, fault_space, schedul
 from sim.metrics.invariants import History, Violation, check, resolve, timeline
 from sim.runner import RunResult, Task, run_one
 from sim.scenario import parse_scenario, resolved_dict
+from sim.scenario.traces import anchored_traces
 
 __all__ = ["Exploration", "Try", "explore", "scenario_with", "with_pattern"]
 
@@ -95,7 +96,7 @@ def scenario_with(
     """``scenario`` with only pattern ``pattern``, one replication, ``schedule`` as its faults
     and every phase's rate scaled by ``load`` (no SLOs, decision, capacity or sweep: a
     counterexample stands alone); closed users are scaled by ``load`` too, traces are not."""
-    data = resolved_dict(scenario)
+    data = anchored_traces(scenario, resolved_dict(scenario))
     data["patterns"] = [data["patterns"][pattern]]
     data["replications"] = 1
     data["faults"] = schedule
@@ -106,6 +107,8 @@ def scenario_with(
             for key in ("rate", "ramp_to"):
                 if phase.get(key) is not None:
                     phase[key] *= load
+            if phase.get("spike") is not None:
+                phase["spike"]["rate"] *= load
             if phase.get("closed") is not None:  # fewer users; a trace plays as recorded
                 users = phase["closed"]["users"]
                 phase["closed"]["users"] = max(1, round(users * load))
@@ -114,7 +117,7 @@ def scenario_with(
 
 def with_pattern(scenario: Scenario, kind: str) -> Scenario:
     """``scenario`` with one more pattern: ``kind`` with its default settings."""
-    data = resolved_dict(scenario)
+    data = anchored_traces(scenario, resolved_dict(scenario))
     data["patterns"].append({"kind": kind})
     return parse_scenario(json.dumps(data), "<explore>")
 
@@ -128,6 +131,8 @@ def _history(run: RunResult, scenario: Scenario) -> History:
         list(scenario.data.replicas),
         scenario.warmup,
         tables["pending"],
+        tables.get("undone"),
+        tables.get("reverts"),
     )
 
 

@@ -15,7 +15,9 @@ health check and picks among all of them (Envoy's panic mode), so a service whos
 are all out still receives, and refuses, its requests.
 
 Left out: the probe's own time and network hops (a probe sees the instance's state at once),
-passive outlier detection, slow start, weights and zone awareness.
+Kubernetes taking a pod whose container exited out of the endpoints at once (here a crashed
+instance leaves the rotation only when its probes fail), passive outlier detection, Envoy's
+panic threshold of 0 % (no healthy host: 503), slow start, weights and zone awareness.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 **Circuit breaker** [R4J]. Closed, it records the outcome and duration of every attempt in a
 sliding window — the last ``size`` attempts (``count``) or those of the last ``size`` seconds
 (``time``). Once the window holds ``minimum_calls``, it opens when the share of failures reaches
-``failure_rate`` or the share of slow attempts (at least ``slow_call_duration``) reaches
+``failure_rate`` or the share of slow attempts (longer than ``slow_call_duration``) reaches
 ``slow_call_rate``. Open, it refuses every attempt at once (resilience4j's
 ``CallNotPermittedException``) until ``wait_in_open`` has passed; the next attempt then finds it
 half-open, where ``half_open_calls`` trial attempts are let through and others refused. When as
@@ -87,7 +87,7 @@ class CircuitBreaker:
         if state == OPEN:
             return
         settings = self.settings
-        slow = duration >= settings.slow_call_duration
+        slow = duration > settings.slow_call_duration
         window = self._window
         window.append((self.env.now, failed, slow))
         self._failures += failed

@@ -266,9 +266,11 @@ class HttpClient:
                 breaker.record(failed, env.now - sent.started)
 
         def end(outcome: int) -> None:
-            if not call.done and alive():
-                call.done = True
-                close(call.current, outcome != OK)
+            if call.done:
+                return
+            call.done = True
+            close(call.current, outcome != OK)  # a dead caller's permit is returned too
+            if alive():
                 done(outcome)
 
         def attempt(number: int) -> None:
@@ -291,7 +293,8 @@ class HttpClient:
         def send(number: int) -> None:
             sent = _Attempt(number, env.now)
             if call.done or not alive():
-                close(sent, True)
+                if bulkhead is not None:  # granted after the call ended: never sent
+                    bulkhead.release()
                 return
             call.attempt = number
             call.current = sent

@@ -239,7 +239,9 @@ class Service:
         self.dropped = 0
         """Requests whose work was skipped because their propagated deadline had passed."""
         limit = config.capacity
-        self.limiter = TokenBucket(limit.requests, limit.burst) if limit is not None else None
+        self.limiter = (
+            TokenBucket(limit.requests, limit.burst, least=1.0) if limit is not None else None
+        )
         self.throttled = 0
         """Requests the service's rate limiter refused (429)."""
 

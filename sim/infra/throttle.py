@@ -51,17 +51,25 @@ PEAK_MATURES = 1800.0
 class TokenBucket:
     """Capacity units refilled at ``rate`` per second, at most ``rate × burst`` banked."""
 
-    def __init__(self, rate: float, burst: float, now: float = 0.0) -> None:
+    def __init__(
+        self, rate: float, burst: float, now: float = 0.0, least: float | None = None
+    ) -> None:
         self.rate = rate
         self.burst = burst
+        self.least = least
+        """The smallest bank, in units (None: one second of the rate)."""
         self.scale = 1.0
         self.tokens = self.size
         self.updated = now
 
     @property
     def size(self) -> float:
-        # a bank of at least one second, so a request always fits in a full bucket
-        return self.rate * self.scale * max(self.burst, 1.0)
+        """The bank's capacity: ``burst`` seconds of the provisioned rate, at least ``least``
+        units (by default one second, so a request always fits in a full bucket). A throttle
+        fault (``scale``) slows the refill, not the bank: it keeps what it holds."""
+        if self.least is None:
+            return self.rate * max(self.burst, 1.0)
+        return max(self.rate * self.burst, self.least)
 
     def available(self, now: float) -> float:
         """The units in the bucket at ``now`` (refilling up to then)."""

@@ -21,8 +21,10 @@ invariant                  violated by
 =========================  ===================================================================
 
 The definitions are the run's metrics' (:mod:`sim.metrics.consistency`): a commit counts when
-it is at or after the warm-up. Read-your-writes and monotonic reads treat every client as one
-session, as the metrics do.
+it is at or after the warm-up; a version a saga compensated is withdrawn (not lost, not
+expected at the copies) and the owner's and copies' states include the versions compensations
+restored (:mod:`sim.metrics.compensation`); inserts count as writes. Read-your-writes and
+monotonic reads treat every client as one session, as the metrics do.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.metrics.compensation import copy_history, kept_commits, owner_history
 from sim.metrics.consistency import final_versions, propagation, stale_read_flags
 
 __all__ = [
@@ -65,6 +68,25 @@ class History:
         default_factory=lambda: pd.DataFrame({"replica": [], "key": [], "version": []})
     )
     """``replica, key, version`` still able to arrive at the end (in a log or a buffer)."""
+    undone: pd.DataFrame | None = None
+    """``key, version, restored, time``: versions the owner undid (a saga's compensations)."""
+    reverts: pd.DataFrame | None = None
+    """``replica, key, version, restored, time``: versions a copy undid."""
+
+    @property
+    def kept(self) -> pd.DataFrame:
+        """The commits whose version was not undone."""
+        return kept_commits(self.commits, self.undone)
+
+    @property
+    def owner_versions(self) -> pd.DataFrame:
+        """The versions the owner's row held, in time (commits and restores)."""
+        return owner_history(self.commits, self.undone)
+
+    @property
+    def copy_versions(self) -> pd.DataFrame:
+        """The versions each copy held, in time (applies and reverts)."""
+        return copy_history(self.applies, self.reverts)
 
 
 @dataclass(frozen=True)
@@ -92,7 +114,7 @@ def _rows(frame: pd.DataFrame, *columns: str) -> Iterator[tuple[Any, ...]]:
 
 
 def _measured_commits(history: History) -> pd.DataFrame:
-    commits = history.commits
+    commits = history.kept
     return commits[commits["time"] >= history.warmup]
 
 
@@ -125,15 +147,18 @@ def _no_loss(history: History) -> list[Violation]:
 def _convergence(history: History) -> list[Violation]:
     if not history.replicas:
         return []
-    table = final_versions(history.commits, history.applies, history.replicas)
-    last = pd.concat([history.commits[["key", "time"]], history.applies[["key", "time"]]])
-    when = last.groupby("key")["time"].max()
+    owner, copies = history.owner_versions, history.copy_versions
+    table = final_versions(owner, copies, history.replicas)
+    # measured as divergent_keys does: by the key's last commit, or for a key only a phantom
+    # touched, its last apply
+    committed = owner.groupby("key")["time"].max()
+    applied = copies.groupby("key")["time"].max()
     found = []
     for name in history.replicas:
         differs = table[table[name] != table["owner"]]
         for key, row in differs.iterrows():
-            time = float(when.get(key, math.nan))
-            if time < history.warmup:
+            time = float(committed.get(key, applied.get(key, math.nan)))
+            if not time >= history.warmup:
                 continue
             found.append(
                 Violation(
@@ -237,7 +262,9 @@ def _older_than(
 def _read_your_writes(history: History) -> list[Violation]:
     requests = history.requests
     writes = requests[
-        (requests["op"] == "write") & (requests["outcome"] == "ok") & (requests["version"] > 0)
+        requests["op"].isin(("write", "insert"))
+        & (requests["outcome"] == "ok")
+        & (requests["version"] > 0)
     ]
     acked = pd.DataFrame(
         {
@@ -267,7 +294,7 @@ def _no_stale_reads(history: History) -> list[Violation]:
     reads = _reads(history)
     if reads.empty:
         return []
-    flags = stale_read_flags(reads, history.commits)
+    flags = stale_read_flags(reads, history.owner_versions)
     stale = reads[flags]
     return [
         Violation(
@@ -283,7 +310,7 @@ def _no_stale_reads(history: History) -> list[Violation]:
 
 def _bounded_staleness(bound: float) -> Check:
     def check_bound(history: History) -> list[Violation]:
-        spread = propagation(history.commits, history.applies, history.replicas)
+        spread = propagation(history.kept, history.applies, history.replicas)
         spread = spread[spread["commit_time"] >= history.warmup]
         delays = spread["delay"].to_numpy(float)
         late = spread[np.isnan(delays) | (delays > bound)]

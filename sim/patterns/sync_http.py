@@ -73,7 +73,8 @@ RETRIES_DENIED = Metric(
 BREAKER_OPEN_TIME = Metric(
     "breaker_open_time",
     "s",
-    "seconds the owner's circuit breakers spent open, summed over its call edges (0 without)",
+    "seconds an owner instance's circuit breakers spent open, summed over its call edges, "
+    "averaged over the instances (0 without breakers)",
     "availability",
 )
 CALLS_NOT_PERMITTED = Metric(
@@ -108,19 +109,28 @@ class SyncHttpSettings(CallingPattern):
 
 
 class _Edge:
-    """The policy and guards of the owner's calls to one replica."""
+    """The policy of the owner's calls to one replica, and the guards of each owner instance:
+    a breaker, a bulkhead and a budget live in the calling process (resilience4j in the
+    application, Envoy in its sidecar), so each instance has its own."""
 
-    __slots__ = ("guards", "policy", "retry")
+    __slots__ = ("ctx", "guards", "policy", "retry")
 
     def __init__(self, ctx: SimContext, policy: CallPolicy) -> None:
+        self.ctx = ctx
         self.policy = policy
         self.retry = RetryPolicy(policy.retries, policy.retry_on)
-        env = ctx.env
-        self.guards = Guards(
-            CircuitBreaker(env, policy.circuit_breaker) if policy.circuit_breaker else None,
-            Bulkhead(env, policy.bulkhead) if policy.bulkhead else None,
-            RetryBudget(env, policy.retry_budget) if policy.retry_budget is not None else None,
-        )
+        self.guards: dict[int, Guards] = {}
+
+    def guards_of(self, instance: int) -> Guards:
+        found = self.guards.get(instance)
+        if found is None:
+            env, policy = self.ctx.env, self.policy
+            found = self.guards[instance] = Guards(
+                CircuitBreaker(env, policy.circuit_breaker) if policy.circuit_breaker else None,
+                Bulkhead(env, policy.bulkhead) if policy.bulkhead else None,
+                RetryBudget(env, policy.retry_budget) if policy.retry_budget is not None else None,
+            )
+        return found
 
 
 class _FanOut:
@@ -160,22 +170,31 @@ class SyncHttpModel(PatternModel):
         super().__init__(ctx, scenario, spec, log)
         self.http = HttpClient(ctx, self.network, self.owner, self.services)
         self.edges = {replica: _Edge(ctx, spec.policy_for(replica)) for replica in self.replicas}
-        self.propagates_deadline = any(edge.policy.deadline for edge in self.edges.values())
+        self.propagates_deadline = spec.deadline
 
     def gauges(self) -> dict[str, float]:
         http = self.http
-        guards = [edge.guards for edge in self.edges.values()]
+        guards = [g for edge in self.edges.values() for g in edge.guards.values()]
         breakers = [g.breaker for g in guards if g.breaker is not None]
         return {
             "attempts_per_call": http.attempts / http.calls if http.calls else 1.0,
             "retries_denied": float(sum(g.budget.denied for g in guards if g.budget is not None)),
-            "breaker_open_time": sum(b.open_seconds() for b in breakers),
+            "breaker_open_time": self._open_time(),
             "calls_not_permitted": float(sum(b.not_permitted for b in breakers)),
             "bulkhead_rejected": float(
                 sum(g.bulkhead.rejected for g in guards if g.bulkhead is not None)
             ),
             "deadline_dropped": float(sum(s.dropped for s in self.all_services())),
         }
+
+    def _open_time(self) -> float:
+        per_instance: dict[int, float] = {}
+        for edge in self.edges.values():
+            for instance, guards in edge.guards.items():
+                if guards.breaker is not None:
+                    seconds = guards.breaker.open_seconds()
+                    per_instance[instance] = per_instance.get(instance, 0.0) + seconds
+        return sum(per_instance.values()) / len(per_instance) if per_instance else 0.0
 
     def write(self, index: int, key: int) -> None:
         consistency = self.consistency
@@ -240,7 +259,7 @@ class SyncHttpModel(PatternModel):
             backoff=policy.backoff,
             alive=lambda: job.alive,
             draws=lambda attempt: self.keyed("call", copy, key, version, attempt),
-            guards=edge.guards,
+            guards=edge.guards_of(job.instance.index if job.instance is not None else 0),
             deadline=job.deadline if policy.deadline else NO_DEADLINE,
             propagate=policy.deadline,
         )

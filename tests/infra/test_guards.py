@@ -69,8 +69,10 @@ def test_slow_calls_open_the_breaker_too() -> None:
     _env, breaker = _breaker(
         size=4, minimum_calls=4, slow_call_rate=0.5, slow_call_duration=1, failure_rate=1.0
     )
-    for duration in (0.1, 2.0, 0.1, 1.0):
+    for duration in (0.1, 2.0, 0.1, 1.0):  # a call of exactly the threshold is not slow
         breaker.record(False, duration)
+    assert breaker.state == CLOSED
+    breaker.record(False, 1.5)  # the last four: 2.0, 0.1, 1.0, 1.5 -> half slow
     assert breaker.state == OPEN
 
 
