@@ -222,13 +222,15 @@ def write(
     out: str | Path,
     capacity: CapacityResult | None = None,
     plotlyjs: str = "inline",
+    history: str | None = None,
 ) -> Path:
     """Write the run folder (see :mod:`sim.outputs`); returns its path. ``capacity`` adds a
     capacity search's breaking points to the decision record; ``plotlyjs`` is how the report
     gets plotly.js: ``inline`` (one file that opens offline), ``directory`` (``plotly.min.js``
-    beside it) or ``cdn``."""
+    beside it) or ``cdn``; ``history`` (``json`` or ``edn``) writes each run's operations as a
+    Jepsen history under ``history/``."""
     breaking = capacity.breaking if capacity is not None else None
-    return write_run_folder(results, Path(out), breaking, plotlyjs)
+    return write_run_folder(results, Path(out), breaking, plotlyjs, history)
 
 
 def report(run_dir: str | Path, plotlyjs: str = "inline") -> Path:

@@ -76,10 +76,22 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="print summary.json to stdout")] = False,
     plotlyjs: PlotlyjsOption = "inline",
     max_requests: MaxRequestsOption = api.MAX_REQUESTS,
+    export_history: Annotated[
+        str | None,
+        typer.Option(
+            "--export-history",
+            help="also write each run's operations as a Jepsen history: json (lines) or edn",
+        ),
+    ] = None,
 ) -> None:
     """Simulate every pattern of a scenario and write its run folder and report."""
     console, err = consoles()
     check_plotlyjs(plotlyjs, err)
+    if export_history is not None and export_history not in ("json", "edn"):
+        err.print(
+            f"Usage error: --export-history {export_history!r}: use json or edn", highlight=False
+        )
+        raise typer.Exit(EXIT_USAGE)
     overrides = list(set_ or [])
     if seed is not None:
         overrides.append(f"seed={seed}")
@@ -119,7 +131,7 @@ def run(
             except ValueError as error:
                 err.print(f"{scenario}: {error}", highlight=False)
                 raise typer.Exit(EXIT_INVALID) from None
-        api.write(results, folder, found, plotlyjs)
+        api.write(results, folder, found, plotlyjs, export_history)
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None

@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from sim.metrics.compensation import copy_history, kept_commits, owner_history
 from sim.metrics.consistency import final_versions, propagation, stale_read_flags
+from sim.metrics.history import History, rows, timeline
 
 __all__ = [
     "INVARIANTS",
@@ -50,43 +49,6 @@ __all__ = [
     "describe_invariants",
     "timeline",
 ]
-
-
-@dataclass(frozen=True)
-class History:
-    """What one run did, as the invariants read it."""
-
-    commits: pd.DataFrame
-    """``key, version, time``: the owner's commits."""
-    applies: pd.DataFrame
-    """``replica, key, version, time``: the copies' applies (``replica`` indexes ``replicas``)."""
-    requests: pd.DataFrame
-    """One row per request: ``op, key, service, start, latency, outcome, version``."""
-    replicas: list[str]
-    warmup: float = 0.0
-    pending: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({"replica": [], "key": [], "version": []})
-    )
-    """``replica, key, version`` still able to arrive at the end (in a log or a buffer)."""
-    undone: pd.DataFrame | None = None
-    """``key, version, restored, time``: versions the owner undid (a saga's compensations)."""
-    reverts: pd.DataFrame | None = None
-    """``replica, key, version, restored, time``: versions a copy undid."""
-
-    @property
-    def kept(self) -> pd.DataFrame:
-        """The commits whose version was not undone."""
-        return kept_commits(self.commits, self.undone)
-
-    @property
-    def owner_versions(self) -> pd.DataFrame:
-        """The versions the owner's row held, in time (commits and restores)."""
-        return owner_history(self.commits, self.undone)
-
-    @property
-    def copy_versions(self) -> pd.DataFrame:
-        """The versions each copy held, in time (applies and reverts)."""
-        return copy_history(self.applies, self.reverts)
 
 
 @dataclass(frozen=True)
@@ -106,11 +68,6 @@ class InvariantError(ValueError):
 
 
 Check = Callable[[History], list[Violation]]
-
-
-def _rows(frame: pd.DataFrame, *columns: str) -> Iterator[tuple[Any, ...]]:
-    """The values of ``columns``, row by row, as plain Python values."""
-    return zip(*(frame[column].tolist() for column in columns), strict=True)
 
 
 def _measured_commits(history: History) -> pd.DataFrame:
@@ -255,7 +212,7 @@ def _older_than(
             float(at),
             f"read version {int(seen)} at {service} after {what} {int(version)}",
         )
-        for key, service, at, seen, version in _rows(bad, "key", "service", "at", "seen", "version")
+        for key, service, at, seen, version in rows(bad, "key", "service", "at", "seen", "version")
     ]
 
 
@@ -304,7 +261,7 @@ def _no_stale_reads(history: History) -> list[Violation]:
             float(start),
             f"read version {int(version)} at {service}, older than the owner's",
         )
-        for key, service, start, version in _rows(stale, "key", "service", "start", "version")
+        for key, service, start, version in rows(stale, "key", "service", "start", "version")
     ]
 
 
@@ -323,7 +280,7 @@ def _bounded_staleness(bound: float) -> Check:
                 f"version {int(version)} reached {replica} "
                 + ("never" if math.isnan(delay) else f"after {delay:.3f}s"),
             )
-            for replica, key, version, committed, delay in _rows(
+            for replica, key, version, committed, delay in rows(
                 late, "replica", "key", "version", "commit_time", "delay"
             )
         ]
@@ -380,28 +337,3 @@ def describe_invariants() -> list[tuple[str, str]]:
     return [(name, text) for name, (_check, text) in INVARIANTS.items()] + [
         ("bounded-staleness(T)", "every committed version reaches every copy within T")
     ]
-
-
-def timeline(history: History, key: int) -> pd.DataFrame:
-    """Everything that happened to ``key``, in time order: ``time, event, where, version,
-    detail`` (commits at the owner, applies at each copy, requests with their outcome)."""
-    rows: list[tuple[float, str, str, int, str]] = []
-    commits = history.commits[history.commits["key"] == key]
-    rows += [
-        (float(t), "commit", "owner", int(v), "")
-        for v, t in commits[["version", "time"]].itertuples(index=False, name=None)
-    ]
-    applies = history.applies[history.applies["key"] == key]
-    rows += [
-        (float(t), "apply", history.replicas[int(r)], int(v), "")
-        for r, v, t in applies[["replica", "version", "time"]].itertuples(index=False, name=None)
-    ]
-    requests = history.requests[history.requests["key"] == key]
-    for op, service, start, latency, outcome, version in _rows(
-        requests, "op", "service", "start", "latency", "outcome", "version"
-    ):
-        rows.append((float(start), f"{op} sent", str(service), -1, ""))
-        end = float(start + latency)
-        rows.append((end, f"{op} {outcome}", str(service), int(version), ""))
-    frame = pd.DataFrame(rows, columns=["time", "event", "where", "version", "detail"])
-    return frame.sort_values("time", kind="stable").reset_index(drop=True)

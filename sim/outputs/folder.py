@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 import sim
+from sim.outputs.history import write_histories
 from sim.outputs.record import decision_record
 from sim.outputs.store import (
     OUTPUT_FILES,
@@ -142,10 +143,12 @@ def write_run_folder(
     out: Path,
     capacity: pd.DataFrame | None = None,
     plotlyjs: str = "inline",
+    history: str | None = None,
 ) -> Path:
     """Write every file of a run into ``out`` (created if needed); ``capacity`` is the
     breaking-point table of a capacity search, for the decision record; ``plotlyjs`` how the
-    report gets plotly.js (:data:`sim.report.page.PLOTLYJS_MODES`).
+    report gets plotly.js (:data:`sim.report.page.PLOTLYJS_MODES`); ``history`` (``json`` or
+    ``edn``) adds each run's operations as a Jepsen history (:mod:`sim.outputs.history`).
 
     Everything is written into the staging folder (where the runs were stored, or a new one),
     which replaces ``out`` only once complete (:func:`sim.outputs.store.publish`)."""
@@ -187,6 +190,10 @@ def write_run_folder(
     if results.decisions:
         (out / "decision.md").write_text(decision_record(results, capacity), encoding="utf-8")
         written.add("decision.md")
+    if history is not None:
+        write_histories(results.runs, out, history)
+    elif (out / "history").is_dir():  # an older run's, not this one's
+        shutil.rmtree(out / "history")
     for name in OUTPUT_FILES:  # what an older run wrote and this one does not
         if name not in written and name != "report.html":
             (out / name).unlink(missing_ok=True)
