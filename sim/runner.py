@@ -92,6 +92,7 @@ def run_one(task: Task) -> RunResult:
     load_end = workload.load_duration
     requests = draw_requests(workload, scenario.data, ctx.streams)
     log = RequestLog(requests, workload.timeout, list(scenario.services))
+    log.session_base = workload.sessions or 0
     model = model_class(spec.kind)(ctx, scenario, spec, log)
     topology = model.elaborate()
     injector = FaultInjector(ctx, topology, list(scenario.faults), heal_by=load_end)

@@ -179,6 +179,14 @@ class WorkloadConfig(StrictModel):
     timeout: PositiveDuration = Field(
         60.0, description="the client gives up after this long (k6's default request timeout)"
     )
+    sessions: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="client sessions: each open request belongs to one of N, drawn at random; "
+        "each closed user is a session of its own; read-your-writes and monotonic reads are "
+        "then judged per session (Jepsen's processes); null: every client as one session",
+    )
 
     @property
     def load_duration(self) -> float:

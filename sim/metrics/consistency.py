@@ -259,28 +259,30 @@ def apply_anomalies(
 
 def read_your_writes_violations(requests: pd.DataFrame) -> int:
     """Successful reads that returned an older version of a key than a write already
-    acknowledged to a client before the read began (every client treated as one session)."""
+    acknowledged to the same client session before the read began (with a ``session``
+    column; without one, every client is treated as one session)."""
     ok = requests[requests["outcome"] == "ok"]
     writes = ok[ok["op"].isin(("write", "insert")) & (ok["version"] > 0)]
     reads = ok[ok["op"] == "read"]
     if writes.empty or reads.empty:
         return 0
+    by = ["key", "session"] if "session" in requests.columns else ["key"]
     acked = pd.DataFrame(
         {
-            "key": writes["key"].to_numpy(np.int64),
+            **{column: writes[column].to_numpy(np.int64) for column in by},
             "start": (writes["start"] + writes["latency"]).to_numpy(float),
             "acked": writes["version"].to_numpy(np.int64),
         }
     ).sort_values("start", kind="stable")
-    acked["acked"] = acked.groupby("key")["acked"].cummax()
+    acked["acked"] = acked.groupby(by)["acked"].cummax()
     left = pd.DataFrame(
         {
-            "key": reads["key"].to_numpy(np.int64),
+            **{column: reads[column].to_numpy(np.int64) for column in by},
             "start": reads["start"].to_numpy(float),
             "seen": reads["version"].to_numpy(np.int64),
         }
     ).sort_values("start", kind="stable")
-    merged = pd.merge_asof(left, acked, on="start", by="key", direction="backward")
+    merged = pd.merge_asof(left, acked, on="start", by=by, direction="backward")
     return int((merged["seen"] < merged["acked"].fillna(0)).sum())
 
 

@@ -24,7 +24,8 @@ The definitions are the run's metrics' (:mod:`sim.metrics.consistency`): a commi
 it is at or after the warm-up; a version a saga compensated is withdrawn (not lost, not
 expected at the copies) and the owner's and copies' states include the versions compensations
 restored (:mod:`sim.metrics.compensation`); inserts count as writes. Read-your-writes and
-monotonic reads treat every client as one session, as the metrics do.
+monotonic reads are judged per client session when the workload has ``sessions`` (Jepsen's
+processes), and treat every client as one session otherwise, as the metrics do.
 """
 
 from __future__ import annotations
@@ -185,24 +186,30 @@ def _reads(history: History) -> pd.DataFrame:
     ]
 
 
+def _session_columns(frame: pd.DataFrame) -> list[str]:
+    return ["key", "session"] if "session" in frame.columns else ["key"]
+
+
 def _older_than(
     reads: pd.DataFrame, events: pd.DataFrame, invariant: str, what: str
 ) -> list[Violation]:
     """Reads that returned less than the highest ``version`` of ``events`` (``key, at,
-    version``) known before the read began."""
+    version`` and ``session`` when sessions are tracked) known before the read began, in the
+    read's session."""
     if reads.empty or events.empty:
         return []
+    by = _session_columns(reads)
     left = pd.DataFrame(
         {
-            "key": reads["key"].to_numpy(np.int64),
+            **{column: reads[column].to_numpy(np.int64) for column in by},
             "at": reads["start"].to_numpy(float),
             "seen": reads["version"].to_numpy(np.int64),
             "service": reads["service"].to_numpy(object),
         }
     ).sort_values("at", kind="stable")
     right = events.sort_values("at", kind="stable").copy()
-    right["version"] = right.groupby("key")["version"].cummax()
-    merged = pd.merge_asof(left, right, on="at", by="key", direction="backward")
+    right["version"] = right.groupby(by)["version"].cummax()
+    merged = pd.merge_asof(left, right, on="at", by=by, direction="backward")
     bad = merged[merged["seen"] < merged["version"].fillna(0)]
     return [
         Violation(
@@ -216,6 +223,14 @@ def _older_than(
     ]
 
 
+def _events(frame: pd.DataFrame, at: pd.Series) -> pd.DataFrame:
+    """``key, at, version`` (and ``session``) of the requests of ``frame``."""
+    columns = {column: frame[column].to_numpy(np.int64) for column in _session_columns(frame)}
+    return pd.DataFrame(
+        {**columns, "at": at.to_numpy(float), "version": frame["version"].to_numpy(np.int64)}
+    )
+
+
 def _read_your_writes(history: History) -> list[Violation]:
     requests = history.requests
     writes = requests[
@@ -223,13 +238,7 @@ def _read_your_writes(history: History) -> list[Violation]:
         & (requests["outcome"] == "ok")
         & (requests["version"] > 0)
     ]
-    acked = pd.DataFrame(
-        {
-            "key": writes["key"].to_numpy(np.int64),
-            "at": (writes["start"] + writes["latency"]).to_numpy(float),
-            "version": writes["version"].to_numpy(np.int64),
-        }
-    )
+    acked = _events(writes, writes["start"] + writes["latency"])
     return _older_than(
         _reads(history), acked, "read-your-writes", "a write acknowledged at version"
     )
@@ -237,13 +246,7 @@ def _read_your_writes(history: History) -> list[Violation]:
 
 def _monotonic_reads(history: History) -> list[Violation]:
     reads = _reads(history)
-    answered = pd.DataFrame(
-        {
-            "key": reads["key"].to_numpy(np.int64),
-            "at": (reads["start"] + reads["latency"]).to_numpy(float),
-            "version": reads["version"].to_numpy(np.int64),
-        }
-    )
+    answered = _events(reads, reads["start"] + reads["latency"])
     return _older_than(reads, answered, "monotonic-reads", "a read answered with version")
 
 

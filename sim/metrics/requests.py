@@ -55,6 +55,13 @@ class RequestLog:
         self.keys: list[int] = requests.keys.tolist()
         self.targets: list[int] = requests.targets.tolist()
         """Operation, key and read-target index of every request, by index."""
+        drawn_sessions = getattr(requests, "sessions", None)
+        self.sessions: list[int] | None = (
+            drawn_sessions.tolist() if drawn_sessions is not None else None
+        )
+        """The client session of every request (None: sessions are not tracked)."""
+        self.session_base = 0
+        """Where the closed users' sessions are numbered from (after the open ones)."""
         count = len(requests)
         self.drawn = count
         """How many requests were drawn up front; the others were added during the run."""
@@ -82,6 +89,8 @@ class RequestLog:
         self.keys.append(key)
         self.targets.append(target)
         self.idents.append(ident)
+        if self.sessions is not None:  # a closed user is a session of its own
+            self.sessions.append(self.session_base + ident[0] * 1_000_000 + ident[1])
         self.ends.append(math.nan)
         self.outcomes.append(-1)
         self.versions.append(-1)
@@ -115,7 +124,7 @@ class RequestLog:
 
     def frame(self) -> pd.DataFrame:
         """One row per request, by start time: ``op, key, service, start, latency, outcome,
-        version, work``."""
+        version, work``, and ``session`` when sessions are tracked."""
         requests = self.requests
         ends = np.asarray(self.ends, dtype=float)
         names = np.asarray([*self.service_names, "?"], dtype=object)
@@ -123,6 +132,7 @@ class RequestLog:
         outcomes = np.asarray(self.outcomes, dtype=np.int64)
         versions = np.asarray(self.versions, dtype=np.int64)
         works = np.asarray(self.works, dtype=float)
+        sessions = None if self.sessions is None else np.asarray(self.sessions, dtype=np.int64)
         if len(self) == self.drawn:
             starts, ops, keys = requests.times, requests.ops.astype(np.int64), requests.keys
         else:
@@ -133,7 +143,9 @@ class RequestLog:
             starts, ops, keys, ends = starts[order], ops[order], keys[order], ends[order]
             services, outcomes = services[order], outcomes[order]
             versions, works = versions[order], works[order]
-        return pd.DataFrame(
+            if sessions is not None:
+                sessions = sessions[order]
+        frame = pd.DataFrame(
             {
                 "op": np.asarray(OP_NAMES, dtype=object)[ops],
                 "key": keys,
@@ -145,3 +157,6 @@ class RequestLog:
                 "work": works,
             }
         )
+        if sessions is not None:
+            frame["session"] = sessions
+        return frame

@@ -18,6 +18,7 @@ field               value
                     identity; a checker sees every client as independent)
 ``time``            nanoseconds since the start of the run
 ``node``            the service the request was sent to
+``session``         the client session (with ``workload.sessions``)
 ==================  ==========================================================================
 
 The key/version pairs follow Jepsen's independent-keys convention (``[k v]`` tuples), so a
@@ -50,16 +51,18 @@ def history_operations(requests: pd.DataFrame) -> list[dict[str, Any]]:
     operations: list[tuple[float, int, int, dict[str, Any]]] = []
     columns = ("op", "key", "service", "start", "latency", "outcome", "version")
     rows = zip(*(requests[column].tolist() for column in columns), strict=True)
+    sessions = requests["session"].tolist() if "session" in requests.columns else None
     for process, (op, key, service, start, latency, outcome, version) in enumerate(rows):
+        where: dict[str, Any] = {"node": service}
+        if sessions is not None:
+            where["session"] = int(sessions[process])
         invoke = {"type": "invoke", "f": op, "value": [int(key), None], "process": process}
-        operations.append((float(start), 0, process, invoke | {"node": service}))
+        operations.append((float(start), 0, process, invoke | where))
         kind = _COMPLETION[outcome]
         seen = int(version) if kind == "ok" and int(version) >= 0 else None
         done = {"type": kind, "f": op, "value": [int(key), seen], "process": process}
         end = float(start) + float(latency)
-        operations.append(
-            (end if math.isfinite(end) else float(start), 1, process, done | {"node": service})
-        )
+        operations.append((end if math.isfinite(end) else float(start), 1, process, done | where))
     operations.sort(key=lambda item: (item[0], item[1], item[2]))
     history = []
     for index, (time, _order, _process, operation) in enumerate(operations):

@@ -33,6 +33,8 @@ class Requests:
     keys: np.ndarray
     targets: np.ndarray
     """Index into the read targets (the replicas, or the owner when there are none)."""
+    sessions: np.ndarray | None = None
+    """The client session of each request (``workload.sessions``), or None."""
 
     def __len__(self) -> int:
         return len(self.times)
@@ -70,7 +72,10 @@ def draw_requests(workload: WorkloadConfig, data: DataConfig, streams: Streams) 
     inserting = ops == INSERT
     if inserting.any():
         keys[inserting] = data.keys + np.arange(int(inserting.sum()), dtype=np.int64)
-    return Requests(times, ops, keys.astype(np.int64), targets.astype(np.int64))
+    sessions = None
+    if workload.sessions is not None:
+        sessions = streams.generator("sessions").integers(0, workload.sessions, len(times))
+    return Requests(times, ops, keys.astype(np.int64), targets.astype(np.int64), sessions)
 
 
 def _with_traces(
