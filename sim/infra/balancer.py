@@ -61,9 +61,8 @@ class Balancer(Generic[B]):
         """The instances the health check keeps in rotation (all of them without a check)."""
         self._failed: list[int] = []
         self._passed: list[int] = []
-        self.out_of_rotation_time = 0.0
-        """Instance-seconds spent out of the rotation (0 without a health check)."""
-        self._left: dict[int, float] = {}
+        self._left: set[int] = set()
+        """Positions of the instances out of the rotation."""
 
     def attach(self, instances: Sequence[B]) -> None:
         """Balance over ``instances``; start the health check's probes, if there is one."""
@@ -99,10 +98,6 @@ class Balancer(Generic[B]):
             return chosen[min(int(self._uniform() * len(chosen)), len(chosen) - 1)]
         return min(chosen, key=lambda instance: instance.outstanding)
 
-    def closing_time(self, now: float) -> float:
-        """Instance-seconds out of rotation up to ``now`` (instances still out counted to now)."""
-        return self.out_of_rotation_time + sum(now - since for since in self._left.values())
-
     def _probe(self, interval: float) -> None:
         check = self.check
         assert check is not None
@@ -113,7 +108,7 @@ class Balancer(Generic[B]):
                 self._passed[position] += 1
                 self._failed[position] = 0
                 if position in self._left and self._passed[position] >= check.healthy_threshold:
-                    self.out_of_rotation_time += env.now - self._left.pop(position)
+                    self._left.discard(position)
                     changed = True
             else:
                 self._failed[position] += 1
@@ -122,7 +117,7 @@ class Balancer(Generic[B]):
                     position not in self._left
                     and self._failed[position] >= check.unhealthy_threshold
                 ):
-                    self._left[position] = env.now
+                    self._left.add(position)
                     changed = True
         if changed:
             self.rotation = [

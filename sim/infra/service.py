@@ -76,6 +76,7 @@ class Instance(Injectable):
         self.up = True
         self.epoch = 0
         self.injected = Injected()
+        self._env = service.ctx.env
         self._timeout = service.ctx.env.timeout
 
     @property
@@ -97,7 +98,6 @@ class Instance(Injectable):
 
     def accept(self, job: Job) -> None:
         service = self.service
-        service.arrivals += 1
         if not self.up or self.injected.refusing:
             job.finished = True
             job.done(ERROR, "refused")
@@ -132,13 +132,13 @@ class Instance(Injectable):
         job.done(ERROR, "shed")
 
     def _start(self, job: Job) -> None:
-        if job.deadline <= self.service.ctx.env.now:
+        if job.deadline <= self._env.now:
             self._expired(job)
             return
         self.running.add(job)
         injected = self.injected
         delay = job.service_time
-        if injected:  # slowdown, latency, hang (sim.infra.injected)
+        if injected.delays or injected.factors or injected.hung:  # latency, slowdown, hang
             if injected.holds(job):
                 return
             delay = injected.scaled(delay)
@@ -154,8 +154,11 @@ class Instance(Injectable):
         job.finish(TIMEOUT, "deadline")
 
     def _served(self, job: Job) -> None:
-        if not job.finished and job.epoch == self.epoch and not self.injected.holds(job):
-            if job.deadline <= self.service.ctx.env.now:
+        if job.finished or job.epoch != self.epoch:
+            return
+        injected = self.injected
+        if not (injected.hung and injected.holds(job)):
+            if job.deadline <= self._env.now:
                 self._expired(job)
             else:
                 self._work(job)
@@ -232,8 +235,6 @@ class Service:
         """Called with an instance when it restarts (recovery of in-doubt work)."""
         self.leaks: list[Leak] = []
         """Jobs whose work ended without finishing them (a model error, reported by the run)."""
-        self.arrivals = 0
-        """Requests that reached an instance (refused ones included)."""
         self.shed = 0
         """Requests refused or dropped by a full queue."""
         self.dropped = 0
