@@ -59,7 +59,9 @@ What is modelled ([JDBC-CFG], [JDBC-ISS], [QCDC], [K-CONNECT]):
   the JDBC socket timeout is 0, none).
 
 Recorded: counters on the object (``polls``, ``rows_read``, ``records``, ``failed_fetches``,
-``flushes``) and the database time in ``database.busy_by_tag["connector"]``.
+``flushes``), the database time in ``database.busy_by_tag["connector"]``, and each query's
+snapshot and position and each commit's stamp (the ``poll_positions`` and ``row_stamps`` tables
+of :mod:`sim.connectors.positions`, which a key's timeline shows).
 
 Left out: the connector's own database connection (here each fetch takes one from the pool,
 which stands for the database's capacity, and a connection is not held between two fetches);
@@ -80,6 +82,7 @@ from typing import Any, Literal, NamedTuple
 
 import simpy
 
+from sim.connectors.positions import PollTrace, Snapshot
 from sim.connectors.task import TAG, PollLog, Publish, StallGate
 from sim.infra.database import Database
 from sim.infra.network import Network
@@ -147,6 +150,7 @@ class JdbcSourcePoller(StallGate):
         self.network = network
         self.node = f"connector:{name}"
         self._poll_log = PollLog(ctx, name)
+        self._trace = PollTrace(ctx, name, database)
         self.tag = TAG
         self._read_time = database.profile.read_time.sampler(ctx.stream(f"connector:{name}"))
         database.keep_log = True
@@ -258,7 +262,10 @@ class JdbcSourcePoller(StallGate):
             if outcome != OK:
                 self.failed_fetches += 1
                 return 0, False
-        rows = self._select(self.database.clock())
+        now = self.database.clock()
+        rows = self._select(now)
+        bound = now - self.timestamp_delay if self.mode.startswith("timestamp") else math.inf
+        snapshot = Snapshot(self.env.now, bound, *self.position)
         size = self.batch_max_rows
         for start in range(0, max(len(rows), 1), size):
             batch = rows[start : start + size]
@@ -270,6 +277,7 @@ class JdbcSourcePoller(StallGate):
                 return None
             if outcome != OK:
                 self.failed_fetches += 1
+                self._trace.query(snapshot, *self.position, fetched)
                 return fetched, False
             self.rows_read += len(batch)
             fetched += len(batch)
@@ -277,6 +285,7 @@ class JdbcSourcePoller(StallGate):
             if epoch != self._epoch:
                 return None
             self._hand_over(batch, epoch)
+        self._trace.query(snapshot, *self.position, fetched)
         return fetched, True
 
     def _fetch(self, duration: float) -> simpy.Event:

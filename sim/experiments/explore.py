@@ -133,6 +133,8 @@ def _history(run: RunResult, scenario: Scenario) -> History:
         tables["pending"],
         tables.get("undone"),
         tables.get("reverts"),
+        tables.get("poll_positions"),
+        tables.get("row_stamps"),
     )
 
 

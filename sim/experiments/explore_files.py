@@ -4,7 +4,8 @@
   fault schedule, the lightest load that still violates), runnable as it is with
   ``patternsim run``;
 - ``timeline.csv`` and ``timeline.md`` — everything that happened to the first violating key
-  (commits, applies, requests), and the violations;
+  (commits, applies, requests; with a query-based poller, each commit's stamp and the polls
+  around them), and the violations;
 - ``tries.csv`` — every schedule the search ran, in order (the shrink log);
 - ``explore.json`` — what was searched and found: the invariant, the pattern, the seed, the
   schedules tried, the fault space (kinds and targets) and how much of it was used;
@@ -32,8 +33,11 @@ def _markdown(found: Exploration) -> str:
     faults = [
         fault.model_dump(mode="json", exclude_none=True) for fault in found.counterexample.faults
     ]
-    lines += ["The smallest fault schedule found:", ""]
-    lines += [f"- `{describe([fault])[1:-1]}`" for fault in faults]
+    if faults:
+        lines += ["The smallest fault schedule found:", ""]
+        lines += [f"- `{describe([fault])[1:-1]}`" for fault in faults]
+    else:
+        lines += ["No fault is needed: the pattern breaks the invariant on its own."]
     lines += ["", f"{len(found.violations)} violations; the first ones:", ""]
     lines += [
         f"- t={v.time:.3f}s key {v.key}" + (f" at {v.copy}" if v.copy else "") + f": {v.detail}"
@@ -42,14 +46,18 @@ def _markdown(found: Exploration) -> str:
     frame = found.timeline()
     if len(frame):
         lines += ["", f"## Timeline of key {found.violations[0].key}", ""]
-        lines += ["| time (s) | event | where | version |", "|---:|---|---|---:|"]
         lines += [
-            f"| {time:.6f} | {event} | {where} | {'' if version < 0 else version} |"
-            for time, event, where, version in zip(
+            "| time (s) | event | where | version | detail |",
+            "|---:|---|---|---:|---|",
+        ]
+        lines += [
+            f"| {time:.6f} | {event} | {where} | {'' if version < 0 else version} | {detail} |"
+            for time, event, where, version, detail in zip(
                 frame["time"].tolist(),
                 frame["event"].tolist(),
                 frame["where"].tolist(),
                 frame["version"].tolist(),
+                frame["detail"].tolist(),
                 strict=True,
             )
         ]
