@@ -74,3 +74,18 @@ def test_the_shipped_story_a_timestamp_poller_loses_the_skewed_writers_rows() ->
     assert lost["poll_incrementing"] < lost["poll_timestamp"] / 5  # only updates of read rows
     tails = {results.metric(name, "latency_p999") for name in lost}
     assert len(tails) == 1 and tails.pop() > 0.2  # the same lost queries in every pattern
+
+
+def test_a_clock_nobody_reads_is_reported_not_applicable() -> None:
+    """Only a timestamp-mode poller reads the stamps a clock gives: in cdc and in an
+    incrementing poller a clock-skew changes nothing, and the run says so."""
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "clock-skew.yaml"
+    warned = [w for w in api.warnings(api.load(path)) if "clock-skew" in w]
+    assert len(warned) == 1 and "cdc" in warned[0] and "poll_incrementing" in warned[0]
+    assert "poll_timestamp" not in warned[0]
+    # a replica's clock is not read even by a timestamp poller (it stamps rows nobody polls)
+    scenario = make_scenario(
+        patterns=[{"kind": "polling", "mode": "timestamp"}],
+        faults=[_skew("service:orders", "-5s"), _skew("db:orders", "-5s")],
+    )
+    assert len([w for w in api.warnings(scenario) if "clock-skew" in w]) == 2

@@ -141,5 +141,14 @@ class ClockSkewFault(_ComponentFault):
             raise ValueError("a clock-skew needs an offset other than 0, e.g. -5s or 2s")
         return value
 
+    def reaches(self, topology: Any) -> bool:
+        """Only a pattern that reads the stamps this clock gives: a poller in a timestamp
+        mode reading the database, or the rows its services write there; elsewhere a skewed
+        clock changes nothing the model observes, and the fault is not applicable."""
+        target = self.target
+        if isinstance(target, DatabaseTarget):
+            return bool(topology.clock_read(database=target.name))
+        return bool(topology.clock_read(service=target.service))
+
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
         return _each([part.skew_clock(self.offset) for part in parts])

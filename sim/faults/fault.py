@@ -90,6 +90,12 @@ class Fault(FaultSettings):
         """Whether this fault can act on ``component``."""
         return all(isinstance(component, protocol) for protocol in self.needs)
 
+    def reaches(self, topology: Any) -> bool:
+        """Whether the pattern (its :class:`~sim.faults.topology.Topology`) has anything
+        this fault's effect can change; every component it names can suffer it, but a fault
+        whose effect nothing observes (a clock nobody reads) is not applicable."""
+        return True
+
     def apply(self, parts: list[Any], run: FaultRun) -> Undo:
         """Act on ``parts`` (every one :meth:`accepts`); the returned undo ends the effect."""
         raise NotImplementedError

@@ -50,7 +50,13 @@ class FaultInjector:
         self.heal_by = heal_by
         self.run = FaultRun(ctx)
         self.plan = [
-            Planned(i, fault, tuple(p for p in topology.resolve(fault.target) if fault.accepts(p)))
+            Planned(
+                i,
+                fault,
+                tuple(p for p in topology.resolve(fault.target) if fault.accepts(p))
+                if fault.reaches(topology)
+                else (),
+            )
             for i, fault in enumerate(faults)
         ]
         self.windows = [fault.windows(heal_by, ctx.streams, i) for i, fault in enumerate(faults)]

@@ -59,6 +59,7 @@ class Topology:
         self._startable: list[Startable] = []
         self._publishers: dict[str, list[str]] = {}
         self._subscribers: dict[str, list[str]] = {}
+        self._clocks_read: dict[str, set[str]] = {}
 
     # -- building ----------------------------------------------------------------------------
     def host(self, component: Any, service: str, index: int) -> None:
@@ -94,6 +95,17 @@ class Topology:
     def links(self, resolver: LinkResolver) -> None:
         """How this pattern resolves the two ends of a ``link:`` target."""
         self._links = resolver
+
+    def reads_clocks(self, database: str, writers: list[str]) -> None:
+        """Something reads the stamps of ``database``'s rows (a timestamp column), which come
+        from the database's clock and the clocks of the ``writers`` services."""
+        self._clocks_read.setdefault(database, set()).update(writers)
+
+    def clock_read(self, database: str | None = None, service: str | None = None) -> bool:
+        """Whether the clock of ``database`` (or of ``service``'s instances) is read."""
+        if database is not None:
+            return database in self._clocks_read
+        return any(service in writers for writers in self._clocks_read.values())
 
     def startable(self, component: Startable) -> None:
         """``component.start()`` runs when the pattern starts, in the order added."""

@@ -69,7 +69,9 @@ def censored_percentile(values: np.ndarray, q: float) -> float:
     high = min(low + 1, len(ordered) - 1)
     if math.isinf(ordered[low]) or (position > low and math.isinf(ordered[high])):
         return math.inf
-    return float(np.percentile(ordered, q))
+    if position == low:  # no interpolation (an infinite neighbour would make it nan)
+        return float(ordered[low])
+    return float(np.percentile(ordered[: high + 1], q * (len(ordered) - 1) / high))
 
 
 def replication_metrics(

@@ -51,6 +51,7 @@ from pydantic import Field
 from sim.config.model import PatternSettings
 from sim.config.types import NonNegativeDuration, PositiveDuration
 from sim.connectors.jdbc import JdbcSourcePoller
+from sim.faults.topology import Topology
 from sim.infra.database import Database
 from sim.patterns.model import register_pattern
 from sim.patterns.relay import RelayModel
@@ -89,6 +90,11 @@ class PollingModel(RelayModel):
 
     settings = PollingSettings
     spec: PollingSettings
+
+    def describe(self, topology: Topology) -> None:
+        super().describe(topology)
+        if self.spec.mode.startswith("timestamp"):  # the query reads the timestamp column
+            topology.reads_clocks(self.owner, [self.owner])
 
     def build_relay(self, database: Database) -> JdbcSourcePoller:
         spec = self.spec
