@@ -10,7 +10,8 @@ Two tables of the run, recorded by :class:`PollTrace` for a JDBC source task:
   position stood when the query ended), ``rows`` (rows handed over).
 - ``row_stamps``: one row per commit of the polled table — ``key``, ``version``, ``stamp``
   (the timestamp column: when the writing transaction began, on the database's clock and the
-  writer's skew), ``row_id`` (the incrementing column) and ``time`` (the commit).
+  writer's skew) and ``row_id`` (the incrementing column); the commit's time is in the
+  run's ``commits`` table.
 
 With both, a row that a poll skipped for good reads off the timeline: stamped before a
 snapshot, committed after it, below the position that snapshot left. Recording costs one
@@ -61,13 +62,13 @@ class PollTrace:
         )
         self._stamps = ctx.recorder.table(
             "row_stamps",
-            {"key": "q", "version": "q", "stamp": "d", "row_id": "q", "time": "d"},
+            {"key": "q", "version": "q", "stamp": "d", "row_id": "q"},
         )
         database.commit_listeners.append(self._stamped)
 
     def _stamped(self, entry: Commit) -> None:
         meta = self._database.meta[entry.key]
-        self._stamps.append(entry.key, entry.version, meta.updated_at, meta.row_id, entry.time)
+        self._stamps.append(entry.key, entry.version, meta.updated_at, meta.row_id)
 
     def query(self, snapshot: Snapshot, to_ts: float, to_id: int, rows: int) -> None:
         """A query that took ``snapshot`` ended with the position at (``to_ts``, ``to_id``)

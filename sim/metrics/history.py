@@ -40,7 +40,7 @@ class History:
     """``time, connector, bound, from_ts, from_id, to_ts, to_id, rows``: a query-based
     poller's snapshots (:mod:`sim.connectors.positions`)."""
     stamps: pd.DataFrame | None = None
-    """``key, version, stamp, row_id, time``: the timestamp and id columns each commit gave
+    """``key, version, stamp, row_id``: the timestamp and id columns each commit gave
     its row (a query-based poller's table)."""
 
     @property

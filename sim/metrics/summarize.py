@@ -71,7 +71,7 @@ def censored_percentile(values: np.ndarray, q: float) -> float:
         return math.inf
     if position == low:  # no interpolation (an infinite neighbour would make it nan)
         return float(ordered[low])
-    return float(np.percentile(ordered[: high + 1], q * (len(ordered) - 1) / high))
+    return float(np.percentile(ordered, q))
 
 
 def replication_metrics(
