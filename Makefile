@@ -33,8 +33,9 @@ lint: $(VENV)/.installed-lint  ## ruff, mypy and the import contracts (layers, n
 	$(BIN)/mypy sim
 	$(BIN)/lint-imports --no-cache
 
-bench: $(VENV)/.installed  ## speed against a naive SimPy model, as a ratio measured in one run
-	$(BIN)/python benchmarks/bench_mmc.py
+bench: $(VENV)/.installed  ## the benchmark suite as ratios measured in one run (FULL=1: 1M-request M/M/4)
+	mkdir -p reports
+	$(BIN)/python benchmarks/suite.py $(if $(FULL),--full) --out reports/benchmarks.md
 
 interval-coverage: $(VENV)/.installed  ## how often the 95% interval holds the M/M/1 mean (100 experiments)
 	$(BIN)/python benchmarks/coverage_mm1.py
