@@ -153,9 +153,11 @@ def explore(
     seed: int = 0,
     database: Path | None = None,
     progress: Callable[[Try], None] | None = None,
+    check_model: bool = False,
 ) -> Exploration:
     """Search fault schedules against ``pattern`` (a label or kind of the scenario) for a
-    violation of ``invariant``; see the module docstring."""
+    violation of ``invariant``; see the module docstring. ``check_model`` checks the model's own
+    invariants during every run (:mod:`sim.kernel.always`)."""
     resolve(invariant)  # an unknown name fails before any run
     labels = scenario.pattern_names()
     index = (
@@ -175,7 +177,7 @@ def explore(
         name = f"{load}|{describe(schedule)}"
         if name not in seen:
             trial = scenario_with(scenario, index, schedule, load)
-            history = _history(run_one(Task(trial, 0, 0)), trial)
+            history = _history(run_one(Task(trial, 0, 0, check=check_model)), trial)
             violations = check(invariant, history)
             tried = Try(len(found.tries) + 1, schedule, load, len(violations))
             found.tries.append(tried)
