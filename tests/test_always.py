@@ -430,6 +430,27 @@ def test_the_cli_exits_5_with_one_line_and_keeps_the_finished_runs(
     assert CliRunner().invoke(app, args).exit_code == 0  # without the flag: only figures
 
 
+def test_explore_and_capacity_stop_at_a_broken_invariant_with_exit_5(
+    ghost: None, scenario_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_VAR, "0")
+    scenario = _ghost_scenario(scenario_factory)
+    data = scenario.model_dump(mode="json")
+    data["slo"] = ["error_rate < 50%"]
+    path = tmp_path / "ghost.yaml"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    explore = ["explore", str(path), "--pattern", "ghost", "--invariant", "no-loss"]
+    explore += ["--budget", "2", "--out", str(tmp_path / "explore"), "--check-invariants"]
+    result = CliRunner().invoke(app, explore)
+    assert result.exit_code == 5, result.output
+    assert "invariant broken at t=" in result.stderr
+    capacity = ["capacity", str(path), "--pattern", "ghost", "--replications", "1"]
+    capacity += ["--out", str(tmp_path / "capacity"), "--workers", "1", "--check-invariants"]
+    result = CliRunner().invoke(app, capacity)
+    assert result.exit_code == 5, result.output
+    assert "pattern ghost" in result.stderr
+
+
 def test_checks_change_no_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     scenario = api.load("scenarios/quickstart.yaml", ["replications=2"])
     monkeypatch.setenv(ENV_VAR, "0")
