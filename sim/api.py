@@ -41,6 +41,7 @@ from sim.experiments import (
 )
 from sim.experiments import explore as search_schedules
 from sim.experiments.explore import with_pattern
+from sim.kernel.always import InvariantBroken
 from sim.kernel.registry import PATTERNS
 from sim.metrics.invariants import InvariantError, describe_invariants
 from sim.metrics.summarize import format_value, shown_interval
@@ -74,6 +75,7 @@ __all__ = [
     "CapacityResult",
     "Comparison",
     "Exploration",
+    "InvariantBroken",
     "InvariantError",
     "ModelError",
     "OutputFolderError",
@@ -193,12 +195,17 @@ def run(
     resume: bool = False,
     progress: Callable[[Progress], None] | None = None,
     baseline: str | None = None,
+    check_invariants: bool = False,
 ) -> Results:
     """Simulate the scenario's patterns (all, or those named) over its replications, at every
     point of its sweep. With ``out``, each finished run is stored in that run folder as it
     completes; with ``resume``, the runs already stored there are kept, not run again (the
     folder must hold a run of the same scenario: :class:`StoreMismatch`). ``baseline`` names
-    the pattern ``results.compare`` differences the others against (every pair, without)."""
+    the pattern ``results.compare`` differences the others against (every pair, without).
+    ``check_invariants`` checks the model's invariants as every run goes (in worker processes
+    too): the first broken one raises :class:`InvariantBroken` (simulated time, pattern,
+    component, key, expected, found), with the runs finished before it kept in ``out``; the
+    checks change no figure."""
     folder = Path(out) if out is not None else None
     return run_experiment(
         scenario,
@@ -208,6 +215,7 @@ def run(
         resume=resume,
         progress=progress,
         baseline=baseline,
+        check=check_invariants,
     )
 
 
@@ -257,12 +265,13 @@ def capacity(
     workers: int | None = None,
     out: str | Path | None = None,
     on_probe: Callable[[Probe], None] | None = None,
+    check_invariants: bool = False,
 ) -> CapacityResult:
     """Search the load at which each pattern stops meeting its SLOs (the scenario's
     ``capacity:`` block, or the defaults: every rate scaled, from 1× by doubling or halving,
     then bisection to 5 %). With ``out``, each probe is written to that folder as it finishes
     (``probes.csv``, ``probe_verdicts.csv``) and the breaking points at the end
-    (``capacity.csv``, ``capacity.json``)."""
+    (``capacity.csv``, ``capacity.json``). ``check_invariants`` as for :func:`run`."""
     writer = CapacityWriter(Path(out)) if out is not None else None
 
     def probed(probe: Probe) -> None:
@@ -271,7 +280,7 @@ def capacity(
         if on_probe is not None:
             on_probe(probe)
 
-    result = search_capacity(scenario, workers=workers, on_probe=probed)
+    result = search_capacity(scenario, workers=workers, on_probe=probed, check=check_invariants)
     if writer is not None:
         writer.finish(result)
     return result
@@ -288,6 +297,7 @@ def explore(
     seed: int = 0,
     out: str | Path | None = None,
     on_try: Callable[[Try], None] | None = None,
+    check_invariants: bool = False,
 ) -> Exploration:
     """Search fault schedules against ``pattern`` (a pattern of the scenario, by name or kind,
     or a pattern kind it lacks, with that kind's defaults) for one that breaks ``invariant``
@@ -295,7 +305,7 @@ def explore(
     :class:`InvariantError` for an unknown invariant, :class:`UnknownPatternError` for a pattern
     the scenario does not have). With ``out``, the search keeps its example database there and
     writes ``counterexample.yaml``, ``timeline.csv``, ``timeline.md``, ``tries.csv`` and
-    ``explore.json``."""
+    ``explore.json``. ``check_invariants`` as for :func:`run`."""
     labels = scenario.pattern_names()
     if pattern not in labels and pattern not in [p.kind for p in scenario.patterns]:
         if pattern not in PATTERNS:
@@ -315,6 +325,7 @@ def explore(
         seed=seed,
         database=folder / DATABASE if folder is not None else None,
         progress=on_try,
+        check_model=check_invariants,
     )
     if folder is not None:
         write_exploration(found, folder, seed, budget)

@@ -11,7 +11,10 @@ its components, schedules the arrivals (and starts the closed phases' users, tel
 of every answer through the request log) and the faults, and runs through the load and the
 drain. At the end it checks the model: a slot leaked by a job (:mod:`sim.infra.service`) or a
 gauge the model reports without declaring it (:mod:`sim.metrics.catalog`) is a
-:class:`ModelError`.
+:class:`ModelError`. With invariant checks on (:attr:`Task.check`, or the environment variable
+of :mod:`sim.kernel.always`) the components check their state as the run goes, and the first
+broken invariant stops the run with :class:`~sim.kernel.always.InvariantBroken`, naming the
+pattern.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import pandas as pd
 
 from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
+from sim.kernel.always import InvariantBroken, requested
 from sim.kernel.context import SimContext
 from sim.metrics.catalog import declared
 from sim.metrics.compensation import kept_commits
@@ -63,6 +67,8 @@ class Task:
     """The index of the sweep point (0 without a sweep)."""
     stream: int = 0
     """The key of the point's random streams (:mod:`sim.scenario.points`)."""
+    check: bool = False
+    """Check the invariants during the run (:mod:`sim.kernel.always`); they change no figure."""
 
 
 @dataclass
@@ -83,15 +89,25 @@ class RunResult:
 
 
 def run_one(task: Task) -> RunResult:
-    """Simulate one pattern for one replication, through the load and the drain."""
+    """Simulate one pattern for one replication, through the load and the drain (raises
+    :class:`~sim.kernel.always.InvariantBroken`, with checks on, at a broken invariant)."""
+    label = task.scenario.pattern_names()[task.pattern]
+    try:
+        return _run_one(task, label)
+    except InvariantBroken as broken:
+        raise broken.named(label) from None
+
+
+def _run_one(task: Task, label: str) -> RunResult:
     scenario = task.scenario
     spec = scenario.patterns[task.pattern]
-    label = scenario.pattern_names()[task.pattern]
-    ctx = SimContext.create(scenario.seed, task.replication, task.stream)
+    ctx = SimContext.create(
+        scenario.seed, task.replication, task.stream, check=task.check or requested()
+    )
     workload = scenario.workload
     load_end = workload.load_duration
     requests = draw_requests(workload, scenario.data, ctx.streams)
-    log = RequestLog(requests, workload.timeout, list(scenario.services))
+    log = RequestLog(requests, workload.timeout, list(scenario.services), ctx.always)
     log.session_base = workload.sessions or 0
     model = model_class(spec.kind)(ctx, scenario, spec, log)
     topology = model.elaborate()

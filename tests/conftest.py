@@ -14,6 +14,10 @@ from hypothesis import HealthCheck, settings
 from sim.config.model import Scenario
 from sim.scenario import parse_scenario
 
+# Every run the suite makes checks the model's invariants as it goes (sim.kernel.always): a
+# broken one fails the test that ran it, with the simulated time, component and key.
+os.environ.setdefault("PATTERNSIM_CHECK_INVARIANTS", "1")
+
 settings.register_profile(
     "ci",
     max_examples=40,

@@ -44,6 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sim.broker.always import check_broker, check_partition
 from sim.broker.log import Offset, PartitionId, PartitionLog, Record
 from sim.broker.metrics import BrokerMetrics
 from sim.broker.replication import Partition
@@ -96,6 +97,8 @@ class Broker:
         self._cleaner_started = False
         self._started = False
         self.metrics = BrokerMetrics(ctx)
+        if ctx.always.on:
+            check_broker(self)
 
     def start(self) -> None:
         """Start the broker's periodic tasks (retention, compaction) for the topics it has;
@@ -141,6 +144,8 @@ class Broker:
             replicas = tuple((index + shift + i) % brokers for i in range(rf))
             log = PartitionLog(settings.segment_bytes, settings.segment_time)
             part = Partition(self, name, index, replicas, log)
+            if self.ctx.always.on:
+                check_partition(part, self.ctx.always)
             part.start_without({b for b, alive in enumerate(self.brokers_alive) if not alive})
             topic.partitions.append(part)
         self.topics[name] = topic

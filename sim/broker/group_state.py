@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import simpy
 
+from sim.broker.always import check_group
 from sim.broker.cluster import Broker
 from sim.broker.log import Offset, PartitionId, Record
 from sim.config.broker import BrokerConfig
@@ -146,6 +147,8 @@ class GroupState:
         self._rebalances = recorder.table("rebalances", REBALANCES)
         self._pauses = recorder.table("partition_pauses", PAUSES)
         self._skipped = recorder.table("consumer_skipped", SKIPPED)
+        if ctx.always.on:
+            check_group(self)
 
     def _at(self, delay: float, action: Callable[[], None]) -> None:
         self.env.timeout(delay).callbacks.append(lambda _event: action())

@@ -14,6 +14,7 @@ from typing import Any
 
 import simpy
 
+from sim.broker.always import check_poll_loop
 from sim.broker.group_state import INF, GroupState, Member
 from sim.broker.log import Offset, PartitionId, Record
 
@@ -25,6 +26,8 @@ class PollLoop:
 
     def __init__(self, g: GroupState) -> None:
         self.g = g
+        if g.ctx.always.on:
+            check_poll_loop(self)
 
     def run(self, m: Member, incarnation: int) -> Generator[simpy.Event, Any, None]:
         """The poll loop of one member incarnation (a SimPy process)."""

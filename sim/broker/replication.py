@@ -100,6 +100,8 @@ class Partition:
         self._ack_waiters: deque[tuple[Offset, AckCallback]] = deque()
         self._data_watchers: list[Callable[[], None]] = []
         self._availability_watchers: list[Callable[[], None]] = []
+        self.unclean_truncations = 0
+        """Unclean elections that truncated committed records (counted with checks on)."""
         self.producers = ProducerMemory()
         """The producers' batches this partition's leader remembers (:mod:`sim.broker.dedup`)."""
 

@@ -15,10 +15,12 @@ from sim.cli.shell import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_USAGE,
+    CheckOption,
     ScenarioPath,
     SetOption,
     app,
     consoles,
+    invariant_broken,
     load,
 )
 
@@ -51,6 +53,7 @@ def capacity(
     workers: Annotated[
         int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
     ] = None,
+    check_invariants: CheckOption = False,
 ) -> None:
     """Find the load at which each pattern stops meeting its SLOs (bracketing, then bisection)."""
     console, err = consoles()
@@ -75,13 +78,19 @@ def capacity(
         )
 
     try:
-        result = api.capacity(loaded, workers=workers, out=folder, on_probe=shown)
+        result = api.capacity(
+            loaded, workers=workers, out=folder, on_probe=shown, check_invariants=check_invariants
+        )
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except ValueError as error:
         err.print(f"{scenario}: {error}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
+    except api.InvariantBroken as error:
+        raise invariant_broken(
+            error, err, f"the probes finished before it are in {folder}/probes.csv"
+        ) from None
     except KeyboardInterrupt:
         err.print(f"interrupted: the probes so far are in {folder}/probes.csv", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None

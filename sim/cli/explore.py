@@ -13,10 +13,12 @@ from sim.cli.shell import (
     EXIT_INVALID,
     EXIT_SLO,
     EXIT_USAGE,
+    CheckOption,
     ScenarioPath,
     SetOption,
     app,
     consoles,
+    invariant_broken,
     load,
 )
 
@@ -46,6 +48,7 @@ def explore(
         typer.Option("--out", "-o", help="folder [default: reports/<name>-explore-<pattern>]"),
     ] = None,
     set_: SetOption = None,
+    check_invariants: CheckOption = False,
 ) -> None:
     """Search fault schedules for one that breaks INVARIANT for PATTERN and shrink it: exit 4
     with a counterexample, 0 when the budget is spent without one."""
@@ -74,6 +77,7 @@ def explore(
             seed=seed,
             out=folder,
             on_try=shown,
+            check_invariants=check_invariants,
         )
     except (api.UnknownPatternError, api.InvariantError, KeyError) as error:
         err.print(f"Usage error: {error}", highlight=False)
@@ -81,6 +85,8 @@ def explore(
     except api.ScenarioError as error:  # a schedule the scenario refuses (reported, located)
         err.print(f"{scenario}: {error}", highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
+    except api.InvariantBroken as error:
+        raise invariant_broken(error, err) from None
     except KeyboardInterrupt:
         err.print("interrupted: nothing found yet", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None

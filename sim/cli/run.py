@@ -20,6 +20,7 @@ from sim.cli.shell import (
     EXIT_INVALID,
     EXIT_SLO,
     EXIT_USAGE,
+    CheckOption,
     MaxRequestsOption,
     PlotlyjsOption,
     ScenarioPath,
@@ -28,6 +29,7 @@ from sim.cli.shell import (
     check_budget,
     check_plotlyjs,
     consoles,
+    invariant_broken,
     load,
     warn,
 )
@@ -83,6 +85,7 @@ def run(
             help="also write each run's operations as a Jepsen history: json (lines) or edn",
         ),
     ] = None,
+    check_invariants: CheckOption = False,
 ) -> None:
     """Simulate every pattern of a scenario and write its run folder and report."""
     console, err = consoles()
@@ -119,6 +122,7 @@ def run(
                 resume=resume,
                 progress=watch,
                 baseline=baseline,
+                check_invariants=check_invariants,
             )
         found = None
         decision = loaded.decision
@@ -127,7 +131,12 @@ def run(
                 "searching each pattern's breaking point for the decision record", highlight=False
             )
             try:
-                found = api.capacity(loaded, workers=workers, out=api.staging(folder) / "capacity")
+                found = api.capacity(
+                    loaded,
+                    workers=workers,
+                    out=api.staging(folder) / "capacity",
+                    check_invariants=check_invariants,
+                )
             except ValueError as error:
                 err.print(f"{scenario}: {error}", highlight=False)
                 raise typer.Exit(EXIT_INVALID) from None
@@ -138,6 +147,14 @@ def run(
     except api.StoreMismatch as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
+    except api.InvariantBroken as error:
+        kept = api.staging(folder)
+        raise invariant_broken(
+            error,
+            err,
+            f"{watch.done} of {watch.total} runs finished before it are stored in {kept} "
+            f"(marked INCOMPLETE); {folder} is as it was",
+        ) from None
     except KeyboardInterrupt:
         kept = api.staging(folder)
         err.print(

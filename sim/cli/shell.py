@@ -16,10 +16,12 @@ from sim import api
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
+    "EXIT_INVARIANT",
     "EXIT_OK",
     "EXIT_SLO",
     "EXIT_UNEXPECTED",
     "EXIT_USAGE",
+    "CheckOption",
     "MaxRequestsOption",
     "PlotlyjsOption",
     "ScenarioPath",
@@ -28,11 +30,14 @@ __all__ = [
     "check_budget",
     "check_plotlyjs",
     "consoles",
+    "invariant_broken",
     "load",
     "warn",
 ]
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_USAGE, EXIT_INVALID, EXIT_SLO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_INVARIANT = 5
+"""A model invariant broke during a run (``--check-invariants``): a bug of the model."""
 
 app = typer.Typer(
     name="patternsim",
@@ -117,6 +122,24 @@ def check_plotlyjs(plotlyjs: str, err: Console) -> None:
             highlight=False,
         )
         raise typer.Exit(EXIT_USAGE)
+
+
+CheckOption = Annotated[
+    bool,
+    typer.Option(
+        "--check-invariants",
+        help="check the model's invariants as each run goes; the first broken one exits 5",
+    ),
+]
+
+
+def invariant_broken(error: api.InvariantBroken, err: Console, kept: str = "") -> typer.Exit:
+    """Print a broken invariant as one line (and where finished work is kept); the exit to
+    raise (code 5)."""
+    err.print(error.line(), highlight=False)
+    if kept:
+        err.print(kept, highlight=False)
+    return typer.Exit(EXIT_INVARIANT)
 
 
 MaxRequestsOption = Annotated[

@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 import simpy
 
 from sim.config.clients import ConnectorSettings
+from sim.connectors.always import check_cdc
 from sim.connectors.task import PollLog, Process, Publish, SourceTask
 from sim.infra.database import Database
 from sim.infra.rows import Commit
@@ -118,6 +119,8 @@ class CdcConnector(SourceTask):
             {"time": "d", "connector": "O", "event": "O", "lsn": "q", "wal_retained": "q"},
         )
         database.commit_listeners.append(self._committed)
+        if ctx.always.on:
+            check_cdc(self)
 
     @property
     def wal_retained(self) -> int:

@@ -119,8 +119,10 @@ def search_capacity(
     *,
     workers: int | None = None,
     on_probe: Callable[[Probe], None] | None = None,
+    check: bool = False,
 ) -> CapacityResult:
-    """Search every pattern's breaking point (see the module docstring)."""
+    """Search every pattern's breaking point (see the module docstring); ``check`` checks the
+    invariants during every probe's runs (:mod:`sim.kernel.always`)."""
     settings = settings or scenario.capacity or Capacity.model_validate({})
     slos = list(settings.slo) or list(scenario.slo)
     if not slos:
@@ -146,7 +148,7 @@ def search_capacity(
             key = float(f"{multiplier:.6g}")
             if key not in seen:
                 seen[key] = _probe(
-                    scenario, name, key, base, settings, slos, replications, count, base_rate
+                    scenario, name, key, base, settings, slos, replications, count, base_rate, check
                 )
                 probes.append(seen[key])
                 if on_probe is not None:
@@ -285,6 +287,7 @@ def _probe(
     replications: int,
     workers: int,
     base_rate: float,
+    check: bool = False,
 ) -> Probe:
     over = {path: [value * multiplier] for path, value in base.items()}
     judged = "slo=" + json.dumps([slo.text for slo in slos])
@@ -296,7 +299,8 @@ def _probe(
     wanted = replications
     while True:
         tasks = [
-            Task(point.scenario, index, r, point.index, point.key) for r in range(len(runs), wanted)
+            Task(point.scenario, index, r, point.index, point.key, check)
+            for r in range(len(runs), wanted)
         ]
         runs.extend(run for _, run in execute(tasks, workers=min(workers, len(tasks))))
         results = Results.build(at, [name], runs)

@@ -32,6 +32,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from sim.config.model import Scenario
 from sim.experiments.schedules import FaultSpace, describe, fault_space, schedules
+from sim.kernel.always import InvariantBroken
 from sim.metrics.invariants import History, Violation, check, resolve, timeline
 from sim.runner import RunResult, Task, run_one
 from sim.scenario import parse_scenario, resolved_dict
@@ -153,9 +154,13 @@ def explore(
     seed: int = 0,
     database: Path | None = None,
     progress: Callable[[Try], None] | None = None,
+    check_model: bool = False,
 ) -> Exploration:
     """Search fault schedules against ``pattern`` (a label or kind of the scenario) for a
-    violation of ``invariant``; see the module docstring."""
+    violation of ``invariant``; see the module docstring. ``check_model`` checks the model's own
+    invariants during every run (:mod:`sim.kernel.always`):
+    the first broken one stops the search with
+    :class:`~sim.kernel.always.InvariantBroken`."""
     resolve(invariant)  # an unknown name fails before any run
     labels = scenario.pattern_names()
     index = (
@@ -169,13 +174,18 @@ def explore(
         return found
     limit = 3 * budget
     last: dict[str, Any] = {}
+    broken: list[InvariantBroken] = []
     seen: dict[str, dict[str, Any] | None] = {}
 
     def attempt(schedule: list[dict[str, Any]], load: float = 1.0) -> bool:
         name = f"{load}|{describe(schedule)}"
         if name not in seen:
             trial = scenario_with(scenario, index, schedule, load)
-            history = _history(run_one(Task(trial, 0, 0)), trial)
+            try:
+                history = _history(run_one(Task(trial, 0, 0, check=check_model)), trial)
+            except InvariantBroken as error:  # a model bug: stop the search, not shrink
+                broken.append(error)
+                return False
             violations = check(invariant, history)
             tried = Try(len(found.tries) + 1, schedule, load, len(violations))
             found.tries.append(tried)
@@ -192,6 +202,8 @@ def explore(
         return outcome is not None
 
     def property_(schedule: list[dict[str, Any]]) -> None:
+        if broken:
+            return
         name = f"1.0|{describe(schedule)}"
         if name not in seen and len(found.tries) >= limit:
             return  # the search's budget is spent: stop improving
@@ -218,6 +230,8 @@ def explore(
     test._hypothesis_internal_database_key = hashlib.sha256(key.encode()).digest()  # type: ignore[attr-defined]
     with contextlib.suppress(_Violated):
         test()
+    if broken:
+        raise broken[0]
     if not last:
         return found
     minimal = last["schedule"]

@@ -63,12 +63,15 @@ def run_experiment(
     resume: bool = False,
     progress: Callable[[Progress], None] | None = None,
     baseline: str | None = None,
+    check: bool = False,
 ) -> Results:
     """Run every point, pattern and replication of ``scenario``; with ``out``, store each run
     as it finishes (and with ``resume``, keep the runs already stored there). Adaptive
     replications (``replications: {min, max, target}``) run in rounds until every point's
     intervals are narrow enough. ``baseline`` names the pattern the paired differences are
-    taken against (every pair, without one)."""
+    taken against (every pair, without one). ``check`` checks the invariants during every
+    run (:mod:`sim.kernel.always`): the first broken one stops the experiment with
+    :class:`~sim.kernel.always.InvariantBroken`, the runs already stored kept."""
     chosen = chosen_patterns(scenario, patterns)
     if baseline is not None and baseline not in chosen:
         raise UnknownPatternError(
@@ -84,7 +87,7 @@ def run_experiment(
     resumed = len(runs)
     while True:
         tasks = [
-            Task(_scenario(point), names.index(name), replication, point.index, point.key)
+            Task(_scenario(point), names.index(name), replication, point.index, point.key, check)
             for point in all_points
             for name in chosen
             for replication in range(wanted[point.index])

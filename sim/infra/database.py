@@ -47,6 +47,7 @@ from functools import partial
 
 from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
+from sim.infra.always import check_database
 from sim.infra.injected import Injectable, Injected
 from sim.infra.rows import Commit, RowMeta, VersionAt
 from sim.infra.statement import Statement
@@ -96,6 +97,8 @@ class Database(Injectable):
         """Keys whose write is prepared (two-phase commit) and still holds its row lock."""
         limits = profile.capacity
         self.throttle = Throttle(ctx, name, limits) if limits is not None else None
+        if ctx.always.on:
+            check_database(self)
 
     # -- public calls ------------------------------------------------------------------------
     def read(self, key: int, done: Done, draws: WorkDraws | None = None, n: int = 0) -> None:

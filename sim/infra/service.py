@@ -49,6 +49,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.config.sections import ServiceConfig
+from sim.infra.always import CheckedJob, check_instance
 from sim.infra.balancer import Balancer
 from sim.infra.injected import Injectable, Injected
 from sim.infra.job import NO_DEADLINE, Job, Leak, Work
@@ -78,6 +79,8 @@ class Instance(Injectable):
         self.injected = Injected()
         self._env = service.ctx.env
         self._timeout = service.ctx.env.timeout
+        if service.ctx.always.on:
+            check_instance(self)
 
     @property
     def idle(self) -> bool:
@@ -216,6 +219,7 @@ class Service:
         self.ctx = ctx
         self.name = name
         self.config = config
+        self._job = CheckedJob if ctx.always.on else Job
         self.instances = [Instance(self, i, config.concurrency) for i in range(config.instances)]
         self._service_time = config.service_time.sampler(ctx.stream(f"service:{name}"))
         self._service_quantile = config.service_time.quantile()
@@ -259,9 +263,11 @@ class Service:
         A ``deadline`` (the time the caller gives up) lets the instance skip work no one waits
         for any more."""
         if draws is None:
-            job = Job(self, work, done, self._service_time(), deadline=deadline)
+            job = self._job(self, work, done, self._service_time(), deadline=deadline)
         else:
-            job = Job(self, work, done, self._service_quantile(draws.handle()), draws, deadline)
+            job = self._job(
+                self, work, done, self._service_quantile(draws.handle()), draws, deadline
+            )
         limiter = self.limiter
         if limiter is not None and not limiter.take(1.0, self.ctx.env.now):
             self.throttled += 1

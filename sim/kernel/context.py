@@ -1,7 +1,8 @@
 """The one object passed, first, to every component of a model.
 
 ``SimContext`` bundles the SimPy environment (the simulated clock: nothing reads the wall
-clock), the named random streams of this replication and the recorder that collects facts.
+clock), the named random streams of this replication, the recorder that collects facts and
+whether the run checks its invariants as it goes (:mod:`sim.kernel.always`).
 Components never reach for globals: whatever they need comes through the context or their
 constructor arguments.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from sim.kernel.always import OFF, Always
 from sim.kernel.recorder import Recorder
 from sim.kernel.rng import Stream, Streams
 
@@ -28,11 +30,17 @@ class SimContext:
     env: simpy.Environment
     streams: Streams
     recorder: Recorder = field(default_factory=Recorder)
+    always: Always = OFF
+    """Whether components check their invariants during the run (:mod:`sim.kernel.always`)."""
 
     @classmethod
-    def create(cls, seed: int, replication: int = 0, point: int = 0) -> SimContext:
-        """A fresh context at time zero."""
-        return cls(simpy.Environment(), Streams(seed, replication, point), Recorder())
+    def create(
+        cls, seed: int, replication: int = 0, point: int = 0, check: bool = False
+    ) -> SimContext:
+        """A fresh context at time zero; ``check`` turns the invariant checks on."""
+        env = simpy.Environment()
+        always = Always(True, env) if check else OFF
+        return cls(env, Streams(seed, replication, point), Recorder(), always)
 
     @property
     def now(self) -> SimTime:

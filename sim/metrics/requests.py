@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from sim.kernel.always import OFF, Always
 from sim.kernel.codes import OP_NAMES, OUTCOME_NAMES, TIMEOUT
 
 __all__ = ["RequestArrays", "RequestLog"]
@@ -47,8 +48,19 @@ class RequestArrays(Protocol):
 class RequestLog:
     """Outcomes of the requests of one run."""
 
-    def __init__(self, requests: RequestArrays, timeout: float, service_names: list[str]) -> None:
+    def __init__(
+        self,
+        requests: RequestArrays,
+        timeout: float,
+        service_names: list[str],
+        always: Always = OFF,
+    ) -> None:
         self.requests = requests
+        self.always = always
+        """With checks on: a request answered twice, and conservation at :meth:`close`
+        (:mod:`sim.metrics.always`)."""
+        self.answered = 0
+        """Requests answered so far."""
         self.timeout = timeout
         self._starts = requests.times.tolist()
         self.ops: list[int] = requests.ops.tolist()
@@ -105,7 +117,12 @@ class RequestLog:
     def finish(self, index: int, now: float, outcome: int, version: int = -1) -> None:
         """Record the answer to request ``index`` (only the first answer counts)."""
         if self.outcomes[index] != -1:
+            if self.always.on:
+                self.always.broken(
+                    "client", index, "a request is answered once", "one answer", "a second answer"
+                )
             return
+        self.answered += 1
         if now - self._starts[index] > self.timeout:
             outcome, now, version = TIMEOUT, self._starts[index] + self.timeout, -1
         self.ends[index] = now
@@ -117,10 +134,32 @@ class RequestLog:
     def close(self, end: float) -> None:
         """Every request still unanswered when the run ends at ``end`` counts as a timeout,
         with its latency cut at the end of the run if the client was still waiting then."""
+        in_flight = 0
         for index, outcome in enumerate(self.outcomes):
             if outcome == -1:
+                in_flight += 1
                 self.ends[index] = min(self._starts[index] + self.timeout, end)
                 self.outcomes[index] = TIMEOUT
+        if self.always.on:
+            self._conserved(in_flight)
+
+    def _conserved(self, in_flight: int) -> None:
+        """Issued = ok + error + timeout + in flight, and every request now has an outcome."""
+        counts = [0, 0, 0]
+        for outcome in self.outcomes:
+            if 0 <= outcome < 3:
+                counts[outcome] += 1
+        answered = sum(counts)
+        issued = len(self._starts)
+        if answered != issued or self.answered + in_flight != issued:
+            self.always.broken(
+                "client",
+                "-",
+                "conservation: issued = ok + error + timeout + in flight",
+                f"{issued} issued",
+                f"{counts[0]} ok + {counts[1]} error + {counts[2]} timeout, "
+                f"{self.answered} answered + {in_flight} in flight",
+            )
 
     def frame(self) -> pd.DataFrame:
         """One row per request, by start time: ``op, key, service, start, latency, outcome,

@@ -66,6 +66,9 @@ class DualWriteModel(MessagingModel):
         for instance in self.services[self.owner].instances:  # one producer per process
             self.producers.get(self.owner, instance.index)
 
+    def applies_committed(self) -> bool:
+        return self.spec.order == "commit_first"  # publishing first hands out phantoms
+
     def write(self, index: int, key: int) -> None:
         delete = self.is_delete(index)
         if self.spec.order == "commit_first":

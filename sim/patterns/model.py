@@ -35,8 +35,8 @@ from sim.kernel.codes import DELETE, OK, READ
 from sim.kernel.context import SimContext
 from sim.kernel.draws import Keyed, KeyedWork, RequestDraws
 from sim.kernel.registry import PATTERNS, kind_of
+from sim.metrics.always import consistency_log
 from sim.metrics.catalog import COMMON, Metric, declared, known_metrics
-from sim.metrics.consistency import ConsistencyLog
 from sim.metrics.requests import RequestLog
 
 __all__ = ["PatternModel", "register_pattern"]
@@ -67,7 +67,9 @@ class PatternModel:
         self.network = Network(ctx, scenario.network.latency)
         self.services = self.build_services()
         self.service_index = {name: i for i, name in enumerate(scenario.services)}
-        self.consistency = ConsistencyLog(ctx.recorder, self.replicas)
+        self.consistency = consistency_log(
+            ctx.recorder, self.replicas, ctx.always, self.applies_committed()
+        )
         self.databases = self.build_databases()
         self.draws = RequestDraws(ctx.streams, log.drawn, log.ident)
         """Every request's own work, drawn up front (:mod:`sim.kernel.draws`)."""
@@ -76,6 +78,12 @@ class PatternModel:
         self._keys = log.keys
         self._targets = log.targets
         self.topology: Topology | None = None
+
+    def applies_committed(self) -> bool:
+        """Whether a copy only ever applies a version the owner has already committed (checked
+        during a run with invariant checks on, :mod:`sim.metrics.always`); a pattern that may
+        hand a change out before its commit says False."""
+        return True
 
     # -- lifecycle ---------------------------------------------------------------------------
     def elaborate(self) -> Topology:

@@ -17,7 +17,9 @@ and one draw of the database's ``write_time``.
 Blocking, as in the books [2PC]: a participant that voted yes cannot decide alone. If the
 coordinator's instance crashes after prepare, its prepared participants keep their locks until
 it restarts and recovers: an undecided transaction is aborted (presumed abort), a decided one
-is committed again. Meanwhile other writes to those keys wait for the locks (holding their
+is committed again — with the version the owner committed; one whose own ``COMMIT PREPARED``
+is still under way at the owner's database is left to it (its end commits the participants,
+or aborts them if it failed). Meanwhile other writes to those keys wait for the locks (holding their
 connections) or time out. A crash before the coordinator's own prepare finished rolls it back
 (the session died). Prepared locks survive crashes of the participants' databases.
 
@@ -269,7 +271,10 @@ class TwoPhaseCommitModel(PatternModel):
             txn.epoch = instance.epoch
             txn.on_done = None  # the client's request died with the crash
             if txn.decision == "commit":
-                self._commit_everywhere(txn)
+                if txn.version:
+                    self._commit_everywhere(txn)
+                # else the owner's COMMIT PREPARED is still under way at its database: its
+                # end tells the participants (the version it committed), or aborts them
             else:  # presumed abort
                 txn.decision = "abort"
                 self._abort_everywhere(txn)
