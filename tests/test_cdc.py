@@ -1,7 +1,7 @@
 """Log-based CDC: nothing lost under crashes of the owner, a replica and the connector; at least
 once delivery (duplicates unless consumers deduplicate); the slot holds the log while the
-broker is out; a crash before the first offset flush snapshots again; one more hop of latency
-than dual write."""
+broker is out; a crash before the first offset flush snapshots again (or, with
+``snapshot_mode: no_data``, re-sends from the slot); one more hop of latency than dual write."""
 
 from __future__ import annotations
 
@@ -101,6 +101,21 @@ def test_a_crash_before_the_first_offset_flush_snapshots_again(scenario_factory)
     writes = run.requests[(run.requests["op"] != "read") & (run.requests["outcome"] == "ok")]
     last_op = writes.sort_values("version").groupby("key")["op"].last()
     assert set(last_op[behind]) == {"delete"}
+
+
+def test_with_snapshot_mode_no_data_a_crash_before_the_first_flush_resends_and_skips_nothing(
+    scenario_factory,
+):
+    # the same crash: without a snapshot to fall back on, the restart streams from the slot's
+    # confirmed position (where it was created, at 0 s), so what came after is sent again
+    crash = [{"kind": "connector-crash", "target": "connector:users", "start": 5, "duration": 5}]
+    patterns = [{"kind": "cdc", "snapshot_mode": "no_data"}]
+    results = api.run(_scenario(scenario_factory, patterns, crash, keys=500), workers=1)
+    (run,) = results.runs
+    assert "snapshot" not in run.tables["connector_offsets"]["event"].tolist()
+    assert results.metric("cdc", "duplicates") > 0
+    for metric in ("lost_updates", "divergent_keys", "phantom_writes"):
+        assert results.metric("cdc", metric) == 0, metric
 
 
 def test_one_more_hop_than_dual_write_and_decoding_loads_the_database(scenario_factory):

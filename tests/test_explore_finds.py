@@ -1,7 +1,8 @@
 """Searches that must find a violation within a small budget, on small scenarios (each with
 the fault kinds that matter, so the budget stays small): sync_http loses a change once its
-retries are exhausted, and cdc without idempotent consumers applies duplicates after a
-connector crash."""
+retries are exhausted, cdc without idempotent consumers applies duplicates after a
+connector crash, and cdc with ``snapshot.mode=initial`` never sends a version overwritten
+while a connector that had stored no offset yet was down (its new snapshot collapses them)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,11 @@ def _small(**changes: object) -> api.Scenario:
     [
         ("sync_http", "no-loss", ["error"], {"patterns": [{"kind": "sync_http"}]}),
         ("cdc", "no-duplicates", ["connector-crash"], {"patterns": [{"kind": "cdc"}]}),
+        # snapshot.mode=initial: a crash before the first offset flush snapshots again, and
+        # the snapshot carries only the latest version of a row written twice meanwhile
+        ("cdc", "no-loss", ["connector-crash"], {"patterns": [{"kind": "cdc"}]}),
     ],
-    ids=["sync_http-retries-exhausted", "cdc-duplicates"],
+    ids=["sync_http-retries-exhausted", "cdc-duplicates", "cdc-new-snapshot-collapses"],
 )
 def test_the_search_finds_the_violation(
     pattern: str, invariant: str, kinds: list[str], changes: dict

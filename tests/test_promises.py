@@ -65,6 +65,15 @@ def test_durable_broker_patterns_lose_nothing_converge_and_keep_key_order(
     _holds(_small(pattern), pattern, invariant, BROKER_FAULTS)
 
 
+@pytest.mark.parametrize("invariant", ["no-loss", "convergence"])
+def test_cdc_without_a_snapshot_loses_nothing_through_connector_crashes(invariant: str) -> None:
+    """With ``snapshot_mode: no_data`` a restart without a stored offset streams from the slot's
+    confirmed position (``snapshot.mode=initial`` snapshots again and collapses the versions
+    written meanwhile: ``tests/test_explore_finds.py``)."""
+    kinds = ["connector-crash", "connector-stall", "broker-leader-loss", "consumer-crash"]
+    _holds(_small("cdc", snapshot_mode="no_data"), "cdc", invariant, kinds)
+
+
 def test_dual_write_keeps_per_key_order_through_broker_faults() -> None:
     """Its changes are keyed and the producer is idempotent: a retried batch is not
     reordered (what dual write loses is another matter: the crash between its two steps)."""

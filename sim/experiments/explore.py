@@ -13,7 +13,9 @@ key's timeline, and the log of every schedule tried.
 Deterministic for a given seed (hypothesis draws from it; every simulation is seeded by the
 scenario). With a database folder, hypothesis keeps the examples it found failing there and
 replays them first, so a second search starts from the last counterexample. ``budget`` bounds
-the schedules generated; shrinking may run up to ``2 × budget`` more, then stops improving.
+the schedules generated; shrinking may run up to ``2 × budget`` more, then stops improving
+(that count bounds it, not hypothesis's wall-clock limit on shrinking, which would make the
+counterexample depend on the machine's speed).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from typing import Any
 import pandas as pd
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.internal.conjecture import engine as _engine
 
 from sim.config.model import Scenario
 from sim.experiments.schedules import FaultSpace, describe, fault_space, schedules
@@ -143,6 +146,19 @@ class _Violated(AssertionError):
     pass
 
 
+@contextlib.contextmanager
+def _no_shrink_clock() -> Iterator[None]:
+    """Hypothesis gives up shrinking after five minutes of wall-clock time, so on a slower or
+    busier machine the same seed would shrink less; the search's own budget bounds the
+    shrinking instead (``MAX_SHRINKING_SECONDS`` is hypothesis's module constant for it)."""
+    saved = _engine.MAX_SHRINKING_SECONDS
+    _engine.MAX_SHRINKING_SECONDS = 10**12
+    try:
+        yield
+    finally:
+        _engine.MAX_SHRINKING_SECONDS = saved
+
+
 def explore(
     scenario: Scenario,
     pattern: str,
@@ -228,7 +244,7 @@ def explore(
         [resolved_dict(scenario), labels[index], invariant, kinds, max_faults], sort_keys=True
     )
     test._hypothesis_internal_database_key = hashlib.sha256(key.encode()).digest()  # type: ignore[attr-defined]
-    with contextlib.suppress(_Violated):
+    with contextlib.suppress(_Violated), _no_shrink_clock():
         test()
     if broken:
         raise broken[0]

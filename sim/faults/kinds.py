@@ -12,7 +12,9 @@ kind                        effect
 ``partition``               no traffic over a link (both ways with ``<->``)
 ``connector-crash``         a connector dies; it restarts from its last flushed offset
 ``connector-stall``         a connector stops reading, then goes on where it was
-``rewind``                  a consumer group seeks back by ``by`` and reprocesses (instant)
+``rewind``                  a consumer group is reset to the offsets at now − ``by`` and
+                            reprocesses (instant); a group lagging by more than ``by`` moves
+                            forward and skips, as ``--by-duration`` does
 ``broker-leader-loss``      a broker, or one partition's leader replica, dies hard
 ``broker-outage``           the whole cluster is out of reach (its logs are kept)
 ``consumer-crash``          a member of a consumer group dies; restarts after ``duration``
@@ -226,7 +228,9 @@ class ConnectorStallFault(_ConnectorFault):
 
 @register_fault
 class RewindFault(InstantFault):
-    """Seek a consumer group back by a duration and reprocess (``--reset-offsets --by-duration``)."""
+    """Reset a consumer group to the offsets at now minus a duration and reprocess
+    (``--reset-offsets --by-duration`` [K-OPS]); a group already further behind moves forward
+    and skips the records in between, as the tool does."""
 
     kind: Literal["rewind"]
     target: Consumer = Field(description="consumer:GROUP")

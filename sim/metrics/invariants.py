@@ -10,6 +10,7 @@ ask "did this run break it?" and a user can read the violating key's :func:`time
 invariant                  violated by
 =========================  ===================================================================
 ``no-loss``                a committed version a copy never applied and can no longer receive
+                           (one a newer version overwrote too, as ``lost_updates`` counts it)
 ``convergence``            a key whose final version at a copy differs from the owner's
 ``no-duplicates``          a second apply of the same (copy, key, version)
 ``per-key-order``          a first apply of a version older than one the copy already applied

@@ -2,13 +2,14 @@
 
 A write at the owner is one local transaction and nothing else; the owner answers at its
 commit. A Debezium-like connector (:class:`sim.connectors.cdc.CdcConnector`, named after the
-owner: fault target ``connector:<owner>``) first snapshots the rows that already exist, then
-streams the owner's commit log from the position read at the snapshot's start, in commit
-order, keyed by primary key, into the change topic; the consumer groups of the replicas apply
-the changes (see :mod:`sim.patterns.messaging`). Nothing committed is lost: the replication
-slot keeps the log until the connector's offset is flushed, so a connector that is down, stalled
-or cut off from the broker only falls behind (``wal_retained_max`` measures the log the slot
-held). Delivery is at least once: a connector crash re-sends what came after its last flushed
+owner: fault target ``connector:<owner>``) first snapshots the rows that already exist
+(``snapshot_mode: initial``, the default), then streams the owner's commit log from the
+position read at the snapshot's start, in commit order, keyed by primary key, into the change
+topic; the consumer groups of the replicas apply the changes (see
+:mod:`sim.patterns.messaging`). Nothing committed is lost once an offset is stored: the
+replication slot keeps the log until the connector's offset is flushed, so a connector that is
+down, stalled or cut off from the broker only falls behind (``wal_retained_max`` measures the
+log the slot held). Delivery is at least once: a connector crash re-sends what came after its last flushed
 offset (``offset_flush_interval``, 60 s [K-CONNECT]), and consumers that do not deduplicate
 (``idempotent_consumers: false``, the default) apply those changes again: duplicates, and
 reorders where an older version lands after a newer one. The copies still converge, because
@@ -19,7 +20,13 @@ snapshot again (``snapshot.mode=initial`` snapshots when no offset is stored [DB
 snapshot carries only the latest version of each row, so versions committed while the connector
 was down and overwritten before the new snapshot never reach the copies (lost updates, though
 the copies end at the latest version), and a row deleted meanwhile is in no snapshot, so the
-copies keep it (divergent keys).
+copies keep it (divergent keys). This is Debezium's own behaviour: with an existing slot and
+no stored offset, the default snapshotter streams from the WAL position read when the new
+snapshot starts, not from the slot's confirmed position. With ``snapshot_mode: no_data``
+(``snapshot.mode=no_data``) the connector never snapshots: without a stored offset it streams
+from the slot's confirmed position, so such a restart re-sends what came after it (duplicates)
+and skips nothing; rows that existed before the connector first started are never captured
+(the simulated tables start empty, so none).
 
 The connector publishes through its own producer with the settings Kafka Connect forces on
 source tasks (``acks=all``, one request in flight, no delivery timeout [K-CONNECT]); see
@@ -60,6 +67,14 @@ class CdcSettings(PatternSettings):
     connector: ConnectorSettings = Field(
         default_factory=lambda: ConnectorSettings.model_validate({})
     )
+    snapshot_mode: Literal["initial", "no_data"] = Field(
+        "initial",
+        description="Debezium snapshot.mode [DBZ-PG]: initial snapshots the table when no offset "
+        "is stored (so does a restart before the first offset flush, and the new snapshot "
+        "collapses the versions written meanwhile); no_data never snapshots and streams from the "
+        "replication slot's confirmed position (a restart then re-sends: duplicates, nothing "
+        "skipped), for a table that is empty when the connector first starts",
+    )
 
 
 @register_pattern
@@ -78,5 +93,5 @@ class CdcModel(RelayModel):
             self.publish_from_connector,
             self.spec.connector,
             retry_backoff=self.scenario.broker.retry_backoff_max,
-            snapshot=True,
+            snapshot=self.spec.snapshot_mode == "initial",
         )
