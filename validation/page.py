@@ -151,6 +151,13 @@ def _render(profile: str, chosen: Sequence[Case], page: Page) -> str:
         lines += _case_section(outcome)
     for section in page.real:
         lines += [section.markdown]
+    lines += [
+        "## Not checked here",
+        "",
+        "- Percentiles without a closed form (M/M/c, M/G/1) and fork-join with more than two "
+        "branches (only approximations are known).",
+        "",
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -6,8 +6,12 @@ follow Pollaczek–Khinchine; a fork-join of two M/M/1 queues fed by the same Po
 Nelson and Tantawi's exact mean; open Jackson networks have product form, so a station visited
 V times on average by a request is an M/M/1 queue at rate V λ.
 
+Finite queues: Erlang B is the share of arrivals an M/M/c/c system refuses; M/M/1/K's share
+refused and the admitted requests' mean time in system follow from its geometric
+distribution of the number in system.
+
 Left out: anything that has no closed form (percentiles of M/M/c, fork-join with k > 2, which
-only has approximations), and finite queues (M/M/c/K, Erlang B): the model has no such case yet.
+only has approximations).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import math
 
 __all__ = [
     "chain_availability",
+    "erlang_b",
     "erlang_c",
     "fork_join_two",
     "jackson_feedback_sojourn",
@@ -24,6 +29,8 @@ __all__ = [
     "mm1_sojourn",
     "mm1_tail",
     "mm1_wait",
+    "mm1k_blocking",
+    "mm1k_sojourn",
     "mmc_sojourn",
     "mmc_wait",
     "pollaczek_khinchine",
@@ -59,6 +66,32 @@ def erlang_c(arrival: float, service: float, servers: int) -> float:
     head = sum(load**k / math.factorial(k) for k in range(servers))
     tail = load**servers / math.factorial(servers) / (1.0 - rho)
     return tail / (head + tail)
+
+
+def erlang_b(arrival: float, service: float, servers: int) -> float:
+    """Erlang B: the share of arrivals an M/M/c/c system refuses, by the stable recursion
+    B(0) = 1, B(k) = a B(k−1) / (k + a B(k−1))."""
+    load = arrival / service
+    blocking = 1.0
+    for k in range(1, servers + 1):
+        blocking = load * blocking / (k + load * blocking)
+    return blocking
+
+
+def mm1k_blocking(arrival: float, service: float, capacity: int) -> float:
+    """M/M/1/K: the share of arrivals refused, (1 − ρ) ρ^K / (1 − ρ^(K+1)) (ρ ≠ 1)."""
+    rho = arrival / service
+    return (1.0 - rho) * rho**capacity / (1.0 - rho ** (capacity + 1))
+
+
+def mm1k_sojourn(arrival: float, service: float, capacity: int) -> float:
+    """M/M/1/K: the admitted requests' mean time in system, L / (λ (1 − P_K)), with
+    L = ρ/(1 − ρ) − (K + 1) ρ^(K+1) / (1 − ρ^(K+1))."""
+    rho = arrival / service
+    inside = rho / (1.0 - rho) - (capacity + 1) * rho ** (capacity + 1) / (
+        1.0 - rho ** (capacity + 1)
+    )
+    return inside / (arrival * (1.0 - mm1k_blocking(arrival, service, capacity)))
 
 
 def mmc_wait(arrival: float, service: float, servers: int) -> float:
