@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint bench interval-coverage fuzz schema clean
+.PHONY: demo test lint bench interval-coverage validate fuzz schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,9 +28,9 @@ test: $(VENV)/.installed-test  ## run the test suite (CI=true selects the fast, 
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-lint  ## ruff, mypy and the import contracts (layers, no cycles)
-	$(BIN)/ruff check sim tests benchmarks
-	$(BIN)/ruff format --check sim
-	$(BIN)/mypy sim
+	$(BIN)/ruff check sim tests benchmarks validation
+	$(BIN)/ruff format --check sim validation
+	$(BIN)/mypy sim validation
 	$(BIN)/lint-imports --no-cache
 
 bench: $(VENV)/.installed  ## the benchmark suite as ratios measured in one run (FULL=1: 1M-request M/M/4)
@@ -39,6 +39,11 @@ bench: $(VENV)/.installed  ## the benchmark suite as ratios measured in one run 
 
 interval-coverage: $(VENV)/.installed  ## how often the 95% interval holds the M/M/1 mean (100 experiments)
 	$(BIN)/python benchmarks/coverage_mm1.py
+
+PROFILE := $(if $(FULL),full,default)
+
+validate: $(VENV)/.installed  ## the validation suite → docs/validation.md (FULL=1: the full run lengths)
+	$(BIN)/python -m validation --profile $(PROFILE) --out docs/validation.md
 
 fuzz: $(VENV)/.installed-test  ## 3,000 mutated scenarios: each valid or refused with located errors
 	PATTERNSIM_FUZZ=3000 $(BIN)/python -m pytest -q tests/test_fuzz_scenarios.py
