@@ -294,14 +294,14 @@ def _markdown(
     ]
     for o in outcomes:
         r = o.row
-        real_low, real_high = poisson_interval(o.real_count)
-        sim_low, sim_high = poisson_interval(o.lost)
+        real_low, real_high = (c / o.real_rows for c in poisson_interval(o.real_count))
+        sim_low, sim_high = (c / o.committed for c in poisson_interval(o.lost))
         error = (o.fraction - r.fraction) / r.fraction if r.fraction else math.nan
         lines.append(
             f"| {r.dist} | {r.mean_ms:g} ms | {r.mode} | {r.poll_ms} ms | {r.delay_ms} ms | "
             f"{_pct(r.fraction)} | {o.real_count}/{o.real_rows:.0f} "
-            f"[{real_low:.3g}, {real_high:.3g}] | {_pct(o.fraction)} | "
-            f"{o.lost}/{o.committed} [{sim_low:.3g}, {sim_high:.3g}] | "
+            f"({_pct(real_low)}–{_pct(real_high)}) | {_pct(o.fraction)} | "
+            f"{o.lost}/{o.committed} ({_pct(sim_low)}–{_pct(sim_high)}) | "
             f"{'—' if math.isnan(error) else f'{error:+.0%}'} | "
             f"{'yes' if o.passed else '**no**'} |"
         )
