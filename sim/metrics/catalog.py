@@ -101,6 +101,15 @@ COMMON: tuple[Metric, ...] = (
         "(commit, copy) pairs the copy never applied and that can no longer arrive",
     ),
     _m(
+        "committed_versions",
+        "count",
+        "integrity",
+        "versions the owner committed (and kept) from the warm-up on: the pairs lost_updates "
+        "counts come from these, one per copy, so lost_updates / (committed_versions x copies) "
+        "is the fraction lost",
+        "higher",
+    ),
+    _m(
         "pending_at_end",
         "count",
         "integrity",

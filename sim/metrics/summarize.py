@@ -6,7 +6,9 @@ Latency percentiles are over successful requests (``outcome == ok``); ``error_ra
 errors and timeouts among all measured requests; ``throughput`` is successful requests per
 second of measured load. Staleness is the propagation delay of each (commit, replica) pair that
 reached the copy (that version or a newer one); ``lost_updates`` counts the (commit, copy) pairs
-whose version was never applied, and ``divergent_keys`` the keys left different at the end. Consistency counts cover the whole run, warm-up included,
+whose version was never applied, out of the ``committed_versions`` the owner committed and kept
+from the warm-up on (one pair per copy each), and ``divergent_keys`` the keys left different at
+the end. Consistency counts cover the whole run, warm-up included,
 because they describe the state the pattern leaves behind. A saga's compensations (``undone``
 and ``reverts``) enter these as :mod:`sim.metrics.compensation` says.
 """
@@ -33,6 +35,7 @@ from sim.metrics.stats import mean_ci
 
 __all__ = [
     "COPY_COLUMNS",
+    "committed_since",
     "copy_table",
     "format_value",
     "replication_metrics",
@@ -129,11 +132,19 @@ def replication_metrics(
             divergent_keys(owner, copy_history(applies, reverts), replicas, warmup)
         ),
         **counts,
+        "committed_versions": float(committed_since(commits, undone, warmup)),
         "read_your_writes_violations": float(read_your_writes_violations(measured)),
         "drain_time": float(drain[0]),
         "drain_capped": float(drain[1]),
         **dict(gauges or {}),
     }
+
+
+def committed_since(commits: pd.DataFrame, undone: pd.DataFrame | None, since: float) -> int:
+    """The versions the owner committed at or after ``since`` and kept (not undone): the
+    versions whose (version, copy) pairs :func:`lost_and_pending` counts."""
+    kept = kept_commits(commits, undone)
+    return int((kept["time"] >= since).sum()) if len(kept) else 0
 
 
 _COUNTED = ("lost_updates", "pending_at_end", "duplicates", "reorders", "phantom_writes")
