@@ -64,6 +64,11 @@ COMPRESSION = "zstd"
 
 _SUFFIX = {"parquet": ".parquet", "csv": ".csv"}
 
+_ROUND_TRIP: dict[str, Any] = (
+    {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+)
+"""pandas before 3 reads a CSV's floats back exactly only when told to (3 always does)."""
+
 
 def record_mode(mode: str, results: Results) -> str:
     """``mode`` with ``auto`` decided for ``results``: ``all`` without a sweep, else ``sample``."""
@@ -139,7 +144,7 @@ def read_records(folder: Path, table: str) -> pd.DataFrame:
         text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
         return frame.astype(dict.fromkeys(text, "str")) if text else frame
     if csv.exists():
-        return pd.read_csv(csv, float_precision="round_trip")
+        return pd.read_csv(csv, **_ROUND_TRIP)
     raise FileNotFoundError(
         f"{folder} has no {table}.parquet nor {table}.csv (written with --records none?)"
     )
