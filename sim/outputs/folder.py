@@ -10,7 +10,10 @@ appears anywhere, so the same seed gives byte-identical files. A file an older r
 this one does not write (``verdicts.csv`` of a run with SLOs, when this one has none) is
 removed. With a sweep every table starts with the point's columns, ``points.csv`` lists the
 points, and the report shows each (pattern, point) as its own variant. ``copies.csv`` holds the
-consistency metrics of every run copy by copy.
+consistency metrics of every run copy by copy. The request and propagation records are written
+by :mod:`sim.outputs.records` (Parquet or CSV; all, a sample or none); the summary never reads
+them back. Last, ``manifest.json`` is written again with the list of the folder's files and
+their formats.
 """
 
 from __future__ import annotations
@@ -214,6 +217,8 @@ def write_run_folder(
         if name in written
     ]
     files += [*records_listed.values(), {"name": "runs/", "format": "parquet"}]
+    if (out / "capacity").is_dir():
+        files.append({"name": "capacity/", "format": "csv"})
     replace(manifest, files=files).write(out)
     return publish(final)
 
