@@ -4,14 +4,15 @@ Parquet (the default) or CSV, all of them, a sample, or none.
 **Formats.** ``parquet`` writes ``requests.parquet`` and ``propagation.parquet``: columnar,
 typed (integers stay integers, every float keeps its bits), compressed (zstd), and every text
 column (pattern, op, service, outcome, copy, and any text column a run adds) as a dictionary
-column, which ``pandas.read_parquet`` gives back as a ``category``. ``csv`` writes
+column, which ``pandas.read_parquet`` gives back as a ``category`` (a swept column that
+mixes numbers and text is written as its text, as the CSV has it). ``csv`` writes
 ``requests.csv`` and ``propagation.csv`` exactly as before (pandas ``to_csv``, floats at full
 precision). Both carry the same values: :func:`read_records` reads either back to the same
 frame. Every column a run's frame has is written as it is, so a column added to the records
 needs nothing here.
 
 **How many.** ``all`` writes every row. ``sample`` keeps, run by run, every k-th row in the
-run's own order (requests by start time, propagation by commit), with k the smallest step
+run's own order (requests by start time, propagation as the run lists its pairs), with k the smallest step
 that leaves at most :data:`SAMPLE_ROWS` rows, starting at the first: a systematic sample that
 spans the whole run, depends on nothing but the run's rows, and so is the same for the same
 seed. ``none`` writes no record file. ``auto`` (the default) is ``all`` for a scenario of one
