@@ -54,7 +54,7 @@ from sim.outputs import (
     write_report,
     write_run_folder,
 )
-from sim.outputs.records import RECORD_FORMATS, RECORD_MODES, read_records
+from sim.outputs.records import RECORD_FORMATS, RECORD_MODES, RECORD_TABLES, read_records
 from sim.report.modes import PLOTLYJS_FILE, PLOTLYJS_MODES
 from sim.results import Results
 from sim.runner import ModelError, RunResult, not_applicable
@@ -73,6 +73,7 @@ __all__ = [
     "PLOTLYJS_MODES",
     "RECORD_FORMATS",
     "RECORD_MODES",
+    "RECORD_TABLES",
     "Budget",
     "CapacityResult",
     "Comparison",

@@ -157,3 +157,16 @@ def test_an_unknown_records_or_format_choice_is_a_usage_error(option, value, tmp
     assert code == 2
     assert f"{option} must be one of" in output and repr(value) in output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_sweep_over_mixed_values_reads_back_the_same_from_either_format(tmp_path):
+    sweep = ["--sweep", "patterns.sync_http.timeout=200ms,1", "-p", "sync_http"]
+    args = [str(QUICKSTART), "--replications", "1", *SHORT, *sweep, "--records", "all"]
+    for fmt in api.RECORD_FORMATS:
+        code, output = _cli("run", *args, "-o", str(tmp_path / fmt), "--format", fmt)
+        assert code == 0, output
+    for table in api.RECORD_TABLES:
+        from_parquet = api.read_records(tmp_path / "parquet", table)
+        from_csv = api.read_records(tmp_path / "csv", table)
+        assert set(from_parquet["timeout"]) == {"200ms", "1"}
+        pd.testing.assert_frame_equal(from_parquet, from_csv)
