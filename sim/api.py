@@ -55,6 +55,7 @@ from sim.outputs import (
     write_report,
     write_run_folder,
 )
+from sim.outputs.records import RECORD_FORMATS, RECORD_MODES, RECORD_TABLES, read_records
 from sim.report.modes import PLOTLYJS_FILE, PLOTLYJS_MODES
 from sim.results import Results
 from sim.runner import ModelError, RunResult, not_applicable
@@ -71,6 +72,9 @@ from sim.scenario import with_sweep as swept
 __all__ = [
     "MAX_REQUESTS",
     "PLOTLYJS_MODES",
+    "RECORD_FORMATS",
+    "RECORD_MODES",
+    "RECORD_TABLES",
     "Budget",
     "CapacityResult",
     "Comparison",
@@ -101,6 +105,7 @@ __all__ = [
     "parse",
     "parse_values",
     "points",
+    "read_records",
     "report",
     "run",
     "schema",
@@ -231,14 +236,19 @@ def write(
     capacity: CapacityResult | None = None,
     plotlyjs: str = "inline",
     history: str | None = None,
+    records: str = "auto",
+    fmt: str = "parquet",
 ) -> Path:
     """Write the run folder (see :mod:`sim.outputs`); returns its path. ``capacity`` adds a
     capacity search's breaking points to the decision record; ``plotlyjs`` is how the report
     gets plotly.js: ``inline`` (one file that opens offline), ``directory`` (``plotly.min.js``
     beside it) or ``cdn``; ``history`` (``json`` or ``edn``) writes each run's operations as a
-    Jepsen history under ``history/``."""
+    Jepsen history under ``history/``; ``records`` says which request and propagation rows go
+    into their files (``auto``: ``all`` without a sweep, ``sample`` with one; ``all``;
+    ``sample``; ``none``) and ``fmt`` in which format (``parquet`` or ``csv``), see
+    :mod:`sim.outputs.records`."""
     breaking = capacity.breaking if capacity is not None else None
-    return write_run_folder(results, Path(out), breaking, plotlyjs, history)
+    return write_run_folder(results, Path(out), breaking, plotlyjs, history, records, fmt)
 
 
 def report(run_dir: str | Path, plotlyjs: str = "inline") -> Path:

@@ -9,7 +9,7 @@ the rows of every point. Without a sweep the tables have no point columns.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -137,7 +137,12 @@ class Results:
             return []
         return ["point", *column_names(list(self.scenario.sweep.over)).values()]  # type: ignore[union-attr]
 
-    def _stack(self, attribute: str) -> pd.DataFrame:
+    def stack(
+        self, attribute: str, pick: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+    ) -> pd.DataFrame:
+        """One frame of every run (``requests``, ``propagation``, or ``table:NAME``) with
+        ``pattern, replication`` (and the point's columns) in front; ``pick`` chooses the
+        rows kept of each run's frame (all of them without it)."""
         frames = []
         by_index = {p.index: p for p in self.points}
         for run in self.runs:
@@ -147,6 +152,8 @@ class Results:
                     continue
             else:
                 frame = getattr(run, attribute)
+            if pick is not None:
+                frame = pick(frame)
             stacked = frame.assign(pattern=run.pattern, replication=run.replication)[
                 ["pattern", "replication", *frame.columns]
             ]
@@ -158,23 +165,23 @@ class Results:
     @property
     def requests(self) -> pd.DataFrame:
         """Every request of every run: ``pattern, replication, op, key, service, start, ...``."""
-        return self._stack("requests")
+        return self.stack("requests")
 
     @property
     def propagation(self) -> pd.DataFrame:
         """Every (commit, replica) pair of every run with its propagation delay."""
-        return self._stack("propagation")
+        return self.stack("propagation")
 
     @property
     def copies(self) -> pd.DataFrame:
         """The consistency metrics of every run copy by copy: ``pattern, replication, copy,
         commits, staleness_p50, ...`` (:func:`sim.metrics.summarize.copy_table`)."""
-        return self._stack("table:copies")
+        return self.stack("table:copies")
 
     def table(self, name: str) -> pd.DataFrame:
         """A table every run's components recorded (``consumer_lag``, ``connector_polls``,
         ...), stacked with ``pattern, replication`` in front; empty when no run has it."""
-        return self._stack(f"table:{name}")
+        return self.stack(f"table:{name}")
 
     @property
     def per_replication(self) -> pd.DataFrame:

@@ -39,7 +39,7 @@ def test_run_writes_the_run_folder(tmp_path):
         "scenario.resolved.yaml",
         "summary.csv",
         "summary.json",
-        "requests.csv",
+        "requests.parquet",
         "report.html",
     ):
         assert (out / name).is_file(), name

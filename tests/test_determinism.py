@@ -16,7 +16,7 @@ def test_same_seed_gives_byte_identical_run_folders(scenario_factory, tmp_path):
     scenario = scenario_factory(faults=FAULTS, replications=2)
     first = api.write(api.run(scenario, workers=1), tmp_path / "a")
     second = api.write(api.run(scenario, workers=2), tmp_path / "b")
-    for name in ("summary.csv", "summary.json", "requests.csv", "propagation.csv"):
+    for name in ("summary.csv", "summary.json", "requests.parquet", "propagation.parquet"):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 

@@ -225,5 +225,5 @@ def test_sigint_exits_130_and_resume_completes_the_sweep(tmp_path):
     code, output = _run(*args, "-o", str(out), "--resume")
     assert code == 0, output
     assert not work.exists() and not (out / "INCOMPLETE").exists()
-    for name in ("summary.csv", "requests.csv", "replications.csv", "points.csv"):
+    for name in ("summary.csv", "requests.parquet", "replications.csv", "points.csv"):
         assert (out / name).read_bytes() == (whole / name).read_bytes(), name

@@ -86,10 +86,34 @@ def run(
         ),
     ] = None,
     check_invariants: CheckOption = False,
+    records: Annotated[
+        str,
+        typer.Option(
+            "--records",
+            help="which request and propagation rows to write: all, sample (every k-th row, "
+            "at most 10,000 per run), none, or auto (all; sample with a sweep)",
+        ),
+    ] = "auto",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="format of the request and propagation files: parquet or csv"
+        ),
+    ] = "parquet",
 ) -> None:
     """Simulate every pattern of a scenario and write its run folder and report."""
     console, err = consoles()
     check_plotlyjs(plotlyjs, err)
+    for option, value, allowed in (
+        ("--records", records, api.RECORD_MODES),
+        ("--format", fmt, api.RECORD_FORMATS),
+    ):
+        if value not in allowed:
+            err.print(
+                f"Usage error: {option} must be one of {', '.join(allowed)} (got {value!r})",
+                highlight=False,
+            )
+            raise typer.Exit(EXIT_USAGE)
     if export_history is not None and export_history not in ("json", "edn"):
         err.print(
             f"Usage error: --export-history {export_history!r}: use json or edn", highlight=False
@@ -140,7 +164,7 @@ def run(
             except ValueError as error:
                 err.print(f"{scenario}: {error}", highlight=False)
                 raise typer.Exit(EXIT_INVALID) from None
-        api.write(results, folder, found, plotlyjs, export_history)
+        api.write(results, folder, found, plotlyjs, export_history, records, fmt)
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None

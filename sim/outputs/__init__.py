@@ -1,5 +1,6 @@
-"""The run folder: its files (:mod:`sim.outputs.folder`) and its store of finished runs
-(:mod:`sim.outputs.store`), and a folder read back (:mod:`sim.outputs.reread`)."""
+"""The run folder: its files (:mod:`sim.outputs.folder`), its record files of requests and
+propagation (:mod:`sim.outputs.records`), its store of finished runs (:mod:`sim.outputs.store`),
+and a folder read back (:mod:`sim.outputs.reread`)."""
 
 from sim.outputs.folder import SCHEMA_VERSION, summary_document, write_report, write_run_folder
 from sim.outputs.reread import read_results

@@ -10,7 +10,10 @@ appears anywhere, so the same seed gives byte-identical files. A file an older r
 this one does not write (``verdicts.csv`` of a run with SLOs, when this one has none) is
 removed. With a sweep every table starts with the point's columns, ``points.csv`` lists the
 points, and the report shows each (pattern, point) as its own variant. ``copies.csv`` holds the
-consistency metrics of every run copy by copy.
+consistency metrics of every run copy by copy. The request and propagation records are written
+by :mod:`sim.outputs.records` (Parquet or CSV; all, a sample or none); the summary never reads
+them back. Last, ``manifest.json`` is written again with the list of the folder's files and
+their formats.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ import pandas as pd
 import sim
 from sim.outputs.history import write_histories
 from sim.outputs.record import decision_record
+from sim.outputs.records import write_records
 from sim.outputs.store import (
     OUTPUT_FILES,
     Manifest,
@@ -144,11 +149,15 @@ def write_run_folder(
     capacity: pd.DataFrame | None = None,
     plotlyjs: str = "inline",
     history: str | None = None,
+    records: str = "auto",
+    fmt: str = "parquet",
 ) -> Path:
     """Write every file of a run into ``out`` (created if needed); ``capacity`` is the
     breaking-point table of a capacity search, for the decision record; ``plotlyjs`` how the
     report gets plotly.js (:data:`sim.report.page.PLOTLYJS_MODES`); ``history`` (``json`` or
-    ``edn``) adds each run's operations as a Jepsen history (:mod:`sim.outputs.history`).
+    ``edn``) adds each run's operations as a Jepsen history (:mod:`sim.outputs.history`);
+    ``records`` (``auto``, ``all``, ``sample``, ``none``) and ``fmt`` (``parquet``, ``csv``)
+    say which request and propagation rows are written and how (:mod:`sim.outputs.records`).
 
     Everything is written into the staging folder (where the runs were stored, or a new one),
     which replaces ``out`` only once complete (:func:`sim.outputs.store.publish`)."""
@@ -161,8 +170,7 @@ def write_run_folder(
         if out.exists():  # the work of another experiment
             shutil.rmtree(out)
         out.mkdir(parents=True)
-        text = json.dumps(manifest.document(), indent=2, allow_nan=False) + "\n"
-        (out / "manifest.json").write_text(text, encoding="utf-8")
+        manifest.write(out)
         mark_incomplete(out, f"This run of {manifest.scenario!r} was interrupted while written.")
     written = {"manifest.json"}
 
@@ -174,8 +182,8 @@ def write_run_folder(
     written.add("scenario.resolved.yaml")
     if results.swept:
         put("points.csv", _points_table(results))
-    put("requests.csv", results.requests)
-    put("propagation.csv", results.propagation)
+    listed = write_records(results, out, fmt, records)
+    written.update(entry["name"] for entry in listed)
     put("faults.csv", results.faults)
     put("replications.csv", results.per_replication)
     put("copies.csv", results.copies)
@@ -192,13 +200,43 @@ def write_run_folder(
         written.add("decision.md")
     if history is not None:
         write_histories(results.runs, out, history)
+        listed.append({"name": "history/", "format": "jsonl" if history == "json" else "edn"})
     elif (out / "history").is_dir():  # an older run's, not this one's
         shutil.rmtree(out / "history")
     for name in OUTPUT_FILES:  # what an older run wrote and this one does not
         if name not in written and name != "report.html":
             (out / name).unlink(missing_ok=True)
     write_report(results, out, plotlyjs)
+    written.add("report.html")
+    if plotlyjs == "directory":
+        written.add(PLOTLYJS_FILE)
+    records_listed = {entry["name"]: entry for entry in listed}
+    files = [
+        records_listed.pop(name, {"name": name, "format": _format(name)})
+        for name in OUTPUT_FILES
+        if name in written
+    ]
+    files += [*records_listed.values(), {"name": "runs/", "format": "parquet"}]
+    if (out / "capacity").is_dir():
+        files.append({"name": "capacity/", "format": "csv"})
+    replace(manifest, files=files).write(out)
     return publish(final)
+
+
+_FORMATS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".yaml": "yaml",
+    ".md": "markdown",
+    ".html": "html",
+    ".js": "javascript",
+}
+
+
+def _format(name: str) -> str:
+    """The format of a file of the folder, by its suffix."""
+    return _FORMATS[Path(name).suffix]
 
 
 def _points_table(results: Results) -> pd.DataFrame:

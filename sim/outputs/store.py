@@ -24,7 +24,7 @@ import json
 import math
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ INCOMPLETE = "INCOMPLETE"
 OUTPUT_FILES = (
     "manifest.json",
     "scenario.resolved.yaml",
+    "requests.parquet",
+    "propagation.parquet",
     "requests.csv",
     "propagation.csv",
     "faults.csv",
@@ -148,6 +150,9 @@ class Manifest:
     generator: str
     patterns: list[str]
     points: list[dict[str, Any]]
+    files: list[dict[str, Any]] = field(default_factory=list)
+    """The files of the finished folder, each ``{name, format}`` (record files also with
+    ``records``, ``rows`` and, for a sample, how it was drawn); empty until it is written."""
 
     @classmethod
     def of(cls, scenario: Scenario, patterns: list[str]) -> Manifest:
@@ -177,7 +182,15 @@ class Manifest:
             "generator": self.generator,
             "patterns": self.patterns,
             "points": self.points,
+            "files": self.files,
         }
+
+    def write(self, folder: Path) -> None:
+        """Write ``folder/manifest.json`` (atomically: the old one or the new one)."""
+        text = json.dumps(self.document(), indent=2, allow_nan=False) + "\n"
+        temporary = folder / ".manifest.json.tmp"
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, folder / "manifest.json")
 
     @classmethod
     def read(cls, folder: Path) -> Manifest | None:
@@ -191,6 +204,7 @@ class Manifest:
                 str(data["generator"]),
                 [str(p) for p in data["patterns"]],
                 list(data["points"]),
+                list(data.get("files", [])),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -257,10 +271,7 @@ class RunStore:
             shutil.rmtree(self.runs)
 
     def _write_manifest(self) -> None:
-        text = json.dumps(self.manifest.document(), indent=2, allow_nan=False) + "\n"
-        temporary = self.folder / ".manifest.json.tmp"
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, self.folder / "manifest.json")
+        self.manifest.write(self.folder)
 
     def save(self, run: RunResult) -> None:
         """Write one finished run (atomically: a complete folder, or nothing)."""
