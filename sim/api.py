@@ -10,6 +10,13 @@ A sweep runs the scenario at several points (a ``sweep:`` block, or ``api.sweep`
 table of its results starts with the point's columns:
 
 >>> results = api.sweep(scenario, {"workload.phases[0].rate": [50, 100, 200]})
+
+The runs run on an executor (:mod:`sim.executors`): this process, worker processes
+(``executor="local:4"``, or ``workers=4``), a Dask ``LocalCluster`` (``"dask:local"``) or a
+running Dask cluster (``"dask://host:8786"``); an executor opened once can serve several calls:
+
+>>> with api.parse_executor("dask:local:2").open() as pool:
+...     results = api.run(scenario, executor=pool)
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.config.model import Scenario, ensure_current
+from sim.executors import Executor, ExecutorError, ExecutorSpec, parse_executor
 from sim.experiments import (
     DATABASE,
     MAX_REQUESTS,
@@ -73,6 +81,9 @@ __all__ = [
     "Budget",
     "CapacityResult",
     "Comparison",
+    "Executor",
+    "ExecutorError",
+    "ExecutorSpec",
     "Exploration",
     "InvariantError",
     "ModelError",
@@ -97,6 +108,7 @@ __all__ = [
     "invariants",
     "load",
     "parse",
+    "parse_executor",
     "parse_values",
     "points",
     "report",
@@ -189,6 +201,7 @@ def run(
     *,
     patterns: Sequence[str] | None = None,
     workers: int | None = None,
+    executor: str | ExecutorSpec | Executor | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     progress: Callable[[Progress], None] | None = None,
@@ -198,12 +211,16 @@ def run(
     point of its sweep. With ``out``, each finished run is stored in that run folder as it
     completes; with ``resume``, the runs already stored there are kept, not run again (the
     folder must hold a run of the same scenario: :class:`StoreMismatch`). ``baseline`` names
-    the pattern ``results.compare`` differences the others against (every pair, without)."""
+    the pattern ``results.compare`` differences the others against (every pair, without).
+    ``executor`` says where the runs run (see :func:`parse_executor`; default ``local``, one process
+    per core); ``workers=N`` is short for ``executor="local:N"``. The results are the same, bit
+    for bit, on any executor and with any number of workers."""
     folder = Path(out) if out is not None else None
     return run_experiment(
         scenario,
         patterns=patterns,
         workers=workers,
+        executor=executor,
         out=folder,
         resume=resume,
         progress=progress,
@@ -255,6 +272,7 @@ def capacity(
     scenario: Scenario,
     *,
     workers: int | None = None,
+    executor: str | ExecutorSpec | Executor | None = None,
     out: str | Path | None = None,
     on_probe: Callable[[Probe], None] | None = None,
 ) -> CapacityResult:
@@ -262,7 +280,8 @@ def capacity(
     ``capacity:`` block, or the defaults: every rate scaled, from 1× by doubling or halving,
     then bisection to 5 %). With ``out``, each probe is written to that folder as it finishes
     (``probes.csv``, ``probe_verdicts.csv``) and the breaking points at the end
-    (``capacity.csv``, ``capacity.json``)."""
+    (``capacity.csv``, ``capacity.json``). Each probe's replications run on ``executor`` (as
+    for :func:`run`)."""
     writer = CapacityWriter(Path(out)) if out is not None else None
 
     def probed(probe: Probe) -> None:
@@ -271,7 +290,7 @@ def capacity(
         if on_probe is not None:
             on_probe(probe)
 
-    result = search_capacity(scenario, workers=workers, on_probe=probed)
+    result = search_capacity(scenario, workers=workers, executor=executor, on_probe=probed)
     if writer is not None:
         writer.finish(result)
     return result

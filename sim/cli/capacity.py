@@ -15,9 +15,12 @@ from sim.cli.shell import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_USAGE,
+    ExecutorOption,
     ScenarioPath,
     SetOption,
+    WorkersOption,
     app,
+    check_executor,
     consoles,
     load,
 )
@@ -48,12 +51,12 @@ def capacity(
         int | None, typer.Option(help="replications per probe [default: the scenario's]", min=1)
     ] = None,
     set_: SetOption = None,
-    workers: Annotated[
-        int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
-    ] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = None,
 ) -> None:
     """Find the load at which each pattern stops meeting its SLOs (bracketing, then bisection)."""
     console, err = consoles()
+    where = check_executor(executor, workers, err)
     overrides = list(set_ or [])
     if slo:
         overrides.append("capacity.slo=" + json.dumps(list(slo)))
@@ -75,8 +78,8 @@ def capacity(
         )
 
     try:
-        result = api.capacity(loaded, workers=workers, out=folder, on_probe=shown)
-    except api.UnknownPatternError as error:
+        result = api.capacity(loaded, executor=where, out=folder, on_probe=shown)
+    except (api.UnknownPatternError, api.ExecutorError) as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except ValueError as error:

@@ -20,12 +20,15 @@ from sim.cli.shell import (
     EXIT_INVALID,
     EXIT_SLO,
     EXIT_USAGE,
+    ExecutorOption,
     MaxRequestsOption,
     PlotlyjsOption,
     ScenarioPath,
     SetOption,
+    WorkersOption,
     app,
     check_budget,
+    check_executor,
     check_plotlyjs,
     consoles,
     load,
@@ -66,9 +69,8 @@ def run(
             help="keep the runs the folder already holds (same scenario) and run the rest"
         ),
     ] = False,
-    workers: Annotated[
-        int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
-    ] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = None,
     baseline: Annotated[
         str | None,
         typer.Option(help="paired differences against this pattern [default: every pair]"),
@@ -87,6 +89,7 @@ def run(
     """Simulate every pattern of a scenario and write its run folder and report."""
     console, err = consoles()
     check_plotlyjs(plotlyjs, err)
+    where = check_executor(executor, workers, err)
     if export_history is not None and export_history not in ("json", "edn"):
         err.print(
             f"Usage error: --export-history {export_history!r}: use json or edn", highlight=False
@@ -101,7 +104,7 @@ def run(
         scenario, overrides, err, _sweep_values(sweep or [], err), "zip" if zip_ else None
     )
     warn(loaded, err)
-    check_budget(scenario, loaded, err, max_requests, pattern, workers)
+    check_budget(scenario, loaded, err, max_requests, pattern, where.processes)
     folder = out if out is not None else Path("reports") / loaded.name
     try:
         api.check_output_folder(folder)
@@ -114,7 +117,7 @@ def run(
             results = api.run(
                 loaded,
                 patterns=pattern,
-                workers=workers,
+                executor=where,
                 out=folder,
                 resume=resume,
                 progress=watch,
@@ -127,7 +130,9 @@ def run(
                 "searching each pattern's breaking point for the decision record", highlight=False
             )
             try:
-                found = api.capacity(loaded, workers=workers, out=api.staging(folder) / "capacity")
+                found = api.capacity(loaded, executor=where, out=api.staging(folder) / "capacity")
+            except api.ExecutorError:
+                raise
             except ValueError as error:
                 err.print(f"{scenario}: {error}", highlight=False)
                 raise typer.Exit(EXIT_INVALID) from None
@@ -135,7 +140,7 @@ def run(
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-    except api.StoreMismatch as error:
+    except (api.StoreMismatch, api.ExecutorError) as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:

@@ -20,12 +20,15 @@ __all__ = [
     "EXIT_SLO",
     "EXIT_UNEXPECTED",
     "EXIT_USAGE",
+    "ExecutorOption",
     "MaxRequestsOption",
     "PlotlyjsOption",
     "ScenarioPath",
     "SetOption",
+    "WorkersOption",
     "app",
     "check_budget",
+    "check_executor",
     "check_plotlyjs",
     "consoles",
     "load",
@@ -117,6 +120,33 @@ def check_plotlyjs(plotlyjs: str, err: Console) -> None:
             highlight=False,
         )
         raise typer.Exit(EXIT_USAGE)
+
+
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="where the runs run: local (processes, one per core), local:N, dask:local[:N] "
+        "(a Dask LocalCluster), dask://HOST:PORT (a running Dask scheduler) [default: local]",
+        show_default=False,
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        help="worker processes: short for --executor local:N [default: the cores available]",
+        min=1,
+    ),
+]
+
+
+def check_executor(executor: str | None, workers: int | None, err: Console) -> api.ExecutorSpec:
+    """The executor of ``--executor`` and ``--workers``, or exit 2 saying what is wrong."""
+    try:
+        return api.parse_executor(executor, workers)
+    except api.ExecutorError as error:
+        err.print(f"Usage error: {error}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 MaxRequestsOption = Annotated[
