@@ -148,3 +148,16 @@ def test_a_scheduler_that_does_not_answer_is_a_usage_error(
     assert code == 2, output
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in output
     assert "Traceback" not in output
+
+
+def test_a_scheduler_without_workers_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster, "WAIT_FOR_WORKERS", 0.5)
+    with LocalCluster(
+        n_workers=0, processes=False, protocol="tcp://", dashboard_address=None
+    ) as empty:
+        address = empty.scheduler_address.replace("tcp://", "dask://")
+        code, output = run(tmp_path / "out", "--executor", address)
+    assert code == 2, output
+    assert "has no worker" in output and "dask worker" in output

@@ -83,7 +83,7 @@ class DaskExecutor(Executor):
         except (OSError, TimeoutError):
             raise ExecutorError(
                 f"the Dask scheduler at {address} has no worker (none joined within "
-                f"{WAIT_FOR_WORKERS:g} s): start one with dask-worker {address}"
+                f"{WAIT_FOR_WORKERS:g} s): start one with dask worker {address}"
             ) from None
         try:
             versions = self._client.run(_worker_version)
