@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint bench interval-coverage fuzz schema clean
+.PHONY: demo test lint bench bench-scale interval-coverage fuzz schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ lint: $(VENV)/.installed-lint  ## ruff, mypy and the import contracts (layers, n
 bench: $(VENV)/.installed  ## the benchmark suite as ratios measured in one run (FULL=1: 1M-request M/M/4)
 	mkdir -p reports
 	$(BIN)/python benchmarks/suite.py $(if $(FULL),--full) --out reports/benchmarks.md
+
+bench-scale: $(VENV)/.installed  ## one 16-replication job on one and two local workers (DASK=1: and dask:local:2)
+	$(BIN)/python benchmarks/bench_scale.py $(if $(DASK),--dask)
 
 interval-coverage: $(VENV)/.installed  ## how often the 95% interval holds the M/M/1 mean (100 experiments)
 	$(BIN)/python benchmarks/coverage_mm1.py
