@@ -5,6 +5,9 @@ with a message, never a traceback."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -161,3 +164,30 @@ def test_a_scheduler_without_workers_is_a_usage_error(
         code, output = run(tmp_path / "out", "--executor", address)
     assert code == 2, output
     assert "has no worker" in output and "dask worker" in output
+
+
+def test_ctrl_c_stops_a_dask_local_run_quietly_and_keeps_its_runs(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole foreground process group: the cluster's workers ignore it, so
+    only patternsim answers (exit 130, the finished runs kept), with no worker tracebacks."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "sim", "run", str(QUICKSTART), "-o", str(out), *SHORT]
+    child = subprocess.Popen(
+        [*command, "--executor", "dask:local:2"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    assert child.stderr is not None
+    said = []
+    for line in child.stderr:
+        said.append(line)
+        if "runs done" in line:
+            os.killpg(child.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
+            break
+    said.append(child.stderr.read())
+    output = "".join(said)
+    assert child.wait() == 130, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    assert "--resume" in output
+    assert any((api.staging(out) / "runs").iterdir())

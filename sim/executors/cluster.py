@@ -61,8 +61,12 @@ class DaskExecutor(Executor):
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
+                host="127.0.0.1",
                 dashboard_address=None,
+                # the scheduler's HTTP routes on a free port: no clash over 8787, no warning
+                scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                 silence_logs=logging.ERROR,
+                preload=["sim.executors.quiet"],  # Ctrl-C is for this process alone
             )
             self._client: Any = Client(self._cluster, set_as_default=False)
             return
