@@ -90,7 +90,7 @@ def test_a_running_cluster_is_reached_by_its_address_and_serves_several_calls() 
     alone = api.run(scenario, executor="local:1").summary
     with LocalCluster(
         n_workers=1,
-        threads_per_worker=2,
+        threads_per_worker=1,
         processes=False,
         protocol="tcp://",
         dashboard_address=None,

@@ -11,8 +11,10 @@ stream key, and whatever else a :class:`sim.runner.Task` carries), so what cross
 per run is a few hundred bytes. A worker puts the scenario back into the task and calls
 :func:`sim.runner.run_one`; results stream back as they finish (``distributed.as_completed``)
 and each is released on the cluster once it is handed on. On an error or an interrupt the
-unfinished runs are cancelled. Connecting to a running scheduler checks that a worker joins
-within :data:`WAIT_FOR_WORKERS` seconds and that every worker runs the same patternsim version.
+unfinished runs are cancelled. A local cluster's workers ignore Ctrl-C, which is for the
+``patternsim`` process to answer (:mod:`sim.executors.quiet`), and its scheduler listens on this
+machine only. Connecting to a running scheduler checks that a worker joins within
+:data:`WAIT_FOR_WORKERS` seconds and that every worker runs the same patternsim version.
 
 Left out: data that a scenario reads from files at run time (trace files) is read by the
 worker, so a remote cluster needs those files at the same paths (a shared file system); patterns
@@ -68,7 +70,11 @@ class DaskExecutor(Executor):
                 silence_logs=logging.ERROR,
                 preload=["sim.executors.quiet"],  # Ctrl-C is for this process alone
             )
-            self._client: Any = Client(self._cluster, set_as_default=False)
+            try:
+                self._client: Any = Client(self._cluster, set_as_default=False)
+            except BaseException:
+                self._cluster.close()
+                raise
             return
         self.description = address.replace("tcp://", "dask://", 1)
         try:
