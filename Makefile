@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint bench bench-records interval-coverage validate fuzz schema clean
+.PHONY: demo test lint bench bench-records bench-scale interval-coverage validate fuzz schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,8 @@ bench: $(VENV)/.installed  ## the benchmark suite as ratios measured in one run 
 
 bench-records: $(VENV)/.installed  ## writing 1M requests' records: CSV against Parquet, CPU time
 	$(BIN)/python benchmarks/bench_records.py --sample --folder
+bench-scale: $(VENV)/.installed  ## one 16-replication job on one and two local workers (DASK=1: and dask:local:2)
+	$(BIN)/python benchmarks/bench_scale.py $(if $(DASK),--dask)
 
 interval-coverage: $(VENV)/.installed  ## how often the 95% interval holds the M/M/1 mean (100 experiments)
 	$(BIN)/python benchmarks/coverage_mm1.py

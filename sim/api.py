@@ -10,6 +10,13 @@ A sweep runs the scenario at several points (a ``sweep:`` block, or ``api.sweep`
 table of its results starts with the point's columns:
 
 >>> results = api.sweep(scenario, {"workload.phases[0].rate": [50, 100, 200]})
+
+The runs run on an executor (:mod:`sim.executors`): this process, worker processes
+(``executor="local:4"``, or ``workers=4``), a Dask ``LocalCluster`` (``"dask:local"``) or a
+running Dask cluster (``"dask://host:8786"``); an executor opened once can serve several calls:
+
+>>> with api.parse_executor("dask:local:2").open() as pool:
+...     results = api.run(scenario, executor=pool)
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.config.model import Scenario, ensure_current
+from sim.executors import Executor, ExecutorError, ExecutorSpec, parse_executor
 from sim.experiments import (
     DATABASE,
     MAX_REQUESTS,
@@ -78,6 +86,9 @@ __all__ = [
     "Budget",
     "CapacityResult",
     "Comparison",
+    "Executor",
+    "ExecutorError",
+    "ExecutorSpec",
     "Exploration",
     "InvariantBroken",
     "InvariantError",
@@ -103,6 +114,7 @@ __all__ = [
     "invariants",
     "load",
     "parse",
+    "parse_executor",
     "parse_values",
     "points",
     "read_records",
@@ -196,6 +208,7 @@ def run(
     *,
     patterns: Sequence[str] | None = None,
     workers: int | None = None,
+    executor: str | ExecutorSpec | Executor | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     progress: Callable[[Progress], None] | None = None,
@@ -207,15 +220,18 @@ def run(
     completes; with ``resume``, the runs already stored there are kept, not run again (the
     folder must hold a run of the same scenario: :class:`StoreMismatch`). ``baseline`` names
     the pattern ``results.compare`` differences the others against (every pair, without).
-    ``check_invariants`` checks the model's invariants as every run goes (in worker processes
-    too): the first broken one raises :class:`InvariantBroken` (simulated time, pattern,
-    component, key, expected, found), with the runs finished before it kept in ``out``; the
-    checks change no figure."""
+    ``executor`` says where the runs run (see :func:`parse_executor`; default ``local``, one
+    process per core); ``workers=N`` is short for ``executor="local:N"``. The results are the
+    same, bit for bit, on any executor and with any number of workers. ``check_invariants``
+    checks the model's invariants as every run goes (in worker processes too): the first broken
+    one raises :class:`InvariantBroken` (simulated time, pattern, component, key, expected,
+    found), with the runs finished before it kept in ``out``; the checks change no figure."""
     folder = Path(out) if out is not None else None
     return run_experiment(
         scenario,
         patterns=patterns,
         workers=workers,
+        executor=executor,
         out=folder,
         resume=resume,
         progress=progress,
@@ -273,6 +289,7 @@ def capacity(
     scenario: Scenario,
     *,
     workers: int | None = None,
+    executor: str | ExecutorSpec | Executor | None = None,
     out: str | Path | None = None,
     on_probe: Callable[[Probe], None] | None = None,
     check_invariants: bool = False,
@@ -281,7 +298,8 @@ def capacity(
     ``capacity:`` block, or the defaults: every rate scaled, from 1× by doubling or halving,
     then bisection to 5 %). With ``out``, each probe is written to that folder as it finishes
     (``probes.csv``, ``probe_verdicts.csv``) and the breaking points at the end
-    (``capacity.csv``, ``capacity.json``). ``check_invariants`` as for :func:`run`."""
+    (``capacity.csv``, ``capacity.json``). Each probe's replications run on ``executor`` (as
+    for :func:`run`); ``check_invariants`` as for :func:`run`."""
     writer = CapacityWriter(Path(out)) if out is not None else None
 
     def probed(probe: Probe) -> None:
@@ -290,7 +308,9 @@ def capacity(
         if on_probe is not None:
             on_probe(probe)
 
-    result = search_capacity(scenario, workers=workers, on_probe=probed, check=check_invariants)
+    result = search_capacity(
+        scenario, workers=workers, executor=executor, on_probe=probed, check=check_invariants
+    )
     if writer is not None:
         writer.finish(result)
     return result

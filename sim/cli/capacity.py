@@ -16,9 +16,12 @@ from sim.cli.shell import (
     EXIT_INVALID,
     EXIT_USAGE,
     CheckOption,
+    ExecutorOption,
     ScenarioPath,
     SetOption,
+    WorkersOption,
     app,
+    check_executor,
     consoles,
     invariant_broken,
     load,
@@ -50,13 +53,13 @@ def capacity(
         int | None, typer.Option(help="replications per probe [default: the scenario's]", min=1)
     ] = None,
     set_: SetOption = None,
-    workers: Annotated[
-        int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
-    ] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = None,
     check_invariants: CheckOption = False,
 ) -> None:
     """Find the load at which each pattern stops meeting its SLOs (bracketing, then bisection)."""
     console, err = consoles()
+    where = check_executor(executor, workers, err)
     overrides = list(set_ or [])
     if slo:
         overrides.append("capacity.slo=" + json.dumps(list(slo)))
@@ -79,9 +82,9 @@ def capacity(
 
     try:
         result = api.capacity(
-            loaded, workers=workers, out=folder, on_probe=shown, check_invariants=check_invariants
+            loaded, executor=where, out=folder, on_probe=shown, check_invariants=check_invariants
         )
-    except api.UnknownPatternError as error:
+    except (api.UnknownPatternError, api.ExecutorError) as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except ValueError as error:

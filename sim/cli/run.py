@@ -21,12 +21,15 @@ from sim.cli.shell import (
     EXIT_SLO,
     EXIT_USAGE,
     CheckOption,
+    ExecutorOption,
     MaxRequestsOption,
     PlotlyjsOption,
     ScenarioPath,
     SetOption,
+    WorkersOption,
     app,
     check_budget,
+    check_executor,
     check_plotlyjs,
     consoles,
     invariant_broken,
@@ -68,9 +71,8 @@ def run(
             help="keep the runs the folder already holds (same scenario) and run the rest"
         ),
     ] = False,
-    workers: Annotated[
-        int | None, typer.Option(help="worker processes [default: the cores available]", min=1)
-    ] = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = None,
     baseline: Annotated[
         str | None,
         typer.Option(help="paired differences against this pattern [default: every pair]"),
@@ -114,6 +116,7 @@ def run(
                 highlight=False,
             )
             raise typer.Exit(EXIT_USAGE)
+    where = check_executor(executor, workers, err)
     if export_history is not None and export_history not in ("json", "edn"):
         err.print(
             f"Usage error: --export-history {export_history!r}: use json or edn", highlight=False
@@ -128,7 +131,7 @@ def run(
         scenario, overrides, err, _sweep_values(sweep or [], err), "zip" if zip_ else None
     )
     warn(loaded, err)
-    check_budget(scenario, loaded, err, max_requests, pattern, workers)
+    check_budget(scenario, loaded, err, max_requests, pattern, where.processes)
     folder = out if out is not None else Path("reports") / loaded.name
     try:
         api.check_output_folder(folder)
@@ -141,7 +144,7 @@ def run(
             results = api.run(
                 loaded,
                 patterns=pattern,
-                workers=workers,
+                executor=where,
                 out=folder,
                 resume=resume,
                 progress=watch,
@@ -157,10 +160,12 @@ def run(
             try:
                 found = api.capacity(
                     loaded,
-                    workers=workers,
+                    executor=where,
                     out=api.staging(folder) / "capacity",
                     check_invariants=check_invariants,
                 )
+            except api.ExecutorError:
+                raise
             except ValueError as error:
                 err.print(f"{scenario}: {error}", highlight=False)
                 raise typer.Exit(EXIT_INVALID) from None
@@ -168,7 +173,7 @@ def run(
     except api.UnknownPatternError as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
-    except api.StoreMismatch as error:
+    except (api.StoreMismatch, api.ExecutorError) as error:
         err.print(f"Usage error: {error}", highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     except api.InvariantBroken as error:

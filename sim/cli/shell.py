@@ -22,12 +22,15 @@ __all__ = [
     "EXIT_UNEXPECTED",
     "EXIT_USAGE",
     "CheckOption",
+    "ExecutorOption",
     "MaxRequestsOption",
     "PlotlyjsOption",
     "ScenarioPath",
     "SetOption",
+    "WorkersOption",
     "app",
     "check_budget",
+    "check_executor",
     "check_plotlyjs",
     "consoles",
     "invariant_broken",
@@ -131,6 +134,22 @@ CheckOption = Annotated[
         help="check the model's invariants as each run goes; the first broken one exits 5",
     ),
 ]
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="where the runs run: local (processes, one per core), local:N, dask:local[:N] "
+        "(a Dask LocalCluster), dask://HOST:PORT (a running Dask scheduler) [default: local]",
+        show_default=False,
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        help="worker processes: short for --executor local:N [default: the cores available]",
+        min=1,
+    ),
+]
 
 
 def invariant_broken(error: api.InvariantBroken, err: Console, kept: str = "") -> typer.Exit:
@@ -140,6 +159,15 @@ def invariant_broken(error: api.InvariantBroken, err: Console, kept: str = "") -
     if kept:
         err.print(kept, highlight=False)
     return typer.Exit(EXIT_INVARIANT)
+
+
+def check_executor(executor: str | None, workers: int | None, err: Console) -> api.ExecutorSpec:
+    """The executor of ``--executor`` and ``--workers``, or exit 2 saying what is wrong."""
+    try:
+        return api.parse_executor(executor, workers)
+    except api.ExecutorError as error:
+        err.print(f"Usage error: {error}", highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 MaxRequestsOption = Annotated[

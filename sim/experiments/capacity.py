@@ -37,10 +37,11 @@ import pandas as pd
 
 from sim.config.model import Capacity, Scenario
 from sim.config.paths import parse_path
+from sim.executors import Executor, ExecutorSpec, opened, resolve
 from sim.experiments.run import chosen_patterns
 from sim.metrics.slo import Slo
 from sim.results import Results
-from sim.runner import RunResult, Task, default_workers, execute
+from sim.runner import RunResult, Task
 from sim.scenario import points, resolved_dict, with_sweep
 from sim.workload import phase_area
 
@@ -118,11 +119,14 @@ def search_capacity(
     settings: Capacity | None = None,
     *,
     workers: int | None = None,
+    executor: str | ExecutorSpec | Executor | None = None,
     on_probe: Callable[[Probe], None] | None = None,
     check: bool = False,
 ) -> CapacityResult:
-    """Search every pattern's breaking point (see the module docstring); ``check`` checks the
-    invariants during every probe's runs (:mod:`sim.kernel.always`)."""
+    """Search every pattern's breaking point (see the module docstring). A probe's
+    replications run on ``executor`` (``workers`` alone: ``local:workers``, see
+    :func:`sim.experiments.run_experiment`), opened once for the whole search; ``check``
+    checks the invariants during every probe's runs (:mod:`sim.kernel.always`)."""
     settings = settings or scenario.capacity or Capacity.model_validate({})
     slos = list(settings.slo) or list(scenario.slo)
     if not slos:
@@ -138,24 +142,36 @@ def search_capacity(
         )
     base_rate = _offered(scenario, settings.rate, base, 1.0)
     replications = settings.replications or scenario.first_replications
-    count = default_workers() if workers is None else workers
+    where = resolve(executor, workers)
     probes: list[Probe] = []
     rows = []
-    for name in chosen:
-        seen: dict[float, Probe] = {}
+    with opened(where) as pool:
+        for name in chosen:
+            seen: dict[float, Probe] = {}
 
-        def probe(multiplier: float, name: str = name, seen: dict[float, Probe] = seen) -> Probe:
-            key = float(f"{multiplier:.6g}")
-            if key not in seen:
-                seen[key] = _probe(
-                    scenario, name, key, base, settings, slos, replications, count, base_rate, check
-                )
-                probes.append(seen[key])
-                if on_probe is not None:
-                    on_probe(seen[key])
-            return seen[key]
+            def probe(
+                multiplier: float, name: str = name, seen: dict[float, Probe] = seen
+            ) -> Probe:
+                key = float(f"{multiplier:.6g}")
+                if key not in seen:
+                    seen[key] = _probe(
+                        scenario,
+                        name,
+                        key,
+                        base,
+                        settings,
+                        slos,
+                        replications,
+                        pool,
+                        base_rate,
+                        check,
+                    )
+                    probes.append(seen[key])
+                    if on_probe is not None:
+                        on_probe(seen[key])
+                return seen[key]
 
-        rows.append(_search(name, probe, settings, base_rate, seen, slos))
+            rows.append(_search(name, probe, settings, base_rate, seen, slos))
     breaking = pd.DataFrame(
         rows,
         columns=[
@@ -285,7 +301,7 @@ def _probe(
     settings: Capacity,
     slos: list[Slo],
     replications: int,
-    workers: int,
+    pool: Executor,
     base_rate: float,
     check: bool = False,
 ) -> Probe:
@@ -302,7 +318,7 @@ def _probe(
             Task(point.scenario, index, r, point.index, point.key, check)
             for r in range(len(runs), wanted)
         ]
-        runs.extend(run for _, run in execute(tasks, workers=min(workers, len(tasks))))
+        runs.extend(run for _, run in sorted(pool.run(tasks), key=lambda done: done[0]))
         results = Results.build(at, [name], runs)
         outcome, failed = _judge(results, slos)
         if outcome != UNSURE or wanted >= settings.max_replications:

@@ -1,11 +1,12 @@
 """Running an experiment: every point of the scenario, every pattern, every replication.
 
 The work is a list of tasks, one per (point, pattern, replication), each small and independent
-(:class:`sim.runner.Task`); they run on the executor of :func:`sim.runner.execute`, and each
-finished run is written to the run folder's store at once (:mod:`sim.outputs.store`), so an
-interrupted experiment keeps every finished run and ``resume`` runs only what is missing. The
-results do not depend on the order runs finish in, on the number of workers, or on whether
-the experiment was interrupted and resumed: every run depends only on its task.
+(:class:`sim.runner.Task`); they run on an executor (:mod:`sim.executors`: this process, worker
+processes, or a Dask cluster), opened once for the experiment, and each finished run is written
+to the run folder's store at once (:mod:`sim.outputs.store`), so an interrupted experiment keeps
+every finished run and ``resume`` runs only what is missing. The results do not depend on the
+order runs finish in, on the executor or its number of workers, or on whether the experiment
+was interrupted and resumed: every run depends only on its task.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 
 from sim.config.experiments import AdaptiveReplications
 from sim.config.model import Scenario
+from sim.executors import Executor, ExecutorSpec, opened, resolve
 from sim.metrics.stats import mean_ci
 from sim.outputs import Manifest, RunStore
 from sim.results import Results
-from sim.runner import RunResult, Task, default_workers, execute
+from sim.runner import RunResult, Task
 from sim.scenario import Point, points
 
 __all__ = ["Progress", "UnknownPatternError", "run_experiment"]
@@ -59,6 +61,7 @@ def run_experiment(
     *,
     patterns: Sequence[str] | None = None,
     workers: int | None = None,
+    executor: str | ExecutorSpec | Executor | None = None,
     out: Path | None = None,
     resume: bool = False,
     progress: Callable[[Progress], None] | None = None,
@@ -69,10 +72,14 @@ def run_experiment(
     as it finishes (and with ``resume``, keep the runs already stored there). Adaptive
     replications (``replications: {min, max, target}``) run in rounds until every point's
     intervals are narrow enough. ``baseline`` names the pattern the paired differences are
-    taken against (every pair, without one). ``check`` checks the invariants during every
-    run (:mod:`sim.kernel.always`): the first broken one stops the experiment with
-    :class:`~sim.kernel.always.InvariantBroken`, the runs already stored kept."""
+    taken against (every pair, without one). ``executor`` says where the runs run (a spec,
+    see :func:`sim.executors.parse_executor`, or an open :class:`Executor`, left open);
+    ``workers`` alone is ``local:workers`` (default: one process per core available).
+    ``check`` checks the invariants during every run (:mod:`sim.kernel.always`): the first
+    broken one stops the experiment with :class:`~sim.kernel.always.InvariantBroken`, the runs
+    already stored kept."""
     chosen = chosen_patterns(scenario, patterns)
+    where = resolve(executor, workers)
     if baseline is not None and baseline not in chosen:
         raise UnknownPatternError(
             f"the baseline {baseline!r} is not among the patterns run ({', '.join(chosen)})"
@@ -83,35 +90,37 @@ def run_experiment(
     finished = store.begin(resume) if store is not None else {}
     runs = {key: run for key, run in finished.items() if key[1] in chosen}
     wanted = {p.index: _scenario(p).first_replications for p in all_points}
-    count = default_workers() if workers is None else workers
     resumed = len(runs)
-    while True:
-        tasks = [
-            Task(_scenario(point), names.index(name), replication, point.index, point.key, check)
-            for point in all_points
-            for name in chosen
-            for replication in range(wanted[point.index])
-            if (point.index, name, replication) not in runs
-        ]
-        total = len(chosen) * sum(wanted.values())
-        done = total - len(tasks)
-        if progress is not None:
-            progress(Progress(done, total, resumed, None))
-        for _, run in execute(tasks, workers=min(count, max(len(tasks), 1))):
-            if store is not None:
-                store.save(run)
-            runs[(run.point, run.pattern, run.replication)] = run
-            done += 1
+    with opened(where) as pool:
+        while True:
+            tasks = [
+                Task(
+                    _scenario(point), names.index(name), replication, point.index, point.key, check
+                )
+                for point in all_points
+                for name in chosen
+                for replication in range(wanted[point.index])
+                if (point.index, name, replication) not in runs
+            ]
+            total = len(chosen) * sum(wanted.values())
+            done = total - len(tasks)
             if progress is not None:
-                progress(Progress(done, total, resumed, run))
-        grown = False
-        for point in all_points:
-            more = _replications_needed(_scenario(point), point.index, chosen, runs)
-            if more > wanted[point.index]:
-                wanted[point.index] = more
-                grown = True
-        if not grown:
-            break
+                progress(Progress(done, total, resumed, None))
+            for _, run in pool.run(tasks):
+                if store is not None:
+                    store.save(run)
+                runs[(run.point, run.pattern, run.replication)] = run
+                done += 1
+                if progress is not None:
+                    progress(Progress(done, total, resumed, run))
+            grown = False
+            for point in all_points:
+                more = _replications_needed(_scenario(point), point.index, chosen, runs)
+                if more > wanted[point.index]:
+                    wanted[point.index] = more
+                    grown = True
+            if not grown:
+                break
     kept = [run for key, run in runs.items() if key[2] < wanted[key[0]]]
     return Results.build(scenario, chosen, kept, baseline=baseline)
 

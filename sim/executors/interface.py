@@ -1,0 +1,51 @@
+"""What every executor is: a place that runs tasks and hands back each result as it finishes.
+
+An executor runs :class:`sim.runner.Task` objects with :func:`sim.runner.run_one` and yields
+``(index of the task, its result)`` as each run finishes. A run depends only on its task (the
+scenario, the point, the pattern, the replication and their seeds), never on where or in which
+order it runs, so every executor gives the same results for the same tasks; the caller puts
+them back in task order. Executors are context managers: leaving the ``with`` block stops the
+worker processes or the cluster connection the executor started.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+
+from sim.runner import RunResult, Task
+
+__all__ = ["Executor", "ExecutorError"]
+
+
+class ExecutorError(ValueError):
+    """An executor that cannot be used: a spec that does not parse, Dask not installed, a
+    scheduler that cannot be reached."""
+
+
+class Executor(ABC):
+    """Runs tasks somewhere and yields each result as it finishes."""
+
+    description: str = ""
+    """How it reads in a message: ``local:2``, ``dask:local:2``, ``dask://host:8786``."""
+
+    @abstractmethod
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, RunResult]]:
+        """Run ``tasks``, yielding ``(index, result)`` as each finishes. On an error or an
+        interrupt the tasks not yet finished are dropped, and what was yielded is kept."""
+
+    def close(self) -> None:
+        """Stop what the executor started (nothing, by default)."""
+        return
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
