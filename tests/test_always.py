@@ -456,7 +456,7 @@ def test_checks_change_no_figure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(ENV_VAR, "0")
     off = api.write(api.run(scenario, workers=1), tmp_path / "off")
     on = api.write(api.run(scenario, workers=1, check_invariants=True), tmp_path / "on")
-    for name in ("summary.csv", "requests.csv", "propagation.csv", "copies.csv"):
+    for name in ("summary.csv", "requests.parquet", "propagation.parquet", "copies.csv"):
         assert (off / name).read_bytes() == (on / name).read_bytes(), name
 
 
