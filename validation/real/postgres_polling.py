@@ -1,7 +1,7 @@
 """The polling connector against a real PostgreSQL 15: rows a query-based poller never emits.
 
-Every row of ``data/postgres-polling-200.csv`` (a copy of ``../shared/validation/``; its
-README gives the set-up) is configured from its stated inputs only, as ``--set`` overrides of
+Every row of ``data/postgres-polling-200.csv`` (a copy of ``../shared/validation/``, with its
+README, which gives the set-up) is configured from its stated inputs only, as ``--set`` overrides of
 ``validation/scenarios/postgres-polling.yaml`` through :func:`sim.api.load`: Poisson inserts
 of fresh rows at the stated rate for 30 s, the stamp-to-commit duration L as the database's
 ``write_time`` (the think time's law with mean D — exponential, or lognormal with p99 10·D —
