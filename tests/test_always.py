@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pytest
+from distributed import LocalCluster
 from typer.testing import CliRunner
 
 from sim import api
@@ -405,6 +406,29 @@ def test_checks_reach_worker_processes(
     with pytest.raises(api.InvariantBroken) as caught:
         api.run(scenario, patterns=["ghost"], workers=2, check_invariants=True)
     assert caught.value.key == 7
+
+
+def test_checks_reach_dask_workers(
+    ghost: None, scenario_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The task crosses the network without its scenario and gets it back on the worker: the
+    flag goes with it, and the broken invariant comes back as itself. The worker runs in this
+    process (where the ghost pattern is registered), reached over TCP like a remote one."""
+    monkeypatch.setenv(ENV_VAR, "0")
+    scenario = _ghost_scenario(scenario_factory)
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        dashboard_address=None,
+    ) as running:
+        address = running.scheduler_address.replace("tcp://", "dask://")
+        with api.parse_executor(address).open() as pool:
+            api.run(scenario, patterns=["ghost"], executor=pool)  # off: only figures
+            with pytest.raises(api.InvariantBroken) as caught:
+                api.run(scenario, patterns=["ghost"], executor=pool, check_invariants=True)
+    assert (caught.value.pattern, caught.value.key) == ("ghost", 7)
 
 
 def test_the_cli_exits_5_with_one_line_and_keeps_the_finished_runs(
