@@ -27,10 +27,12 @@ import pandas as pd
 
 from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
+from sim.infra.occupancy import Occupied, window_average
 from sim.kernel.context import SimContext
 from sim.metrics.catalog import declared
 from sim.metrics.compensation import kept_commits
 from sim.metrics.consistency import propagation
+from sim.metrics.gauges import attempt_metrics, occupancy_metrics, wait_metrics
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import copy_table, replication_metrics
 from sim.patterns import PatternModel, model_class
@@ -101,7 +103,13 @@ def run_one(task: Task) -> RunResult:
     if workload.closed:
         _start_users(ctx, scenario, requests, log, model)
     injector.start()
-    drain = _run_through(ctx, model, load_end, scenario.drain)
+    services, databases = model.occupied()
+    mark = _marker(ctx, [*services.values(), *databases.values()])
+    if scenario.warmup > 0:
+        ctx.env.timeout(scenario.warmup).callbacks.append(lambda _e: mark())
+    else:
+        mark()
+    drain = _run_through(ctx, model, load_end, scenario.drain, mark)
     log.close(ctx.env.now)
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
@@ -133,6 +141,17 @@ def run_one(task: Task) -> RunResult:
         + sum(service.throttled for service in model.all_services())
     )
     metrics["shed"] = float(sum(service.shed for service in model.all_services()))
+    metrics.update(wait_metrics(request_frame, scenario.warmup))
+    metrics.update(
+        attempt_metrics(frames.get("http_calls"), frames.get("broker_produce"), scenario.warmup)
+    )
+    window = (scenario.warmup, load_end)
+    metrics.update(
+        occupancy_metrics(
+            {name: window_average(parts, *window) for name, parts in services.items()},
+            {name: window_average(parts, *window) for name, parts in databases.items()},
+        )
+    )
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
     frames["pending"] = pd.DataFrame(
         [(copy, key, version) for copy, pairs in pending.items() for key, version in sorted(pairs)],
@@ -181,13 +200,30 @@ def not_applicable(scenario: Scenario) -> dict[int, list[str]]:
     return found
 
 
+def _marker(ctx: SimContext, groups: list[Sequence[Occupied]]) -> Callable[[], None]:
+    """Mark the occupancy of every server now (:mod:`sim.infra.occupancy`)."""
+    servers = [server for group in groups for server in group]
+
+    def mark() -> None:
+        now = ctx.env.now
+        for server in servers:
+            server.mark(now)
+
+    return mark
+
+
 def _run_through(
-    ctx: SimContext, model: PatternModel, load_end: float, drain: Drain | float
+    ctx: SimContext,
+    model: PatternModel,
+    load_end: float,
+    drain: Drain | float,
+    at_load_end: Callable[[], None],
 ) -> tuple[float, bool]:
-    """Run the load, then the drain; returns (how long the drain ran, whether it was cut at
-    its cap before the system was quiet)."""
+    """Run the load, then ``at_load_end()``, then the drain; returns (how long the drain ran,
+    whether it was cut at its cap before the system was quiet)."""
     env = ctx.env
     env.run(until=load_end)
+    at_load_end()
     if not isinstance(drain, Drain):
         if drain > 0:
             env.run(until=load_end + drain)

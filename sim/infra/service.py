@@ -53,6 +53,7 @@ from sim.infra.balancer import Balancer
 from sim.infra.injected import Injectable, Injected
 from sim.infra.job import NO_DEADLINE, Job, Leak, Work
 from sim.infra.network import Network
+from sim.infra.occupancy import Occupied
 from sim.infra.queries import Queries
 from sim.infra.throttle import TokenBucket
 from sim.kernel.codes import ERROR, TIMEOUT, Done
@@ -63,8 +64,9 @@ from sim.kernel.schedule import Trampoline
 __all__ = ["Instance", "Job", "Leak", "Service"]
 
 
-class Instance(Injectable):
-    """One instance: ``concurrency`` slots sharing a FIFO queue."""
+class Instance(Injectable, Occupied):
+    """One instance: ``concurrency`` slots sharing a FIFO queue (its occupancy integrated,
+    :mod:`sim.infra.occupancy`)."""
 
     def __init__(self, service: Service, index: int, concurrency: int) -> None:
         self.service = service
@@ -78,6 +80,7 @@ class Instance(Injectable):
         self.injected = Injected()
         self._env = service.ctx.env
         self._timeout = service.ctx.env.timeout
+        self._init_occupancy(concurrency)
 
     @property
     def idle(self) -> bool:
@@ -112,6 +115,7 @@ class Instance(Injectable):
                 return
         job.instance = self
         job.epoch = self.epoch
+        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
         if self.free > 0:
             self.free -= 1
             self._start(job)
@@ -132,7 +136,8 @@ class Instance(Injectable):
         job.done(ERROR, "shed")
 
     def _start(self, job: Job) -> None:
-        if job.deadline <= self._env.now:
+        now = job.started = self._env.now
+        if job.deadline <= now:
             self._expired(job)
             return
         self.running.add(job)
@@ -170,6 +175,7 @@ class Instance(Injectable):
 
     def release(self, job: Job) -> None:
         self.running.discard(job)
+        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
         if self.queue:
             following = self.queue.pop() if self.service.lifo else self.queue.popleft()
             self.service.soon(lambda: self._start(following))
@@ -179,6 +185,7 @@ class Instance(Injectable):
     # -- faults ------------------------------------------------------------------------------
     def crash(self) -> None:
         """Go down: every queued and running request fails now."""
+        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
         self.up = False
         self.epoch += 1
         victims = [*self.running, *self.queue]
@@ -189,6 +196,9 @@ class Instance(Injectable):
             if not job.finished:
                 job.finished = True
                 job.done(ERROR, "crashed")
+
+    def occupancy(self) -> tuple[int, int]:
+        return self.concurrency - self.free, len(self.queue)
 
     def restart(self) -> None:
         """Come back up with empty queues; tell the service's restart listeners."""
@@ -268,6 +278,7 @@ class Service:
             job.finished = True
             done(ERROR, "throttled")
             return job
+        job.arrived = self.ctx.env.now
         self._pick().accept(job)
         return job
 

@@ -1,0 +1,91 @@
+"""Occupancy of a server with slots: exact time integrals of busy slots and waiting requests.
+
+A service instance (its concurrency slots, :mod:`sim.infra.service`) and a database (its
+connection pool, :mod:`sim.infra.database`) change occupancy only when a request arrives,
+takes a slot, leaves one, or is dropped. :class:`Occupied` integrates the two step functions
+— slots busy, requests waiting for one — exactly: just before every change the server adds
+``count × (now − time of the last change)`` to each area, a few float operations and no list
+per event. :meth:`Occupied.mark` closes the integrals at the current time and keeps them, so
+the time average over any window between two marks is the difference of the areas divided by
+the window's length (the runner marks the end of the warm-up, the end of the load and the
+boundaries of the report's time series, :func:`window_average`).
+
+A slot is busy from the moment a request takes it until the request's work ends (its CPU work
+and everything it waits for while holding the slot, as in a thread-per-request server); a slot
+handed straight from a leaving request to the next waiting one stays busy. A request that is
+refused or shed never waits.
+
+Left out: what a request does while it holds its slot (CPU or waiting on a dependency is all
+one "busy").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["Mark", "Occupied", "window_average"]
+
+Mark = tuple[float, float, float]
+"""``(time, busy-slot seconds, waiting-request seconds)`` since the start of the run."""
+
+
+class Occupied:
+    """Mixin of a server with ``slots``: the areas under its busy and waiting counts.
+
+    The server calls :meth:`_tally` with its counts *before* each change of them;
+    :meth:`occupancy` says what the counts are now (for :meth:`mark`)."""
+
+    slots: int
+    _last: float
+    busy_area: float
+    waiting_area: float
+    marks: list[Mark]
+
+    def _init_occupancy(self, slots: int) -> None:
+        self.slots = slots
+        self._last = 0.0
+        self.busy_area = 0.0
+        """Busy-slot seconds up to the last change."""
+        self.waiting_area = 0.0
+        """Waiting-request seconds up to the last change."""
+        self.marks = []
+
+    def _tally(self, now: float, busy: int, waiting: int) -> None:
+        """Integrate the counts as they were since the last change up to ``now``."""
+        span = now - self._last
+        if span > 0.0:
+            self.busy_area += busy * span
+            self.waiting_area += waiting * span
+            self._last = now
+
+    def occupancy(self) -> tuple[int, int]:
+        """``(busy slots, waiting requests)`` now."""
+        raise NotImplementedError
+
+    def mark(self, now: float) -> None:
+        """Close the integrals at ``now`` and keep them."""
+        busy, waiting = self.occupancy()
+        self._tally(now, busy, waiting)
+        self.marks.append((now, self.busy_area, self.waiting_area))
+
+
+def window_average(
+    servers: Sequence[Occupied], start: float, end: float
+) -> tuple[float, float, float]:
+    """``(utilisation, queue length, in system)`` of ``servers`` together over the window
+    between their marks at ``start`` and ``end``: busy-slot seconds over slot seconds, and the
+    time-average number of requests waiting, and waiting or holding a slot (summed over the
+    servers). NaN without such marks, a window of no length or no slots."""
+    span = end - start
+    slots = sum(server.slots for server in servers)
+    if span <= 0.0 or not servers:
+        return (float("nan"),) * 3
+    busy = waiting = 0.0
+    for server in servers:
+        at = {time: (b, w) for time, b, w in server.marks}
+        if start not in at or end not in at:
+            return (float("nan"),) * 3
+        busy += at[end][0] - at[start][0]
+        waiting += at[end][1] - at[start][1]
+    utilisation = busy / (slots * span) if slots else float("nan")
+    return utilisation, waiting / span, (busy + waiting) / span
