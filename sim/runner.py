@@ -27,12 +27,12 @@ import pandas as pd
 
 from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
-from sim.infra.occupancy import Occupied, window_average
+from sim.infra.occupancy import Meter
 from sim.kernel.context import SimContext
 from sim.metrics.catalog import declared
 from sim.metrics.compensation import kept_commits
 from sim.metrics.consistency import propagation
-from sim.metrics.gauges import attempt_metrics, occupancy_metrics, wait_metrics
+from sim.metrics.gauges import OCCUPANCY, attempt_metrics, occupancy_metrics, wait_metrics
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import copy_table, replication_metrics
 from sim.patterns import PatternModel, model_class
@@ -103,13 +103,9 @@ def run_one(task: Task) -> RunResult:
     if workload.closed:
         _start_users(ctx, scenario, requests, log, model)
     injector.start()
-    services, databases = model.occupied()
-    mark = _marker(ctx, [*services.values(), *databases.values()])
-    if scenario.warmup > 0:
-        ctx.env.timeout(scenario.warmup).callbacks.append(lambda _e: mark())
-    else:
-        mark()
-    drain = _run_through(ctx, model, load_end, scenario.drain, mark)
+    meter = _meter(ctx, model)
+    meter.schedule(scenario.warmup, load_end)
+    drain = _run_through(ctx, model, load_end, scenario.drain, meter.mark)
     log.close(ctx.env.now)
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
@@ -145,12 +141,17 @@ def run_one(task: Task) -> RunResult:
     metrics.update(
         attempt_metrics(frames.get("http_calls"), frames.get("broker_produce"), scenario.warmup)
     )
-    window = (scenario.warmup, load_end)
-    metrics.update(
-        occupancy_metrics(
-            {name: window_average(parts, *window) for name, parts in services.items()},
-            {name: window_average(parts, *window) for name, parts in databases.items()},
-        )
+    occupancy = meter.averages(scenario.warmup, load_end)
+    metrics.update(occupancy_metrics(occupancy))
+    frames["occupancy"] = pd.DataFrame(
+        [
+            (name, sum(s.slots for s in meter.components[name]), *values)
+            for name, values in occupancy.items()
+        ],
+        columns=["component", "slots", *OCCUPANCY],
+    )
+    frames["occupancy_series"] = pd.DataFrame(
+        meter.series(), columns=["time", "component", *OCCUPANCY]
     )
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
     frames["pending"] = pd.DataFrame(
@@ -200,16 +201,17 @@ def not_applicable(scenario: Scenario) -> dict[int, list[str]]:
     return found
 
 
-def _marker(ctx: SimContext, groups: list[Sequence[Occupied]]) -> Callable[[], None]:
-    """Mark the occupancy of every server now (:mod:`sim.infra.occupancy`)."""
-    servers = [server for group in groups for server in group]
-
-    def mark() -> None:
-        now = ctx.env.now
-        for server in servers:
-            server.mark(now)
-
-    return mark
+def _meter(ctx: SimContext, model: PatternModel) -> Meter:
+    """The occupancy meter of the model's services and databases, named ``service:X`` and
+    ``db:X`` (:mod:`sim.infra.occupancy`)."""
+    services, databases = model.occupied()
+    return Meter(
+        ctx.env,
+        {
+            **{f"service:{name}": group for name, group in services.items()},
+            **{f"db:{name}": group for name, group in databases.items()},
+        },
+    )
 
 
 def _run_through(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import make_scenario
 from scipy import stats
@@ -251,3 +252,31 @@ def test_occupancy_slo_is_judged_on_the_component(scenario_factory):
     assert bool(mine.loc["utilisation{service:users} < 50%", "passed"])
     assert bool(mine.loc["wait_probability < 50%", "passed"])
     assert not bool(mine.loc["utilisation < 1%", "passed"])
+
+
+def test_run_folder_has_each_components_occupancy_and_its_series(scenario_factory, tmp_path):
+    """occupancy.csv holds the summary's per-component figures run by run; the series cuts the
+    load into equal bins whose mean is the whole window's average (no warm-up here)."""
+    results = api.run(scenario_factory(replications=2), workers=1)
+    folder = api.write(results, tmp_path / "run")
+    table = pd.read_csv(folder / "occupancy.csv")
+    assert list(table.columns) == [
+        "pattern",
+        "replication",
+        "component",
+        "slots",
+        "utilisation",
+        "queue_length",
+        "in_system",
+    ]
+    rows = results.per_replication.set_index(["pattern", "replication", "metric"])["value"]
+    for row in table.itertuples():
+        for metric in ("utilisation", "queue_length", "in_system"):
+            key = (row.pattern, row.replication, f"{metric}{{{row.component}}}")
+            assert getattr(row, metric) == pytest.approx(rows[key], rel=1e-12, nan_ok=True)
+    series = results.table("occupancy_series")
+    assert series.groupby(["pattern", "replication", "component"]).size().eq(100).all()
+    mine = series[(series["pattern"] == "shared_db") & (series["component"] == "db:shared")]
+    whole = table[(table["pattern"] == "shared_db") & (table["component"] == "db:shared")]
+    per_run = mine.groupby("replication")["in_system"].mean().to_numpy(float)
+    np.testing.assert_allclose(per_run, whole["in_system"].to_numpy(float), rtol=1e-9)

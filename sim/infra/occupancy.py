@@ -8,7 +8,7 @@ takes a slot, leaves one, or is dropped. :class:`Occupied` integrates the two st
 per event. :meth:`Occupied.mark` closes the integrals at the current time and keeps them, so
 the time average over any window between two marks is the difference of the areas divided by
 the window's length (the runner marks the end of the warm-up, the end of the load and the
-boundaries of the report's time series, :func:`window_average`).
+boundaries of the report's time series, :class:`Meter`, :func:`window_average`).
 
 A slot is busy from the moment a request takes it until the request's work ends (its CPU work
 and everything it waits for while holding the slot, as in a thread-per-request server); a slot
@@ -21,9 +21,14 @@ one "busy").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-__all__ = ["Mark", "Occupied", "window_average"]
+import simpy
+
+__all__ = ["SERIES_BINS", "Mark", "Meter", "Occupied", "window_average"]
+
+SERIES_BINS = 100
+"""Bins of the load in a run's occupancy time series."""
 
 Mark = tuple[float, float, float]
 """``(time, busy-slot seconds, waiting-request seconds)`` since the start of the run."""
@@ -89,3 +94,43 @@ def window_average(
         waiting += at[end][1] - at[start][1]
     utilisation = busy / (slots * span) if slots else float("nan")
     return utilisation, waiting / span, (busy + waiting) / span
+
+
+class Meter:
+    """Marks named components (each a group of servers: a service's instances, a database)
+    at the start, the end of the warm-up, the end of the load and :data:`SERIES_BINS` equal
+    bins of the load; gives their averages over the measured window and per bin."""
+
+    def __init__(self, env: simpy.Environment, components: Mapping[str, Sequence[Occupied]]):
+        self.env = env
+        self.components = dict(components)
+        self._servers = [server for group in components.values() for server in group]
+        self.bins: list[float] = []
+
+    def mark(self) -> None:
+        """Mark every server now."""
+        now = self.env.now
+        for server in self._servers:
+            server.mark(now)
+
+    def schedule(self, warmup: float, load_end: float) -> None:
+        """Mark now, at ``warmup`` and at the bin boundaries inside the load (the end of the
+        load is marked by the caller, once the load has run: :meth:`mark`)."""
+        env = self.env
+        self.mark()
+        self.bins = [load_end * k / SERIES_BINS for k in range(SERIES_BINS + 1)]
+        times = sorted({*self.bins[1:-1], *([warmup] if 0.0 < warmup < load_end else [])})
+        for time in times:
+            env.timeout(time - env.now).callbacks.append(lambda _event: self.mark())
+
+    def averages(self, start: float, end: float) -> dict[str, tuple[float, float, float]]:
+        """Each component's ``(utilisation, queue length, in system)`` over the window."""
+        return {name: window_average(group, start, end) for name, group in self.components.items()}
+
+    def series(self) -> list[tuple[float, str, float, float, float]]:
+        """``(end of bin, component, utilisation, queue length, in system)`` per bin."""
+        rows = []
+        for low, high in zip(self.bins, self.bins[1:], strict=False):
+            for name, group in self.components.items():
+                rows.append((high, name, *window_average(group, low, high)))
+        return rows

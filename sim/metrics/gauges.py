@@ -55,20 +55,19 @@ def wait_metrics(requests: pd.DataFrame, warmup: float) -> dict[str, float]:
     }
 
 
-def occupancy_metrics(
-    services: Mapping[str, Averages], databases: Mapping[str, Averages]
-) -> dict[str, float]:
-    """The unsliced occupancy gauges, then each component's (services, then databases)."""
-    utilisations = [u for u, _, _ in (*services.values(), *databases.values()) if not math.isnan(u)]
+def occupancy_metrics(components: Mapping[str, Averages]) -> dict[str, float]:
+    """The unsliced occupancy gauges, then each component's: ``components`` maps
+    ``service:X`` and ``db:X`` to its averages over the measured window."""
+    services = [values for name, values in components.items() if name.startswith("service:")]
+    utilisations = [u for u, _, _ in components.values() if not math.isnan(u)]
     found = {
         "utilisation": max(utilisations) if utilisations else math.nan,
-        "queue_length": float(sum(q for _, q, _ in services.values())) if services else math.nan,
-        "in_system": float(sum(n for _, _, n in services.values())) if services else math.nan,
+        "queue_length": float(sum(q for _, q, _ in services)) if services else math.nan,
+        "in_system": float(sum(n for _, _, n in services)) if services else math.nan,
     }
-    for kind, parts in (("service", services), ("db", databases)):
-        for name, values in parts.items():
-            for metric, value in zip(OCCUPANCY, values, strict=True):
-                found[f"{metric}{{{kind}:{name}}}"] = value
+    for name, values in components.items():
+        for metric, value in zip(OCCUPANCY, values, strict=True):
+            found[f"{metric}{{{name}}}"] = value
     return found
 
 

@@ -10,7 +10,8 @@ appears anywhere, so the same seed gives byte-identical files. A file an older r
 this one does not write (``verdicts.csv`` of a run with SLOs, when this one has none) is
 removed. With a sweep every table starts with the point's columns, ``points.csv`` lists the
 points, and the report shows each (pattern, point) as its own variant. ``copies.csv`` holds the
-consistency metrics of every run copy by copy.
+consistency metrics of every run copy by copy, ``occupancy.csv`` each run's services and
+databases: slots, utilisation, queue length and number in system over the measured window.
 """
 
 from __future__ import annotations
@@ -179,6 +180,7 @@ def write_run_folder(
     put("faults.csv", results.faults)
     put("replications.csv", results.per_replication)
     put("copies.csv", results.copies)
+    put("occupancy.csv", results.table("occupancy"))
     put("summary.csv", results.summary)
     if len(results.verdicts):
         put("verdicts.csv", results.verdicts)
