@@ -22,7 +22,8 @@ the metadata a query-based poller selects on: the time its last writing transact
 (a ``now()`` timestamp column, so a long transaction commits a row stamped earlier than rows
 committed before it), an incrementing id assigned at insert, and whether it was deleted.
 :meth:`Database.scan` is a query that holds a connection for a given time (a poll, a snapshot
-scan), accounted separately.
+scan), accounted separately. The pool's busy connections and waiting queries are integrated
+over time at every change (:mod:`sim.infra.occupancy`).
 
 Faults: ``crash`` (down; queries in flight and waiters fail; the rows survive, as on disk),
 ``latency`` (added to every query's time), ``error`` (a query fails fast with a probability),

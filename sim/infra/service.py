@@ -5,7 +5,8 @@ instance's queue for a free slot, spends its service time (CPU work, drawn when 
 arrives so that every pattern gives the same request the same work), and then runs the
 caller's ``work(job)``: database calls, calls to other services. The slot stays held until the
 work ends with :meth:`Job.finish`, as in a thread-per-request server, so a slow dependency ties
-up the caller's slots and queues build upstream.
+up the caller's slots and queues build upstream. Each instance integrates its busy slots and
+waiting requests over time (:mod:`sim.infra.occupancy`); each job knows its queue wait.
 
 **A slot cannot leak.** Work continues only through the job: :meth:`Job.read_row`,
 :meth:`Job.write_row`, :meth:`Job.after` and :meth:`Job.track` (for any other continuation,
