@@ -270,8 +270,10 @@ class PatternModel:
         job: Job | None = None  # set once the service has it
 
         def answered(outcome: int, value: Any) -> None:
+            nonlocal job
             if job is not None:  # it waited in the queue: its wait is known now
                 waits[index] = job.wait
+                job = None  # no cycle (job -> answered -> job) left for the collector
             version = value if outcome == OK and isinstance(value, int) else -1
             if network.instant:
                 log.finish(index, env.now, outcome, version)
