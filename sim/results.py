@@ -19,6 +19,7 @@ from sim.kernel.rng import Streams
 from sim.metrics.catalog import Metric, metrics_for
 from sim.metrics.decision import Choice, Criterion, decide
 from sim.metrics.paired import paired_differences
+from sim.metrics.slo import OCCUPANCY_METRICS
 from sim.metrics.stats import mser5
 from sim.metrics.summarize import summarize
 from sim.metrics.verdicts import evaluate, rollup
@@ -76,6 +77,9 @@ class Results:
         ordered = sorted(runs, key=lambda r: (r.point, order[r.pattern], r.replication))
         summaries, verdicts, differences, warmups = [], [], [], []
         metric_names = [m.name for m in metrics]
+        metric_names += dict.fromkeys(  # each component's gauges (utilisation{service:X}, ...)
+            name for run in ordered for name in run.metrics if "{" in name
+        )
         rollups = []
         decisions: dict[int, Choice] = {}
         for point in all_points:
@@ -287,7 +291,9 @@ def _judged(
 ) -> dict[int, dict[str, float]]:
     """Per run (by id), the value of every SLO on a slice or a window (:mod:`sim.metrics.windows`);
     ``key`` is the point's stream key (a recurring fault's windows depend on it)."""
-    slos = [slo for slo in scenario.slo if slo.key != slo.metric]
+    slos = [  # an occupancy gauge's slice is a component the run measured on its own
+        slo for slo in scenario.slo if slo.key != slo.metric and slo.metric not in OCCUPANCY_METRICS
+    ]
     if not slos:
         return {}
     load_end = scenario.workload.load_duration

@@ -30,11 +30,13 @@ import pandas as pd
 
 from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
+from sim.infra.occupancy import Meter
 from sim.kernel.always import InvariantBroken, requested
 from sim.kernel.context import SimContext
 from sim.metrics.catalog import declared
 from sim.metrics.compensation import kept_commits
 from sim.metrics.consistency import propagation
+from sim.metrics.gauges import OCCUPANCY, attempt_metrics, occupancy_metrics, wait_metrics
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import copy_table, replication_metrics
 from sim.patterns import PatternModel, model_class
@@ -117,7 +119,9 @@ def _run_one(task: Task, label: str) -> RunResult:
     if workload.closed:
         _start_users(ctx, scenario, requests, log, model)
     injector.start()
-    drain = _run_through(ctx, model, load_end, scenario.drain)
+    meter = _meter(ctx, model)
+    meter.schedule(scenario.warmup, load_end)
+    drain = _run_through(ctx, model, load_end, scenario.drain, meter.mark)
     log.close(ctx.env.now)
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
@@ -149,6 +153,22 @@ def _run_one(task: Task, label: str) -> RunResult:
         + sum(service.throttled for service in model.all_services())
     )
     metrics["shed"] = float(sum(service.shed for service in model.all_services()))
+    metrics.update(wait_metrics(request_frame, scenario.warmup))
+    metrics.update(
+        attempt_metrics(frames.get("http_calls"), frames.get("broker_produce"), scenario.warmup)
+    )
+    occupancy = meter.averages(scenario.warmup, load_end)
+    metrics.update(occupancy_metrics(occupancy))
+    frames["occupancy"] = pd.DataFrame(
+        [
+            (name, sum(s.slots for s in meter.components[name]), *values)
+            for name, values in occupancy.items()
+        ],
+        columns=["component", "slots", *OCCUPANCY],
+    )
+    frames["occupancy_series"] = pd.DataFrame(
+        meter.series(), columns=["time", "component", *OCCUPANCY]
+    )
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
     frames["pending"] = pd.DataFrame(
         [(copy, key, version) for copy, pairs in pending.items() for key, version in sorted(pairs)],
@@ -197,13 +217,31 @@ def not_applicable(scenario: Scenario) -> dict[int, list[str]]:
     return found
 
 
+def _meter(ctx: SimContext, model: PatternModel) -> Meter:
+    """The occupancy meter of the model's services and databases, named ``service:X`` and
+    ``db:X`` (:mod:`sim.infra.occupancy`)."""
+    services, databases = model.occupied()
+    return Meter(
+        ctx.env,
+        {
+            **{f"service:{name}": group for name, group in services.items()},
+            **{f"db:{name}": group for name, group in databases.items()},
+        },
+    )
+
+
 def _run_through(
-    ctx: SimContext, model: PatternModel, load_end: float, drain: Drain | float
+    ctx: SimContext,
+    model: PatternModel,
+    load_end: float,
+    drain: Drain | float,
+    at_load_end: Callable[[], None],
 ) -> tuple[float, bool]:
-    """Run the load, then the drain; returns (how long the drain ran, whether it was cut at
-    its cap before the system was quiet)."""
+    """Run the load, then ``at_load_end()``, then the drain; returns (how long the drain ran,
+    whether it was cut at its cap before the system was quiet)."""
     env = ctx.env
     env.run(until=load_end)
+    at_load_end()
     if not isinstance(drain, Drain):
         if drain > 0:
             env.run(until=load_end + drain)

@@ -22,7 +22,8 @@ the metadata a query-based poller selects on: the time its last writing transact
 (a ``now()`` timestamp column, so a long transaction commits a row stamped earlier than rows
 committed before it), an incrementing id assigned at insert, and whether it was deleted.
 :meth:`Database.scan` is a query that holds a connection for a given time (a poll, a snapshot
-scan), accounted separately.
+scan), accounted separately. The pool's busy connections and waiting queries are integrated
+over time at every change (:mod:`sim.infra.occupancy`).
 
 Faults: ``crash`` (down; queries in flight and waiters fail; the rows survive, as on disk),
 ``latency`` (added to every query's time), ``error`` (a query fails fast with a probability),
@@ -49,6 +50,7 @@ from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
 from sim.infra.always import check_database
 from sim.infra.injected import Injectable, Injected
+from sim.infra.occupancy import Occupied
 from sim.infra.rows import Commit, RowMeta, VersionAt
 from sim.infra.statement import Statement
 from sim.infra.throttle import Throttle
@@ -60,8 +62,9 @@ from sim.kernel.schedule import Trampoline
 __all__ = ["Commit", "Database", "RowMeta", "VersionAt"]
 
 
-class Database(Injectable):
-    """One database with its pool, locks and rows."""
+class Database(Injectable, Occupied):
+    """One database with its pool, locks and rows (the pool's occupancy integrated,
+    :mod:`sim.infra.occupancy`)."""
 
     def __init__(self, ctx: SimContext, name: str, profile: DatabaseProfile) -> None:
         self.ctx = ctx
@@ -70,6 +73,7 @@ class Database(Injectable):
         self.rows: dict[int, int] = {}
         self.free = profile.pool
         self._waiting: deque[Statement] = deque()
+        self._init_occupancy(profile.pool)
         self._locks: dict[int, deque[Statement]] = {}
         self._active: set[Statement] = set()
         self._read_time: Sampler = profile.read_time.sampler(ctx.stream(f"db:{name}:read"))
@@ -200,6 +204,7 @@ class Database(Injectable):
                 self._fail(query, "injected")
                 return
         query.epoch = self.epoch
+        self._tally(self.ctx.env.now, self.slots - self.free, len(self._waiting))
         if self.free > 0:
             self.free -= 1
             self._connected(query)
@@ -211,6 +216,7 @@ class Database(Injectable):
     def _wait_expired(self, query: Statement) -> None:
         if query.settled or query.epoch != self.epoch:
             return
+        self._tally(self.ctx.env.now, self.slots - self.free, len(self._waiting))
         try:
             self._waiting.remove(query)
         except ValueError:
@@ -218,6 +224,7 @@ class Database(Injectable):
         self._fail(query, "pool timeout")
 
     def _release_connection(self) -> None:
+        self._tally(self.ctx.env.now, self.slots - self.free, len(self._waiting))
         while self._waiting:
             query = self._waiting.popleft()
             if not query.settled:
@@ -343,6 +350,7 @@ class Database(Injectable):
     # -- faults ------------------------------------------------------------------------------
     def crash(self) -> None:
         """Go down: queries in flight and waiting fail now; committed rows survive."""
+        self._tally(self.ctx.env.now, self.slots - self.free, len(self._waiting))
         self.up = False
         self.epoch += 1
         victims = [*self._active, *self._waiting]
@@ -380,6 +388,9 @@ class Database(Injectable):
     def scale_capacity(self, factor: float) -> Callable[[], None]:
         """Scale the provisioned rates (a ``throttle`` fault); returns the undo."""
         return self.throttle.scale(factor) if self.throttle is not None else lambda: None
+
+    def occupancy(self) -> tuple[int, int]:
+        return self.slots - self.free, len(self._waiting)
 
     @property
     def in_use(self) -> int:

@@ -46,6 +46,9 @@ waiting for it (route timeout, deadline or per-try timeout, whichever is first) 
 whose instance drops work that reaches a slot, or ends its CPU work, after that time
 (:mod:`sim.infra.service`), as gRPC deadlines do.
 
+Each call that ends is recorded in the ``http_calls`` table (when it began, caller, callee,
+the attempts it sent, its outcome code), from which the summary's attempts per call come.
+
 Left out: connection pools and keep-alive, retries on other hosts (every attempt goes through
 the callee's balancer, which may well pick another instance), hedged requests.
 """
@@ -197,14 +200,17 @@ class _Attempt:
 
 
 class _Call:
-    """One call: the attempt under way, and whether the caller has its answer yet."""
+    """One call: the attempt under way, the attempts sent, and whether the caller has its
+    answer yet."""
 
-    __slots__ = ("attempt", "current", "done")
+    __slots__ = ("attempt", "current", "done", "sent", "started")
 
-    def __init__(self) -> None:
+    def __init__(self, started: float) -> None:
         self.attempt = 0
         self.current: _Attempt | None = None
         self.done = False
+        self.sent = 0
+        self.started = started
 
 
 class HttpClient:
@@ -221,6 +227,10 @@ class HttpClient:
         """Calls made (each with one or more attempts)."""
         self.attempts = 0
         """Attempts sent, retries included: ``attempts / calls`` is the retry amplification."""
+        self._ended = ctx.recorder.table(
+            "http_calls",
+            {"time": "d", "source": "O", "destination": "O", "attempts": "q", "outcome": "q"},
+        ).append
 
     def call(
         self,
@@ -249,7 +259,7 @@ class HttpClient:
         target = self.services[destination]
         jitter = self.ctx.stream(f"backoff:{source}->{destination}").uniform
         breaker, bulkhead, budget = guards.breaker, guards.bulkhead, guards.budget
-        call = _Call()
+        call = _Call(env.now)
         self.calls += 1
         if budget is not None:
             budget.deposit()
@@ -269,12 +279,16 @@ class HttpClient:
             if call.done:
                 return
             call.done = True
+            self._ended(call.started, source, destination, call.sent, outcome)
             close(call.current, outcome != OK)  # a dead caller's permit is returned too
             if alive():
                 done(outcome)
 
         def attempt(number: int) -> None:
-            if call.done or not alive():
+            if call.done:
+                return
+            if not alive():  # the caller died: the call ends unanswered
+                end(ERROR)
                 return
             if breaker is not None and not breaker.permit():
                 end(ERROR)  # not permitted: fail fast, no retry
@@ -298,6 +312,7 @@ class HttpClient:
                 return
             call.attempt = number
             call.current = sent
+            call.sent += 1
             self.attempts += 1
 
             def settle(outcome: int, value: Any) -> None:

@@ -5,13 +5,15 @@ A :class:`Job` is created when a request reaches a service (:meth:`Service.call
 answers the caller once. Work continues only through the job (:meth:`Job.read_row`,
 :meth:`Job.write_row`, :meth:`Job.query`, :meth:`Job.after`, :meth:`Job.track`), which counts the
 continuations still pending, so a slot cannot leak: work that returns with nothing pending and
-without finishing is a :class:`Leak`. A job may carry the **deadline** of the call it serves
+without finishing is a :class:`Leak`. A job knows when it reached the service and when it
+took a slot: its **queue wait** is the difference. A job may carry the **deadline** of the call it serves
 (the time its caller gives up, when the deadline is propagated): an instance skips the work of a
 job whose deadline has passed before its turn comes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -56,6 +58,7 @@ class Job:
     """One request being handled by an instance: the handle of its slot."""
 
     __slots__ = (
+        "arrived",
         "deadline",
         "done",
         "draws",
@@ -66,6 +69,7 @@ class Job:
         "queries",
         "service",
         "service_time",
+        "started",
         "work",
     )
 
@@ -93,6 +97,16 @@ class Job:
         self.finished = False
         self.pending = 0
         """Continuations started for this job that have not run yet."""
+        self.arrived = math.nan
+        """When the request reached the service."""
+        self.started = math.nan
+        """When it took a slot (NaN: not yet, or never)."""
+
+    @property
+    def wait(self) -> float:
+        """Its queue wait: the start of its service less its arrival (NaN until it has a
+        slot)."""
+        return self.started - self.arrived
 
     @property
     def alive(self) -> bool:

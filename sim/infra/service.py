@@ -5,7 +5,8 @@ instance's queue for a free slot, spends its service time (CPU work, drawn when 
 arrives so that every pattern gives the same request the same work), and then runs the
 caller's ``work(job)``: database calls, calls to other services. The slot stays held until the
 work ends with :meth:`Job.finish`, as in a thread-per-request server, so a slow dependency ties
-up the caller's slots and queues build upstream.
+up the caller's slots and queues build upstream. Each instance integrates its busy slots and
+waiting requests over time (:mod:`sim.infra.occupancy`); each job knows its queue wait.
 
 **A slot cannot leak.** Work continues only through the job: :meth:`Job.read_row`,
 :meth:`Job.write_row`, :meth:`Job.after` and :meth:`Job.track` (for any other continuation,
@@ -54,6 +55,7 @@ from sim.infra.balancer import Balancer
 from sim.infra.injected import Injectable, Injected
 from sim.infra.job import NO_DEADLINE, Job, Leak, Work
 from sim.infra.network import Network
+from sim.infra.occupancy import Occupied
 from sim.infra.queries import Queries
 from sim.infra.throttle import TokenBucket
 from sim.kernel.codes import ERROR, TIMEOUT, Done
@@ -64,8 +66,9 @@ from sim.kernel.schedule import Trampoline
 __all__ = ["Instance", "Job", "Leak", "Service"]
 
 
-class Instance(Injectable):
-    """One instance: ``concurrency`` slots sharing a FIFO queue."""
+class Instance(Injectable, Occupied):
+    """One instance: ``concurrency`` slots sharing a FIFO queue (its occupancy integrated,
+    :mod:`sim.infra.occupancy`)."""
 
     def __init__(self, service: Service, index: int, concurrency: int) -> None:
         self.service = service
@@ -79,6 +82,7 @@ class Instance(Injectable):
         self.injected = Injected()
         self._env = service.ctx.env
         self._timeout = service.ctx.env.timeout
+        self._init_occupancy(concurrency)
         if service.ctx.always.on:
             check_instance(self)
 
@@ -115,6 +119,7 @@ class Instance(Injectable):
                 return
         job.instance = self
         job.epoch = self.epoch
+        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
         if self.free > 0:
             self.free -= 1
             self._start(job)
@@ -135,7 +140,8 @@ class Instance(Injectable):
         job.done(ERROR, "shed")
 
     def _start(self, job: Job) -> None:
-        if job.deadline <= self._env.now:
+        now = job.started = self._env.now
+        if job.deadline <= now:
             self._expired(job)
             return
         self.running.add(job)
@@ -173,6 +179,7 @@ class Instance(Injectable):
 
     def release(self, job: Job) -> None:
         self.running.discard(job)
+        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
         if self.queue:
             following = self.queue.pop() if self.service.lifo else self.queue.popleft()
             self.service.soon(lambda: self._start(following))
@@ -182,6 +189,7 @@ class Instance(Injectable):
     # -- faults ------------------------------------------------------------------------------
     def crash(self) -> None:
         """Go down: every queued and running request fails now."""
+        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
         self.up = False
         self.epoch += 1
         victims = [*self.running, *self.queue]
@@ -192,6 +200,9 @@ class Instance(Injectable):
             if not job.finished:
                 job.finished = True
                 job.done(ERROR, "crashed")
+
+    def occupancy(self) -> tuple[int, int]:
+        return self.concurrency - self.free, len(self.queue)
 
     def restart(self) -> None:
         """Come back up with empty queues; tell the service's restart listeners."""
@@ -274,6 +285,7 @@ class Service:
             job.finished = True
             done(ERROR, "throttled")
             return job
+        job.arrived = self.ctx.env.now
         self._pick().accept(job)
         return job
 

@@ -1,7 +1,8 @@
 """What each metric is: its name, unit, meaning, family and which direction is better.
 
 Every pattern has the :data:`COMMON` metrics, computed from the request log and the
-consistency log (:mod:`sim.metrics.summarize`). A pattern model declares the metrics its own
+consistency log (:mod:`sim.metrics.summarize`), and the :data:`GAUGES`: queue wait, the
+occupancy of services and databases, attempts per call (:mod:`sim.metrics.gauges`). A pattern model declares the metrics its own
 components measure (``metrics = (Metric(...), ...)`` on the model class, reported by its
 ``gauges()``); the summary, the SLO grammar, ``summary.json`` and the report take the names,
 units and meanings from here, and a gauge a model reports without declaring it is an error.
@@ -19,6 +20,7 @@ from sim.kernel.registry import PATTERNS
 
 __all__ = [
     "COMMON",
+    "GAUGES",
     "Metric",
     "MetricError",
     "declared",
@@ -131,6 +133,78 @@ COMMON: tuple[Metric, ...] = (
 )
 """The metrics of every pattern, in summary order."""
 
+GAUGES: tuple[Metric, ...] = (
+    _m(
+        "queue_wait_mean",
+        "s",
+        "latency",
+        "mean time a measured request waited for a slot at the service that handled it "
+        "(requests that got one)",
+    ),
+    _m("queue_wait_p50", "s", "latency", "median of that queue wait"),
+    _m("queue_wait_p95", "s", "latency", "95th percentile of that queue wait"),
+    _m("queue_wait_p99", "s", "latency", "99th percentile of that queue wait"),
+    _m(
+        "wait_probability",
+        "fraction",
+        "latency",
+        "measured requests that found every slot busy and waited (wait > 0), among those that "
+        "got a slot: Erlang C's P(wait) for an M/M/c station",
+    ),
+    _m(
+        "utilisation",
+        "fraction",
+        "cost",
+        "time-average busy slots over slots after the warm-up, until the load ends: the busiest "
+        "service or database; utilisation{service:X} (its instances' concurrency slots) or "
+        "utilisation{db:X} (its connection pool) for one",
+    ),
+    _m(
+        "queue_length",
+        "count",
+        "cost",
+        "time-average number of requests waiting for a slot, summed over the services; "
+        "queue_length{service:X} or {db:X} (queries waiting for a connection) for one",
+    ),
+    _m(
+        "in_system",
+        "count",
+        "cost",
+        "time-average number of requests waiting or holding a slot, summed over the services "
+        "(Little's law: arrival rate × mean time there); in_system{service:X} or {db:X} for one",
+    ),
+    _m(
+        "http_attempts",
+        "count",
+        "cost",
+        "HTTP attempts services sent each other for calls begun after the warm-up, retries "
+        "included (NaN: the pattern makes no such calls)",
+    ),
+    _m(
+        "http_attempts_per_call",
+        "count",
+        "cost",
+        "mean attempts per such call, retries included: the retry amplification "
+        "(1 - p^(r+1)) / (1 - p) for independent failures of probability p and r retries",
+    ),
+    _m(
+        "produce_attempts",
+        "count",
+        "cost",
+        "times records sent after the warm-up went to the broker, retries included (a record "
+        "counts once per produce request that carried it; NaN: no producer)",
+    ),
+    _m(
+        "produce_attempts_per_record",
+        "count",
+        "cost",
+        "mean produce requests per such record (its batch's attempts), retries included",
+    ),
+)
+"""Occupancy, queue wait and attempts, measured for every pattern (after the patterns' own
+metrics in the summary); per-component values follow them in the summary as
+``utilisation{service:X}``, ``queue_length{db:X}``, ... (:mod:`sim.metrics.gauges`)."""
+
 
 def declared(model: object) -> tuple[Metric, ...]:
     """The metrics a pattern model class declares (its ``metrics`` attribute)."""
@@ -142,8 +216,9 @@ def declared(model: object) -> tuple[Metric, ...]:
 
 
 def known_metrics() -> dict[str, Metric]:
-    """Every metric a scenario may name: :data:`COMMON` and each registered pattern's own."""
-    found = {m.name: m for m in COMMON}
+    """Every metric a scenario may name: :data:`COMMON`, :data:`GAUGES` and each registered
+    pattern's own."""
+    found = {m.name: m for m in (*COMMON, *GAUGES)}
     for model in PATTERNS.entries():
         for item in declared(model):
             other = found.setdefault(item.name, item)
@@ -162,11 +237,13 @@ def metric(name: str) -> Metric:
 
 def metrics_for(models: Iterable[object]) -> list[Metric]:
     """The summary's metrics for a run of these pattern models: the common ones, then each
-    model's declared ones in the order first seen."""
+    model's declared ones in the order first seen, then the :data:`GAUGES`."""
     found = {m.name: m for m in COMMON}
     for model in models:
         for item in declared(model):
             found.setdefault(item.name, item)
+    for item in GAUGES:
+        found.setdefault(item.name, item)
     return list(found.values())
 
 

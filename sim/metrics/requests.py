@@ -84,6 +84,9 @@ class RequestLog:
         self.works: list[float] = [math.nan] * count
         """The service time each request was given where it was handled (NaN: it never
         reached a service)."""
+        self.waits: list[float] = [math.nan] * count
+        """How long each request waited for a slot at the service that handled it (NaN: it
+        never got one, or was never answered)."""
         self.service_names = service_names
         self.idents: list[tuple[int, ...]] = []
         """The ids of each added request (index - drawn): (phase, user, sequence number)."""
@@ -108,6 +111,7 @@ class RequestLog:
         self.versions.append(-1)
         self.services.append(-1)
         self.works.append(math.nan)
+        self.waits.append(math.nan)
         return index
 
     def ident(self, index: int) -> tuple[int, ...]:
@@ -163,7 +167,7 @@ class RequestLog:
 
     def frame(self) -> pd.DataFrame:
         """One row per request, by start time: ``op, key, service, start, latency, outcome,
-        version, work``, and ``session`` when sessions are tracked."""
+        version, work, wait``, and ``session`` when sessions are tracked."""
         requests = self.requests
         ends = np.asarray(self.ends, dtype=float)
         names = np.asarray([*self.service_names, "?"], dtype=object)
@@ -171,6 +175,7 @@ class RequestLog:
         outcomes = np.asarray(self.outcomes, dtype=np.int64)
         versions = np.asarray(self.versions, dtype=np.int64)
         works = np.asarray(self.works, dtype=float)
+        waits = np.asarray(self.waits, dtype=float)
         sessions = None if self.sessions is None else np.asarray(self.sessions, dtype=np.int64)
         if len(self) == self.drawn:
             starts, ops, keys = requests.times, requests.ops.astype(np.int64), requests.keys
@@ -181,7 +186,7 @@ class RequestLog:
             order = np.argsort(starts, kind="stable")
             starts, ops, keys, ends = starts[order], ops[order], keys[order], ends[order]
             services, outcomes = services[order], outcomes[order]
-            versions, works = versions[order], works[order]
+            versions, works, waits = versions[order], works[order], waits[order]
             if sessions is not None:
                 sessions = sessions[order]
         frame = pd.DataFrame(
@@ -194,6 +199,7 @@ class RequestLog:
                 "outcome": np.asarray(OUTCOME_NAMES, dtype=object)[outcomes],
                 "version": versions,
                 "work": works,
+                "wait": waits,
             }
         )
         if sessions is not None:

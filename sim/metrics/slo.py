@@ -9,8 +9,10 @@ a slice of the requests or copies and during a part of the run::
     AGG      := mean | p50 | p95 | p99 | p999 | max          (latency: not max)
     SERIES   := latency | staleness
     slice    := "{" key ":" value ("," key ":" value)* "}"
-                op:read|write|delete and service:NAME slice requests (latency, throughput,
-                error_rate); copy:NAME slices copies (staleness, never_propagated)
+                op:read|write|delete and service:NAME slice requests (latency, queue wait,
+                throughput, error_rate); copy:NAME slices copies (staleness,
+                never_propagated); service:NAME or db:NAME names the component of an
+                occupancy gauge (utilisation, queue_length, in_system)
     WINDOW   := steady | fault | recovery ["(" duration ")"] | a phase's name
     OP       := < | <= | > | >= | == | !=
     value    := a duration for latency and staleness, a percentage or fraction for rates and
@@ -21,7 +23,8 @@ a slice of the requests or copies and during a part of the run::
 load outside both, and a phase's name that phase; a request counts where it started, a change
 where it was committed. Slices and windows apply to the metrics computed from requests and
 propagation (:data:`SLICEABLE`); counts of the whole run (lost updates, divergence, gauges)
-have none.
+have none. The occupancy gauges are judged per component as the run measured them
+(``utilisation{service:orders} < 80%``; unsliced: the busiest component), over the measured load.
 
 It is parsed once, by a regular grammar (never ``eval``), when the scenario is validated: the
 scenario holds :class:`Slo` values. Metric names come from :mod:`sim.metrics.catalog` (the common
@@ -41,7 +44,9 @@ from sim.kernel.units import UnitError, parse_duration, parse_percent, parse_rat
 from sim.metrics.catalog import known_metrics
 
 __all__ = [
+    "OCCUPANCY_METRICS",
     "PROPAGATION_METRICS",
+    "QUEUE_WAIT_METRICS",
     "RECOVERY",
     "REQUEST_METRICS",
     "SLICEABLE",
@@ -73,8 +78,19 @@ _SERIES_METRICS = {
     ("latency", agg): f"latency_{agg}" for agg in ("mean", "p50", "p95", "p99", "p999")
 } | {("staleness", agg): f"staleness_{agg}" for agg in ("p50", "p99", "max")}
 
-REQUEST_METRICS = frozenset(
-    {*(f"latency_{a}" for a in ("mean", "p50", "p95", "p99", "p999")), "throughput", "error_rate"}
+QUEUE_WAIT_METRICS = frozenset(
+    {*(f"queue_wait_{a}" for a in ("mean", "p50", "p95", "p99")), "wait_probability"}
+)
+"""Metrics of the requests' queue waits (over those that got a slot)."""
+REQUEST_METRICS = (
+    frozenset(
+        {
+            *(f"latency_{a}" for a in ("mean", "p50", "p95", "p99", "p999")),
+            "throughput",
+            "error_rate",
+        }
+    )
+    | QUEUE_WAIT_METRICS
 )
 """Metrics of the requests: sliced by ``op`` and ``service``, windowed by start time."""
 PROPAGATION_METRICS = frozenset(
@@ -82,9 +98,17 @@ PROPAGATION_METRICS = frozenset(
 )
 """Metrics of the (commit, copy) pairs: sliced by ``copy``, windowed by commit time."""
 SLICEABLE = REQUEST_METRICS | PROPAGATION_METRICS
+OCCUPANCY_METRICS = frozenset({"utilisation", "queue_length", "in_system"})
+"""Time averages of the measured window, per component: sliced by ``service`` or ``db`` (the
+run reports each component's value), never windowed."""
 RECOVERY = 30.0
 """``during recovery`` without a duration: the 30 s after each fault ends (judgment)."""
-_SLICE_KEYS = {"op": REQUEST_METRICS, "service": REQUEST_METRICS, "copy": PROPAGATION_METRICS}
+_SLICE_KEYS = {
+    "op": REQUEST_METRICS,
+    "service": REQUEST_METRICS | OCCUPANCY_METRICS,
+    "copy": PROPAGATION_METRICS,
+    "db": OCCUPANCY_METRICS,
+}
 _OPS = ("read", "write", "delete", "insert")
 
 
@@ -201,14 +225,15 @@ def _slices(metric: str, raw: str | None) -> tuple[tuple[str, str], ...]:
         if not sep or not key or not value:
             raise SloError(f"expected {{key:value}} in the slice (got {part.strip()!r})")
         if key not in _SLICE_KEYS:
-            raise SloError(f"unknown slice key {key!r}; known: op, service, copy")
+            raise SloError(f"unknown slice key {key!r}; known: op, service, copy, db")
         if metric not in _SLICE_KEYS[key]:
-            what = (
-                "requests (latency, throughput, error_rate)"
-                if key != "copy"
-                else ("copies (staleness, never_propagated)")
-            )
+            what = {
+                "copy": "copies (staleness, never_propagated)",
+                "db": "databases (utilisation, queue_length, in_system)",
+            }.get(key, "requests (latency, queue wait, throughput, error_rate)")
             raise SloError(f"{key}: slices {what}, not {metric}")
+        if metric in OCCUPANCY_METRICS and found:
+            raise SloError(f"{metric} takes one component: {{service:NAME}} or {{db:NAME}}")
         if key == "op" and value not in _OPS:
             raise SloError(f"op: expected read, write or delete (got {value!r})")
         if any(k == key for k, _ in found):

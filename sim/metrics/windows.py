@@ -4,7 +4,7 @@ of a run (:mod:`sim.metrics.slo`).
 A window is a union of time intervals ``[start, end)``: a request belongs to it by the time it
 started, a (commit, copy) pair by the time of the commit; both only after the warm-up, as for
 the whole-run metrics. The metrics keep their whole-run definitions (:mod:`sim.metrics.summarize`):
-latency over successful requests, ``error_rate`` over all, ``throughput`` per second of the
+latency over successful requests, queue wait over those that got a slot, ``error_rate`` over all, ``throughput`` per second of the
 window's measured length, staleness censored ("never" counts as infinitely stale).
 """
 
@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from sim.metrics.slo import PROPAGATION_METRICS, Slo
+from sim.metrics.gauges import wait_metrics
+from sim.metrics.slo import PROPAGATION_METRICS, QUEUE_WAIT_METRICS, Slo
 from sim.metrics.summarize import censored_percentile
 
 __all__ = ["Window", "judged_windows", "sliced_value"]
@@ -112,6 +113,8 @@ def sliced_value(
     if window is not None:
         measured = measured[_inside(measured["start"].to_numpy(float), window)]
         length = sum(end - start for start, end in window)
+    if slo.metric in QUEUE_WAIT_METRICS:
+        return wait_metrics(measured, warmup)[slo.metric]
     ok = measured[measured["outcome"] == "ok"]
     if slo.metric == "throughput":
         return len(ok) / length if length > 0 else math.nan

@@ -10,10 +10,11 @@ appears anywhere, so the same seed gives byte-identical files. A file an older r
 this one does not write (``verdicts.csv`` of a run with SLOs, when this one has none) is
 removed. With a sweep every table starts with the point's columns, ``points.csv`` lists the
 points, and the report shows each (pattern, point) as its own variant. ``copies.csv`` holds the
-consistency metrics of every run copy by copy. The request and propagation records are written
-by :mod:`sim.outputs.records` (Parquet or CSV; all, a sample or none); the summary never reads
-them back. Last, ``manifest.json`` is written again with the list of the folder's files and
-their formats.
+consistency metrics of every run copy by copy, ``occupancy.csv`` each run's services and
+databases: slots, utilisation, queue length and number in system over the measured window.
+The request and propagation records are written by :mod:`sim.outputs.records` (Parquet or
+CSV; all, a sample or none); the summary never reads them back. Last, ``manifest.json`` is
+written again with the list of the folder's files and their formats.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ def write_run_folder(
     put("faults.csv", results.faults)
     put("replications.csv", results.per_replication)
     put("copies.csv", results.copies)
+    put("occupancy.csv", results.table("occupancy"))
     put("summary.csv", results.summary)
     if len(results.verdicts):
         put("verdicts.csv", results.verdicts)

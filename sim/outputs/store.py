@@ -62,6 +62,7 @@ OUTPUT_FILES = (
     "faults.csv",
     "replications.csv",
     "copies.csv",
+    "occupancy.csv",
     "summary.csv",
     "verdicts.csv",
     "compare.csv",

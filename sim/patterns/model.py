@@ -22,6 +22,7 @@ service runs through its :class:`~sim.infra.service.Job` (``job.read_row``,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -30,13 +31,13 @@ from sim.faults.topology import Topology
 from sim.infra.database import Database
 from sim.infra.job import NO_DEADLINE
 from sim.infra.network import Network, NetworkLink
-from sim.infra.service import Job, Leak, Service
+from sim.infra.service import Instance, Job, Leak, Service
 from sim.kernel.codes import DELETE, OK, READ
 from sim.kernel.context import SimContext
 from sim.kernel.draws import Keyed, KeyedWork, RequestDraws
 from sim.kernel.registry import PATTERNS, kind_of
 from sim.metrics.always import consistency_log
-from sim.metrics.catalog import COMMON, Metric, declared, known_metrics
+from sim.metrics.catalog import COMMON, GAUGES, Metric, declared, known_metrics
 from sim.metrics.requests import RequestLog
 
 __all__ = ["PatternModel", "register_pattern"]
@@ -154,6 +155,15 @@ class PatternModel:
         """What the model's own components measured, one value per declared metric."""
         return {}
 
+    def occupied(self) -> tuple[dict[str, list[Instance]], dict[str, list[Database]]]:
+        """The servers whose occupancy is measured (:mod:`sim.infra.occupancy`): each
+        service's instances by the service's name, and each database (once, by its name)."""
+        services = {service.name: list(service.instances) for service in self.all_services()}
+        databases: dict[str, list[Database]] = {}
+        for database in self.databases.values():
+            databases.setdefault(database.name, [database])
+        return services, databases
+
     def quiet(self) -> bool:
         """True when nothing is left to happen: no request at any service, nothing held on a
         link (patterns with consumers or connectors add theirs)."""
@@ -259,13 +269,19 @@ class PatternModel:
 
         ``at`` is the service that handles it when it is not ``services[service]`` (a role of
         the service, such as event sourcing's writer). The version in the answer (the value
-        given to :meth:`Job.finish`) is logged.
+        given to :meth:`Job.finish`) is logged, and so are its service time and its queue wait.
         """
         log = self.log
         env = self.ctx.env
         network = self.network
+        waits = log.waits
+        job: Job | None = None  # set once the service has it
 
         def answered(outcome: int, value: Any) -> None:
+            nonlocal job
+            if job is not None:  # it waited in the queue: its wait is known now
+                waits[index] = job.wait
+                job = None  # no cycle (job -> answered -> job) left for the collector
             version = value if outcome == OK and isinstance(value, int) else -1
             if network.instant:
                 log.finish(index, env.now, outcome, version)
@@ -280,7 +296,12 @@ class PatternModel:
         deadline = env.now + log.timeout if self.propagates_deadline else NO_DEADLINE
 
         def handle() -> None:
-            works[index] = target.call(work, answered, draws, deadline).service_time
+            nonlocal job
+            found = target.call(work, answered, draws, deadline)
+            works[index] = found.service_time
+            waits[index] = found.wait  # NaN while it waits for a slot
+            if math.isnan(found.started):  # queued: its wait is known when it is answered
+                job = found
 
         if network.instant:
             handle()
@@ -296,7 +317,7 @@ def register_pattern(cls: M) -> M:
     if not (isinstance(cls, type) and issubclass(cls, PatternModel)):
         raise TypeError(f"{cls!r} is not a PatternModel subclass")
     kind = kind_of(getattr(cls, "settings", None))
-    common = {m.name for m in COMMON}
+    common = {m.name for m in (*COMMON, *GAUGES)}
     known = known_metrics()
     for item in declared(cls):
         if item.name in common or known.get(item.name, item) != item:

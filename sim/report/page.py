@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import jinja2
 import markupsafe
@@ -30,6 +31,7 @@ import plotly.offline
 
 import sim
 from sim.report import figures, freshness, pipeline, tradeoffs
+from sim.report import occupancy as occupancy_figures
 from sim.report.modes import PLOTLYJS_FILE, PLOTLYJS_MODES
 from sim.report.panels import coinciding
 from sim.report.style import looks_for
@@ -76,6 +78,23 @@ class Section:
 def plotly_js() -> str:
     """The plotly.js bundle the page needs (what ``directory`` mode writes beside it)."""
     return plotly.offline.get_plotlyjs()
+
+
+_OCCUPANCY = (
+    (
+        "utilisation",
+        "Utilisation over time",
+        "Each service's and database's busy slots over its slots (concurrency slots of its "
+        "instances, or its connection pool), exact time averages per bin of the load, mean over "
+        "replications; the summary's utilisation is the same over the measured window.",
+    ),
+    (
+        "queue_length",
+        "Queue length over time",
+        "Requests waiting for a slot at each service (queries waiting for a connection at each "
+        "database), time-averaged per bin of the load, mean over replications.",
+    ),
+)
 
 
 def _section(
@@ -190,6 +209,20 @@ def sections(results: Results, view: ReportView) -> list[Section]:
                 lambda: pipeline.connector_activity(polls, windows, looks=looks),
             )
         )
+    occupancy = relabel(results, results.table("occupancy_series"))
+    if not occupancy.empty:
+        found += [
+            _section(
+                f"occupancy-{metric.replace('_', '-')}",
+                "Throughput",
+                heading,
+                caption,
+                partial(
+                    occupancy_figures.occupancy_over_time, occupancy, windows, metric, looks=looks
+                ),
+            )
+            for metric, heading, caption in _OCCUPANCY
+        ]
     found += [
         _section(
             "latency-cdf",
