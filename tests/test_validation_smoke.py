@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sim import api
 from validation.cases import SCENARIOS, Case, Check, Feature, Length
 from validation.catalog import CASES
 from validation.page import build
@@ -102,3 +103,16 @@ def test_the_same_command_writes_the_same_page():
     second = build("smoke", workers=2, cases=(case,), real=()).markdown
     assert first == second
     assert not re.search(r"\d\d:\d\d:\d\d", first), "no time of day in the page"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.slug)
+def test_every_case_scenario_is_valid_or_refused_only_for_its_missing_feature(case):
+    for profile, length in case.lengths.items():
+        assert length.replications >= 2 and length.requests > 0, profile
+    try:
+        scenario = api.load(case.path, case.overrides(case.lengths["default"]))
+    except api.ScenarioError as error:
+        assert case.feature is not None and case.feature.refused(error), str(error)
+        return
+    assert scenario.replications == case.lengths["default"].replications
+    assert api.budget(scenario).errors == []
