@@ -14,6 +14,7 @@ import simpy
 
 from sim.kernel.recorder import Recorder
 from sim.kernel.rng import Stream, Streams
+from sim.kernel.schedule import AtOnce
 
 __all__ = ["SimContext", "SimTime"]
 
@@ -28,6 +29,8 @@ class SimContext:
     env: simpy.Environment
     streams: Streams
     recorder: Recorder = field(default_factory=Recorder)
+    at_once: AtOnce = field(default_factory=AtOnce)
+    """Runs the run's zero-time steps with bounded nesting (:class:`~sim.kernel.schedule.AtOnce`)."""
 
     @classmethod
     def create(cls, seed: int, replication: int = 0, point: int = 0) -> SimContext:
