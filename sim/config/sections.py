@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, RootModel, model_validator
 
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
+from sim.config.graph import Call
 from sim.config.load import ClosedLoad, Diurnal, Mix, Phase, Spike, WorkloadConfig
 from sim.config.provisioned import Provisioned
 from sim.config.resilience import HealthCheck, QueueLimit, RateLimit
@@ -68,6 +69,12 @@ class ServiceConfig(StrictModel):
         None,
         description="active health checks that take a down instance out of the balancer's "
         "rotation; null: none (a down instance keeps receiving requests and refuses them)",
+    )
+    calls: list[Call] = Field(
+        default_factory=list,
+        description="downstream services each request calls after its work here, each with a "
+        "probability, sequential or parallel, with the HTTP client's timeouts and retries "
+        "(see docs/scenario.md#call-graphs)",
     )
 
 
