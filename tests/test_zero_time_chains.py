@@ -150,3 +150,22 @@ def test_a_failing_step_leaves_the_run_queue_usable():
         at_once(boom)
     at_once(lambda: ran.append("next"))
     assert ran == ["next"]  # what the failed step deferred never runs
+
+
+def test_a_call_graph_300_services_deep_over_free_hops_runs(scenario_factory):
+    depth = 300
+    free = {"instances": 1, "concurrency": 2, "service_time": 0}
+    services = {f"s{i}": {**free, "calls": [{"to": f"s{i + 1}"}]} for i in range(depth)}
+    services[f"s{depth}"] = {**free, "calls": [{"to": f"s{depth}", "probability": 0.9}]}
+    scenario = scenario_factory(
+        services=services,
+        databases={"default": {"read_time": 0, "write_time": 0}},
+        network={"latency": 0},
+        data={"owner": "s0", "replicas": [], "keys": 5},
+        workload={"phases": [{"duration": 2, "rate": 10}], "mix": {"write": 0, "read": 1}},
+        patterns=[{"kind": "shared_db"}],
+    )
+    requests = api.run(scenario, workers=1).requests
+    assert len(requests) > 5
+    assert (requests["outcome"] == "ok").all()
+    assert (requests["latency"] == 0.0).all()
