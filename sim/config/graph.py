@@ -65,9 +65,17 @@ def routing_matrix(services: Mapping[str, _Calls]) -> tuple[list[str], np.ndarra
 
 
 def _radius(matrix: np.ndarray) -> float:
-    if not matrix.any():
-        return 0.0
-    return float(max(abs(np.linalg.eigvals(matrix))))
+    """The spectral radius, computed on the services that can be on a cycle (peeling off
+    those that no call reaches or that call no one leaves every cycle and the radius)."""
+    keep = np.ones(len(matrix), dtype=bool)
+    while True:
+        sub = matrix[np.ix_(keep, keep)]
+        if not sub.any():
+            return 0.0
+        on_path = (sub.sum(axis=0) > 0) & (sub.sum(axis=1) > 0)
+        if on_path.all():
+            return float(max(abs(np.linalg.eigvals(sub))))
+        keep[np.flatnonzero(keep)[~on_path]] = False
 
 
 def expected_visits(services: Mapping[str, _Calls], entry: str) -> dict[str, float]:
