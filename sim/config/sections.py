@@ -40,8 +40,9 @@ class ServiceConfig(StrictModel):
     """A service: ``instances`` behind a load balancer, each with ``concurrency`` slots.
 
     A slot is held for the whole handling of a request (its own work, its database calls and
-    the calls it makes to other services), as a thread-per-request server does; the slots of an
-    instance share one FIFO queue.
+    the calls a pattern makes for it to other services), as a thread-per-request server does;
+    the slots of an instance share one FIFO queue. The service's own ``calls`` go out after
+    that work and hold no slot while they are out.
     """
 
     instances: int = Field(1, ge=1, le=10_000, description="number of instances")
