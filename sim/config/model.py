@@ -31,6 +31,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from sim.config.broker import BrokerConfig
 from sim.config.experiments import AdaptiveReplications, Decision, Sweep
+from sim.config.graph import graph_problems
 from sim.config.paths import PathError, parse_path
 from sim.config.sections import (
     Databases,
@@ -302,6 +303,7 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             errors.append((("data", "replicas", i), "the owner cannot also be a replica", replica))
         elif replica in scenario.data.replicas[:i]:
             errors.append((("data", "replicas", i), "this service is already a replica", replica))
+    errors.extend(graph_problems(scenario.services))
     load = scenario.workload.load_duration
     if scenario.warmup >= load:
         errors.append(

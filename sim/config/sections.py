@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import Field, RootModel, model_validator
 
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
+from sim.config.graph import Call
 from sim.config.load import ClosedLoad, Diurnal, Mix, Phase, Spike, WorkloadConfig
 from sim.config.provisioned import Provisioned
 from sim.config.resilience import HealthCheck, QueueLimit, RateLimit
@@ -39,8 +40,9 @@ class ServiceConfig(StrictModel):
     """A service: ``instances`` behind a load balancer, each with ``concurrency`` slots.
 
     A slot is held for the whole handling of a request (its own work, its database calls and
-    the calls it makes to other services), as a thread-per-request server does; the slots of an
-    instance share one FIFO queue.
+    the calls a pattern makes for it to other services), as a thread-per-request server does;
+    the slots of an instance share one FIFO queue. The service's own ``calls`` go out after
+    that work and hold no slot while they are out.
     """
 
     instances: int = Field(1, ge=1, le=10_000, description="number of instances")
@@ -68,6 +70,12 @@ class ServiceConfig(StrictModel):
         None,
         description="active health checks that take a down instance out of the balancer's "
         "rotation; null: none (a down instance keeps receiving requests and refuses them)",
+    )
+    calls: list[Call] = Field(
+        default_factory=list,
+        description="downstream services each request calls after its work here, each with a "
+        "probability, sequential or parallel, with the HTTP client's timeouts and retries "
+        "(see docs/scenario.md#call-graphs)",
     )
 
 

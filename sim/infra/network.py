@@ -3,8 +3,10 @@
 Each hop waits one draw of the one-way latency distribution plus any ``latency`` faults active
 on that link (``link:A->B``). Hops to and from the ``broker`` node add only the link's faults:
 the broker's own ``latency`` (``broker:``) already is the wire time of a request and its
-answer. A zero latency with no fault costs nothing: the continuation runs at once. Node names
-are service names, ``client``, ``db:NAME``, ``connector:NAME`` and ``broker``.
+answer. A zero latency with no fault costs nothing: the continuation runs at once, nested at
+most :data:`~sim.kernel.schedule.AT_ONCE_DEPTH` hops deep (:class:`~sim.kernel.schedule.AtOnce`),
+so a chain of zero-time hops of any length runs. Node names are service names, ``client``,
+``db:NAME``, ``connector:NAME`` and ``broker``.
 
 Links behave like TCP connections. A ``partition`` cuts a link (one way, or both); a message
 sent over a cut link is not dropped: TCP retransmits it, with an exponential backoff from the
@@ -103,6 +105,7 @@ class Network:
         self, ctx: SimContext, latency: Distribution, wire_free: Iterable[str] = ("broker",)
     ) -> None:
         self.ctx = ctx
+        self._at_once = ctx.at_once
         self._zero = is_zero(latency)
         self._latency: Sampler = latency.sampler(ctx.stream("network"))
         self._wire_free = frozenset(wire_free)
@@ -145,7 +148,7 @@ class Network:
         are delivered in the order they were sent."""
         now = self.ctx.env.now
         if self.instant and (connection is None or self._last.get(connection, -1.0) <= now):
-            deliver()
+            self._at_once(deliver)
             return None
         if self.is_cut(source, destination):
             held = Transmission(source, destination, deliver, now, connection)

@@ -16,6 +16,7 @@ import simpy
 from sim.kernel.always import OFF, Always
 from sim.kernel.recorder import Recorder
 from sim.kernel.rng import Stream, Streams
+from sim.kernel.schedule import AtOnce
 
 __all__ = ["SimContext", "SimTime"]
 
@@ -32,6 +33,8 @@ class SimContext:
     recorder: Recorder = field(default_factory=Recorder)
     always: Always = OFF
     """Whether components check their invariants during the run (:mod:`sim.kernel.always`)."""
+    at_once: AtOnce = field(default_factory=AtOnce)
+    """Runs the run's zero-time steps with bounded nesting (:class:`~sim.kernel.schedule.AtOnce`)."""
 
     @classmethod
     def create(

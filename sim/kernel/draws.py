@@ -63,6 +63,13 @@ class Keyed:
             x = _mix(x ^ (part & _MASK))
         return (x >> 11) * _TO_UNIT
 
+    def ident(self, *ids: int) -> int:
+        """A 64-bit id of the work named by ``ids`` (to name work that work spawns)."""
+        x = self._base
+        for part in ids:
+            x = _mix(x ^ (part & _MASK))
+        return x
+
 
 class WorkDraws(Protocol):
     """The uniforms of one unit of work."""

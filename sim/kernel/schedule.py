@@ -3,6 +3,14 @@
 The hot path (arrival, queue, service, hop, database, completion) is written with callbacks on
 SimPy timeout events rather than one generator process per request: a request costs one event
 per delay it really waits, and a zero delay costs nothing (the continuation runs at once).
+
+Running zero-time steps at once nests them: a chain of zero-time hops (a sequential fan-out to
+many copies, a deep call graph, a service calling itself again) would nest a few dozen Python
+frames per hop and die of ``RecursionError`` after a few dozen hops. :class:`AtOnce` bounds the
+nesting: a step runs at once while fewer than :data:`AT_ONCE_DEPTH` steps are running around
+it, and a deeper one waits in a run queue until they have returned, still at the same simulated
+instant and before any later event. Below the bound the order of events is exactly that of
+running every step at once; past it, the deferred steps run in the order they were asked for.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from typing import Any
 
 import simpy
 
-__all__ = ["Trampoline", "later"]
+__all__ = ["AT_ONCE_DEPTH", "AtOnce", "Trampoline", "later"]
 
 
 def later(env: simpy.Environment, delay: float, callback: Callable[[], Any]) -> None:
@@ -48,3 +56,49 @@ class Trampoline:
                 self._pending.popleft()()
         finally:
             self._running = False
+
+
+AT_ONCE_DEPTH = 24
+"""How many zero-time steps of :class:`AtOnce` may run nested inside one another (each hop of
+a call costs about a dozen Python frames, so this stays far below Python's recursion limit)."""
+
+
+class AtOnce:
+    """Runs zero-time steps at once, at most :data:`AT_ONCE_DEPTH` deep; a deeper step waits in
+    a run queue until the steps around it have returned (the same instant, before any later
+    event), so chains of any length run in bounded stack depth."""
+
+    __slots__ = ("_depth", "_limit", "_pending")
+
+    def __init__(self, limit: int = AT_ONCE_DEPTH) -> None:
+        self._depth = 0
+        self._limit = limit
+        self._pending: deque[Callable[[], Any]] = deque()
+
+    def __call__(self, action: Callable[[], Any]) -> None:
+        depth = self._depth
+        if depth >= self._limit:
+            self._pending.append(action)
+            return
+        self._depth = depth + 1
+        try:
+            action()
+        except BaseException:
+            self._pending.clear()  # the run has failed: nothing deferred may run after it
+            raise
+        finally:
+            self._depth = depth
+        if depth == 0 and self._pending:
+            self._drain()
+
+    def _drain(self) -> None:
+        pending = self._pending
+        try:
+            while pending:
+                self._depth = 1
+                pending.popleft()()
+        except BaseException:
+            pending.clear()
+            raise
+        finally:
+            self._depth = 0

@@ -15,7 +15,9 @@ that names it (``settings = ...``), declares the metrics its components measure
    the topology lists them.
 
 Then the workload hands each request to :meth:`PatternModel.arrive`; the model decides how a
-write reaches the copies (:meth:`write`) and how a read is answered (:meth:`read`). Work at a
+write reaches the copies (:meth:`write`) and how a read is answered (:meth:`read`). A request
+at a service with ``calls`` then makes that service's calls (:mod:`sim.infra.callgraph`),
+whatever the pattern: :meth:`request` adds them around the pattern's work. Work at a
 service runs through its :class:`~sim.infra.service.Job` (``job.read_row``,
 ``job.write_row``, ``job.track``, ``job.finish``), which cannot leak its slot.
 """
@@ -28,11 +30,12 @@ from typing import Any, ClassVar, TypeVar
 
 from sim.config.model import PatternSettings, Scenario
 from sim.faults.topology import Topology
+from sim.infra.callgraph import CallGraph
 from sim.infra.database import Database
 from sim.infra.job import NO_DEADLINE
 from sim.infra.network import Network, NetworkLink
 from sim.infra.service import Instance, Job, Leak, Service
-from sim.kernel.codes import DELETE, OK, READ
+from sim.kernel.codes import DELETE, OK, READ, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import Keyed, KeyedWork, RequestDraws
 from sim.kernel.registry import PATTERNS, kind_of
@@ -79,6 +82,13 @@ class PatternModel:
         self._keys = log.keys
         self._targets = log.targets
         self.topology: Topology | None = None
+        configs = scenario.services
+        self.graph = (
+            CallGraph(ctx, self.network, self.services, configs)
+            if any(c.calls for c in configs.values())
+            else None
+        )
+        """The services' own calls (:mod:`sim.infra.callgraph`); None when no service calls."""
 
     def applies_committed(self) -> bool:
         """Whether a copy only ever applies a version the owner has already committed (checked
@@ -167,7 +177,7 @@ class PatternModel:
     def quiet(self) -> bool:
         """True when nothing is left to happen: no request at any service, nothing held on a
         link (patterns with consumers or connectors add theirs)."""
-        if self.network.holding:
+        if self.network.holding or (self.graph is not None and self.graph.waiting):
             return False
         return all(i.idle for service in self.all_services() for i in service.instances)
 
@@ -294,10 +304,15 @@ class PatternModel:
         draws = self.draws.work(index)
         works = log.works
         deadline = env.now + log.timeout if self.propagates_deadline else NO_DEADLINE
+        done: Done = answered
+        graph = self.graph
+        if graph is not None and service in graph.stages:  # the service's own calls
+            ids = (index,) if index < log.drawn else (-1, *log.ident(index))
+            work, done = graph.around(service, graph.root(ids), work, answered, deadline)
 
         def handle() -> None:
             nonlocal job
-            found = target.call(work, answered, draws, deadline)
+            found = target.call(work, done, draws, deadline)
             works[index] = found.service_time
             waits[index] = found.wait  # NaN while it waits for a slot
             if math.isnan(found.started):  # queued: its wait is known when it is answered

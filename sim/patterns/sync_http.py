@@ -225,8 +225,11 @@ class SyncHttpModel(PatternModel):
             return
         if self.spec.fanout == "parallel":
             fan_out = _FanOut(len(replicas), done)
-            for replica in replicas:
-                self._call(job, replica, key, version, fan_out.one_done)
+            # every answer is awaited before the first call goes out: a call answered at once
+            # (zero-time hops) must not leave the job with nothing pending while others remain
+            answers = [job.track(fan_out.one_done) for _ in replicas]
+            for replica, answer in zip(replicas, answers, strict=True):
+                self._call(job, replica, key, version, answer)
             return
 
         def step(position: int) -> None:
@@ -240,19 +243,20 @@ class SyncHttpModel(PatternModel):
                 else:
                     step(position + 1)
 
-            self._call(job, replicas[position], key, version, after)
+            self._call(job, replicas[position], key, version, job.track(after))
 
         step(0)
 
     def _call(self, job: Job, replica: str, key: int, version: int, done: Outcome) -> None:
-        """One HTTP call with timeout and retries; ``done(outcome)`` once, unless the caller died."""
+        """One HTTP call with timeout and retries; ``done(outcome)`` (a continuation the job
+        tracks) once, unless the caller died."""
         edge = self.edges[replica]
         policy = edge.policy
         copy = self.replicas.index(replica)
         self.http.call(
             replica,
             lambda rjob: self._apply(rjob, copy, key, version),
-            job.track(done),
+            done,
             timeout=policy.timeout,
             per_try_timeout=policy.per_try_timeout,
             policy=edge.retry,
