@@ -47,7 +47,13 @@ def test_run_writes_the_run_folder(tmp_path):
     assert list(summary.columns) == ["pattern", "metric", "mean", "ci_low", "ci_high", "n"]
     expected = {m.name for m in metrics_for([model_class("shared_db"), model_class("sync_http")])}
     for pattern in ("shared_db", "sync_http"):
-        assert set(summary.loc[summary["pattern"] == pattern, "metric"]) == expected
+        names = set(summary.loc[summary["pattern"] == pattern, "metric"])
+        assert {n for n in names if "{" not in n} == expected  # then each component's gauges
+        assert {n.split("{")[0] for n in names if "{" in n} == {
+            "utilisation",
+            "queue_length",
+            "in_system",
+        }
     document = json.loads((out / "summary.json").read_text())
     assert document["schema_version"] == 1
     assert document["scenario"] == "quickstart"

@@ -5,8 +5,8 @@ A :class:`Job` is created when a request reaches a service (:meth:`Service.call
 answers the caller once. Work continues only through the job (:meth:`Job.read_row`,
 :meth:`Job.write_row`, :meth:`Job.query`, :meth:`Job.after`, :meth:`Job.track`), which counts the
 continuations still pending, so a slot cannot leak: work that returns with nothing pending and
-without finishing is a :class:`Leak`. A job knows when it reached the service and when it
-took a slot: its **queue wait** is the difference. A job may carry the **deadline** of the call it serves
+without finishing is a :class:`Leak`. A job knows its **queue wait**: from its arrival at the
+instance to the moment it took a slot. A job may carry the **deadline** of the call it serves
 (the time its caller gives up, when the deadline is propagated): an instance skips the work of a
 job whose deadline has passed before its turn comes.
 """
@@ -58,7 +58,6 @@ class Job:
     """One request being handled by an instance: the handle of its slot."""
 
     __slots__ = (
-        "arrived",
         "deadline",
         "done",
         "draws",
@@ -67,9 +66,10 @@ class Job:
         "instance",
         "pending",
         "queries",
+        "queued_at",
         "service",
         "service_time",
-        "started",
+        "wait",
         "work",
     )
 
@@ -97,16 +97,11 @@ class Job:
         self.finished = False
         self.pending = 0
         """Continuations started for this job that have not run yet."""
-        self.arrived = math.nan
-        """When the request reached the service."""
-        self.started = math.nan
-        """When it took a slot (NaN: not yet, or never)."""
-
-    @property
-    def wait(self) -> float:
-        """Its queue wait: the start of its service less its arrival (NaN until it has a
-        slot)."""
-        return self.started - self.arrived
+        self.wait = math.nan
+        """Its queue wait: from its arrival at the instance to the moment it took a slot (0
+        when one was free; NaN until it has one, or if it never gets one)."""
+        self.queued_at = 0.0
+        """When it joined the instance's queue (when no slot was free)."""
 
     @property
     def alive(self) -> bool:

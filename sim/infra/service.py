@@ -119,11 +119,14 @@ class Instance(Injectable, Occupied):
                 return
         job.instance = self
         job.epoch = self.epoch
-        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
+        now = self._env.now
+        self._tally(now, self.concurrency - self.free, len(self.queue))
         if self.free > 0:
             self.free -= 1
+            job.wait = 0.0
             self._start(job)
             return
+        job.queued_at = now
         limit = service.queue_limit
         if limit is not None and len(self.queue) >= limit:
             if service.drop_oldest and self.queue:
@@ -140,8 +143,7 @@ class Instance(Injectable, Occupied):
         job.done(ERROR, "shed")
 
     def _start(self, job: Job) -> None:
-        now = job.started = self._env.now
-        if job.deadline <= now:
+        if job.deadline <= self._env.now:
             self._expired(job)
             return
         self.running.add(job)
@@ -179,9 +181,11 @@ class Instance(Injectable, Occupied):
 
     def release(self, job: Job) -> None:
         self.running.discard(job)
-        self._tally(self._env.now, self.concurrency - self.free, len(self.queue))
+        now = self._env.now
+        self._tally(now, self.concurrency - self.free, len(self.queue))
         if self.queue:
             following = self.queue.pop() if self.service.lifo else self.queue.popleft()
+            following.wait = now - following.queued_at
             self.service.soon(lambda: self._start(following))
         else:
             self.free += 1
@@ -285,7 +289,6 @@ class Service:
             job.finished = True
             done(ERROR, "throttled")
             return job
-        job.arrived = self.ctx.env.now
         self._pick().accept(job)
         return job
 

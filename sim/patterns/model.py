@@ -24,7 +24,6 @@ service runs through its :class:`~sim.infra.service.Job` (``job.read_row``,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -315,7 +314,7 @@ class PatternModel:
             found = target.call(work, done, draws, deadline)
             works[index] = found.service_time
             waits[index] = found.wait  # NaN while it waits for a slot
-            if math.isnan(found.started):  # queued: its wait is known when it is answered
+            if found.wait != 0.0 and not found.finished:  # queued: known once answered
                 job = found
 
         if network.instant:
