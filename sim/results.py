@@ -86,7 +86,9 @@ class Results:
             mine = [r for r in ordered if r.point == point.index]
             assert point.scenario is not None
             judged = _judged(point.scenario, mine, point.key)
-            summary = summarize(((r.pattern, r.metrics) for r in mine), metric_names)
+            summary = _own_components(
+                summarize(((r.pattern, r.metrics) for r in mine), metric_names), mine
+            )
             if judged:
                 keys = list(dict.fromkeys(k for values in judged.values() for k in values))
                 extra = summarize(((r.pattern, judged[id(r)]) for r in mine), keys)
@@ -102,6 +104,7 @@ class Results:
                 metric_names,
                 baseline,
             )
+            paired = _own_components(paired, mine, ("pattern_a", "pattern_b"))
             summaries.append(_with_point(summary, point, scenario))
             verdicts.append(_with_point(checks, point, scenario))
             differences.append(_with_point(paired, point, scenario))
@@ -284,6 +287,27 @@ def _decide(
     passes = dict(zip(rolled["pattern"], rolled["passes"].astype(bool), strict=True))
     meets = {p: passes.get(p, True) if decision.constraints == "slo" else True for p in patterns}
     return decide(patterns, criteria, means, per_replication, meets)
+
+
+def _own_components(
+    table: pd.DataFrame, runs: Sequence[RunResult], columns: Sequence[str] = ("pattern",)
+) -> pd.DataFrame:
+    """``table`` without the rows of a component's gauge (``utilisation{db:X}``) for a pattern
+    that has no such component: each pattern reports its own components only, so a pattern's
+    rows do not depend on which other patterns ran beside it."""
+    if table.empty or "metric" not in table:
+        return table
+    own: dict[str, set[str]] = {}
+    for run in runs:
+        own.setdefault(run.pattern, set()).update(n for n in run.metrics if "{" in n)
+    sliced = table["metric"].astype(str).str.contains("{", regex=False)
+    if not sliced.any():
+        return table
+    keep = ~sliced
+    for column in columns:  # a pair keeps a component's row only if both patterns have it
+        has = [m in own.get(p, ()) for p, m in zip(table[column], table["metric"], strict=True)]
+        sliced &= pd.Series(has, index=table.index)
+    return table.loc[keep | sliced].reset_index(drop=True)
 
 
 def _judged(

@@ -218,7 +218,7 @@ def _tandem() -> Case:
         lam,
         {
             "smoke": Length(5, 5_000),
-            "default": Length(10, 100_000),
+            "default": Length(10, 20_000),
             "full": Length(10, 1_000_000),
         },
         (
@@ -245,7 +245,7 @@ def _feedback() -> Case:
         lam,
         {
             "smoke": Length(5, 5_000),
-            "default": Length(10, 100_000),
+            "default": Length(10, 20_000),
             "full": Length(10, 1_000_000),
         },
         (

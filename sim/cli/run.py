@@ -349,7 +349,11 @@ def _summary_table(results: api.Results, summary: Any, title: str) -> Table:
     for metric in dict.fromkeys(summary["metric"]):
         cells = []
         for name in results.patterns:
-            row = summary[(summary["pattern"] == name) & (summary["metric"] == metric)].iloc[0]
+            found = summary[(summary["pattern"] == name) & (summary["metric"] == metric)]
+            if found.empty:  # a component this pattern does not have
+                cells.append("—")
+                continue
+            row = found.iloc[0]
             text = api.format_value(metric, row["mean"])
             if not compact and math.isfinite(row["ci_low"]):
                 low, high, clipped = api.shown_interval(metric, row["ci_low"], row["ci_high"])
