@@ -25,7 +25,7 @@ demo: $(VENV)/.installed  ## run the quickstart scenario; report in reports/quic
 	$(BIN)/patternsim run scenarios/quickstart.yaml
 
 test: $(VENV)/.installed-test  ## run the test suite (CI=true selects the fast, derandomized profile)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: $(VENV)/.installed-lint  ## ruff, mypy and the import contracts (layers, no cycles)
 	$(BIN)/ruff check sim tests benchmarks validation
