@@ -32,8 +32,7 @@ from typing import Any, cast
 
 from sim.config.graph import Call
 from sim.config.sections import ServiceConfig
-from sim.infra.guards import Bulkhead, CircuitBreaker
-from sim.infra.http import Guards, HttpClient, RetryBudget, RetryPolicy
+from sim.infra.http import Guards, HttpClient, RetryPolicy
 from sim.infra.job import NO_DEADLINE, Job, Work
 from sim.infra.network import Network
 from sim.infra.service import Service
@@ -61,12 +60,7 @@ class _Edge:
     def guards_of(self, instance: int) -> Guards:
         found = self.guards.get(instance)
         if found is None:
-            env, call = self.ctx.env, self.call
-            found = self.guards[instance] = Guards(
-                CircuitBreaker(env, call.circuit_breaker) if call.circuit_breaker else None,
-                Bulkhead(env, call.bulkhead) if call.bulkhead else None,
-                RetryBudget(env, call.retry_budget) if call.retry_budget is not None else None,
-            )
+            found = self.guards[instance] = Guards.of(self.ctx.env, self.call)
         return found
 
 

@@ -62,6 +62,7 @@ from typing import Any
 import simpy
 
 from sim.config.clients import Backoff
+from sim.config.policy import CallPolicy
 from sim.infra.guards import Bulkhead, CircuitBreaker
 from sim.infra.job import NO_DEADLINE
 from sim.infra.network import Network
@@ -183,6 +184,15 @@ class Guards:
         self.breaker = breaker
         self.bulkhead = bulkhead
         self.budget = budget
+
+    @classmethod
+    def of(cls, env: simpy.Environment, policy: CallPolicy) -> Guards:
+        """The guards ``policy`` asks for, new (one set per calling instance)."""
+        return cls(
+            CircuitBreaker(env, policy.circuit_breaker) if policy.circuit_breaker else None,
+            Bulkhead(env, policy.bulkhead) if policy.bulkhead else None,
+            RetryBudget(env, policy.retry_budget) if policy.retry_budget is not None else None,
+        )
 
 
 NO_GUARDS = Guards()

@@ -38,8 +38,7 @@ from pydantic import Field
 
 from sim.config.calls import ISTIO_RETRY_ON, CallingPattern, CallPolicy, RetryOn
 from sim.config.model import Scenario
-from sim.infra.guards import Bulkhead, CircuitBreaker
-from sim.infra.http import Guards, HttpClient, RetryBudget, RetryPolicy
+from sim.infra.http import Guards, HttpClient, RetryPolicy
 from sim.infra.job import NO_DEADLINE
 from sim.infra.service import Job
 from sim.kernel.codes import ERROR, OK
@@ -124,12 +123,7 @@ class _Edge:
     def guards_of(self, instance: int) -> Guards:
         found = self.guards.get(instance)
         if found is None:
-            env, policy = self.ctx.env, self.policy
-            found = self.guards[instance] = Guards(
-                CircuitBreaker(env, policy.circuit_breaker) if policy.circuit_breaker else None,
-                Bulkhead(env, policy.bulkhead) if policy.bulkhead else None,
-                RetryBudget(env, policy.retry_budget) if policy.retry_budget is not None else None,
-            )
+            found = self.guards[instance] = Guards.of(self.ctx.env, self.policy)
         return found
 
 
