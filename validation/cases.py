@@ -249,8 +249,9 @@ class Case:
         return SCENARIOS / self.scenario
 
     def overrides(self, length: Length) -> list[str]:
-        duration = length.requests / self.rate
-        return [f"replications={length.replications}", f"workload.phases[0].duration={duration:g}s"]
+        # six significant digits, written out in full: a duration takes no exponent (1.4e+06s)
+        duration = format(float(f"{length.requests / self.rate:.6g}"), "f").rstrip("0").rstrip(".")
+        return [f"replications={length.replications}", f"workload.phases[0].duration={duration}s"]
 
 
 @dataclass
