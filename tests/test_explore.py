@@ -163,6 +163,24 @@ def test_a_pattern_that_keeps_its_promise_spends_the_budget() -> None:
     assert found.space.targets["crash"]
 
 
+def test_an_operators_rewind_is_explored_only_when_named() -> None:
+    """A reset of a group's offsets is an operator's action, not a failure: the default space
+    leaves it out and says so; naming it puts it back."""
+    from sim.experiments.schedules import fault_space
+
+    scenario = _dual_write()
+    default = fault_space(scenario, 1)
+    assert "rewind" not in default.targets
+    assert "operator" in default.left_out["rewind"]
+    assert "crash" in default.targets and "connector-crash" in default.targets
+    # a kind whose window has no default (a consumer's pause) is explored like any other
+    assert default.targets["consumer-pause"]
+    named = fault_space(scenario, 1, ["rewind", "crash"])
+    assert named.targets["rewind"]
+    assert all(target.startswith("consumer:") for target in named.targets["rewind"])
+    assert "rewind" not in named.left_out
+
+
 def test_the_search_is_deterministic_for_a_seed() -> None:
     runs = [
         api.explore(_dual_write(), "cdc", "no-loss", budget=4, kinds=["crash"], seed=5).log()

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from sim import api
 from sim.experiments.schedules import FaultSpace, fault_space, schedules
+from sim.kernel.registry import FAULTS
 
 BUDGET = 20
 BROKER_FAULTS = [
@@ -139,7 +140,8 @@ KINDS += ["polling", "outbox", "saga"]
 def _space(kind: str) -> tuple[api.Scenario, FaultSpace, pd.DataFrame]:
     scenario = _small(kind)
     plain = api.run(scenario, workers=1).runs[0].requests
-    return scenario, fault_space(scenario, 0), plain[["start", "key"]]
+    # every registered kind, an operator's rewind included: nothing may go missing either way
+    return scenario, fault_space(scenario, 0, FAULTS.kinds()), plain[["start", "key"]]
 
 
 @settings(max_examples=12, deadline=None)

@@ -39,7 +39,11 @@ def explore(
     budget: Annotated[int, typer.Option(help="fault schedules to generate", min=1)] = 100,
     faults: Annotated[
         str | None,
-        typer.Option("--faults", help="fault kinds to use, comma-separated [default: all]"),
+        typer.Option(
+            "--faults",
+            help="fault kinds to use, comma-separated [default: every failure kind; an operator's "
+            "action such as rewind only when named]",
+        ),
     ] = None,
     max_faults: Annotated[int, typer.Option(help="faults per schedule at most", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="seed of the search")] = 0,

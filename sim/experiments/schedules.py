@@ -2,7 +2,9 @@
 that draws (and shrinks) schedules from it.
 
 **The space.** Fault kinds come from the registry (:data:`sim.kernel.registry.FAULTS`), so a
-new kind is explored as soon as it is registered. Targets come from the pattern's elaborated
+new kind is explored as soon as it is registered. An operator's deliberate action (``rewind``,
+an offset reset, which skips records when the group lags further than the reset reaches back)
+is not a failure: it is tried only when named in ``kinds``, and is listed as left out otherwise. Targets come from the pattern's elaborated
 topology: every service, instance, database, link between two services (and to the broker),
 the broker and its first partitions, consumer group and connector is tried as a target of
 every kind, and kept when the fault reaches a component of this pattern that can suffer it.
@@ -105,6 +107,9 @@ def fault_space(scenario: Scenario, pattern: int, kinds: list[str] | None = None
     left_out: dict[str, str] = {}
     for kind in kinds if kinds is not None else FAULTS.kinds():
         cls = FAULTS.get(kind)
+        if kinds is None and cls.operator_action:
+            left_out[kind] = "an operator's action, not a failure: explored only when named"
+            continue
         needed = {
             name: info
             for name, info in cls.model_fields.items()
@@ -116,6 +121,8 @@ def fault_space(scenario: Scenario, pattern: int, kinds: list[str] | None = None
             continue
         chosen = {name: PARAMETERS[name] for name in needed}
         first = {name: values[0] for name, values in chosen.items()}
+        if not issubclass(cls, InstantFault):  # the shortest window a schedule draws
+            first["duration"] = 0.1
         reachable = []
         for text in candidates:
             try:

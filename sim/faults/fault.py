@@ -74,6 +74,9 @@ class Fault(FaultSettings):
     """Protocols a component must implement for this fault to act on it."""
     what: ClassVar[str] = "component"
     """What the fault acts on, in words (for "not applicable" messages)."""
+    operator_action: ClassVar[bool] = False
+    """An operator's deliberate action (an offset reset), not a failure: a search of fault
+    schedules tries it only when asked for by name."""
 
     target: Any
 

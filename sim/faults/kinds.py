@@ -236,6 +236,7 @@ class RewindFault(InstantFault):
     target: Consumer = Field(description="consumer:GROUP")
     by: PositiveDuration = Field(description="how far back from the fault's start")
     needs: ClassVar[tuple[type, ...]] = (Rewindable,)
+    operator_action: ClassVar[bool] = True
 
     def problems(self, scenario: Scenario) -> list[Problem]:
         return group_problem(self.target, scenario)
