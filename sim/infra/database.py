@@ -105,6 +105,11 @@ class Database(Injectable, Occupied):
             check_database(self)
 
     # -- public calls ------------------------------------------------------------------------
+    def answers_now(self) -> bool:
+        """Whether a read would be answered at once, with the committed version (reads take
+        no time, no provisioned throughput, a free connection, no fault acting)."""
+        return self._reads_free and self.up and self.free > 0 and not self.injected
+
     def read(self, key: int, done: Done, draws: WorkDraws | None = None, n: int = 0) -> None:
         """Read a row; ``done(OK, version)`` with 0 for a row never written.
 
