@@ -150,7 +150,8 @@ class Instance(Injectable, Occupied):
         job.done(ERROR, "shed")
 
     def _start(self, job: Job) -> None:
-        if job.deadline <= self._env.now:
+        deadline = job.deadline  # no clock to read without one (the common case)
+        if deadline != NO_DEADLINE and deadline <= self._env.now:
             self._expired(job)
             return
         self.running.add(job)
@@ -177,7 +178,8 @@ class Instance(Injectable, Occupied):
             return
         injected = self.injected
         if not (injected.hung and injected.holds(job)):
-            if job.deadline <= self._env.now:
+            deadline = job.deadline
+            if deadline != NO_DEADLINE and deadline <= self._env.now:
                 self._expired(job)
             else:
                 job.work(job)

@@ -1,7 +1,9 @@
 """The client's view of every request: when it started, how long it took, how it ended.
 
-Results are kept in preallocated lists indexed by request number (one assignment per request
-on the hot path) and turned into a frame once. The client gives up after the workload's
+Results are kept in preallocated typed columns indexed by request number (stdlib ``array``:
+one machine number per entry, no Python object per request, one assignment per request on the
+hot path) and turned into a frame once; the text columns (operation, service, outcome) exist
+only in that frame, the log keeps integer codes. The client gives up after the workload's
 ``timeout``: a request that answers later, or never, counts as a ``timeout`` whose latency is
 the timeout itself (the client stopped waiting then; whatever the system still does for it is
 seen in the consistency data, not here). A request still unanswered when the run ends (the
@@ -15,16 +17,44 @@ user's requests are added as they are issued (:meth:`RequestLog.add`), and whoev
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sim.kernel.always import OFF, Always
 from sim.kernel.codes import OP_NAMES, OUTCOME_NAMES, TIMEOUT
 
-__all__ = ["RequestArrays", "RequestLog"]
+__all__ = ["RequestArrays", "RequestLog", "column"]
+
+
+def column(code: str, values: np.ndarray) -> array:
+    """A typed column (``array(code)``) holding ``values`` (converted to its item type)."""
+    found = array(code)
+    found.frombytes(np.ascontiguousarray(values, dtype=_DTYPES[code]).tobytes())
+    return found
+
+
+_DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
+
+
+def _numpy(values: array, dtype: type) -> np.ndarray:
+    """A typed column as a numpy array of ``dtype`` (a view of it when it has that type: the
+    frame copies what it keeps)."""
+    return np.frombuffer(values, dtype=_DTYPES[values.typecode]).astype(dtype, copy=False)
+
+
+def _text(names: list[str], codes: np.ndarray) -> object:
+    """The text column of integer ``codes`` (``names[code]``), in the type pandas gives such
+    a column: its Arrow-backed string type made in Arrow at once (pandas 3), or object."""
+    dtype = pd.Series(np.asarray(names[:1], dtype=object)).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        taken = pa.array(names, type=pa.large_string()).take(pa.array(codes))
+        return pd.array(taken, dtype=dtype)
+    return np.asarray(names, dtype=object)[codes]
 
 
 class RequestArrays(Protocol):
@@ -62,29 +92,27 @@ class RequestLog:
         self.answered = 0
         """Requests answered so far."""
         self.timeout = timeout
-        self._starts = requests.times.tolist()
-        self.ops: list[int] = requests.ops.tolist()
-        self.keys: list[int] = requests.keys.tolist()
-        self.targets: list[int] = requests.targets.tolist()
+        self._starts = column("d", requests.times)
+        self.ops = column("b", requests.ops)
+        self.keys = column("q", requests.keys)
+        self.targets = column("q", requests.targets)
         """Operation, key and read-target index of every request, by index."""
         drawn_sessions = getattr(requests, "sessions", None)
-        self.sessions: list[int] | None = (
-            drawn_sessions.tolist() if drawn_sessions is not None else None
-        )
+        self.sessions = column("q", drawn_sessions) if drawn_sessions is not None else None
         """The client session of every request (None: sessions are not tracked)."""
         self.session_base = 0
         """Where the closed users' sessions are numbered from (after the open ones)."""
         count = len(requests)
         self.drawn = count
         """How many requests were drawn up front; the others were added during the run."""
-        self.ends: list[float] = [math.nan] * count
-        self.outcomes: list[int] = [-1] * count
-        self.versions: list[int] = [-1] * count
-        self.services: list[int] = [-1] * count
-        self.works: list[float] = [math.nan] * count
+        self.ends = array("d", [math.nan]) * count
+        self.outcomes = array("b", [-1]) * count
+        self.versions = array("q", [-1]) * count
+        self.services = array("q", [-1]) * count
+        self.works = array("d", [math.nan]) * count
         """The service time each request was given where it was handled (NaN: it never
         reached a service)."""
-        self.waits: list[float] = [math.nan] * count
+        self.waits = array("d", [math.nan]) * count
         """How long each request waited for a slot at the service that handled it (NaN: it
         never got one, or was never answered)."""
         self.service_names = service_names
@@ -138,21 +166,19 @@ class RequestLog:
     def close(self, end: float) -> None:
         """Every request still unanswered when the run ends at ``end`` counts as a timeout,
         with its latency cut at the end of the run if the client was still waiting then."""
-        in_flight = 0
-        for index, outcome in enumerate(self.outcomes):
-            if outcome == -1:
-                in_flight += 1
-                self.ends[index] = min(self._starts[index] + self.timeout, end)
-                self.outcomes[index] = TIMEOUT
+        unanswered = np.flatnonzero(np.frombuffer(self.outcomes, dtype=np.int8) == -1)
+        in_flight = len(unanswered)
+        starts, ends, outcomes, timeout = self._starts, self.ends, self.outcomes, self.timeout
+        for index in unanswered.tolist():
+            ends[index] = min(starts[index] + timeout, end)
+            outcomes[index] = TIMEOUT
         if self.always.on:
             self._conserved(in_flight)
 
     def _conserved(self, in_flight: int) -> None:
         """Issued = ok + error + timeout + in flight, and every request now has an outcome."""
-        counts = [0, 0, 0]
-        for outcome in self.outcomes:
-            if 0 <= outcome < 3:
-                counts[outcome] += 1
+        codes = np.frombuffer(self.outcomes, dtype=np.int8)
+        counts = [int(np.count_nonzero(codes == outcome)) for outcome in range(3)]
         answered = sum(counts)
         issued = len(self._starts)
         if answered != issued or self.answered + in_flight != issued:
@@ -169,20 +195,20 @@ class RequestLog:
         """One row per request, by start time: ``op, key, service, start, latency, outcome,
         version, work, wait``, and ``session`` when sessions are tracked."""
         requests = self.requests
-        ends = np.asarray(self.ends, dtype=float)
-        names = np.asarray([*self.service_names, "?"], dtype=object)
-        services = np.asarray(self.services, dtype=np.int64)
-        outcomes = np.asarray(self.outcomes, dtype=np.int64)
-        versions = np.asarray(self.versions, dtype=np.int64)
-        works = np.asarray(self.works, dtype=float)
-        waits = np.asarray(self.waits, dtype=float)
-        sessions = None if self.sessions is None else np.asarray(self.sessions, dtype=np.int64)
+        ends = _numpy(self.ends, float)
+        names = [*self.service_names, "?"]
+        services = _numpy(self.services, np.int64)
+        outcomes = _numpy(self.outcomes, np.int8)
+        versions = _numpy(self.versions, np.int64)
+        works = _numpy(self.works, float)
+        waits = _numpy(self.waits, float)
+        sessions = None if self.sessions is None else _numpy(self.sessions, np.int64)
         if len(self) == self.drawn:
-            starts, ops, keys = requests.times, requests.ops.astype(np.int64), requests.keys
+            starts, ops, keys = requests.times, requests.ops, requests.keys
         else:
-            starts = np.asarray(self._starts, dtype=float)
-            ops = np.asarray(self.ops, dtype=np.int64)
-            keys = np.asarray(self.keys, dtype=np.int64)
+            starts = _numpy(self._starts, float)
+            ops = _numpy(self.ops, np.int8)
+            keys = _numpy(self.keys, np.int64)
             order = np.argsort(starts, kind="stable")
             starts, ops, keys, ends = starts[order], ops[order], keys[order], ends[order]
             services, outcomes = services[order], outcomes[order]
@@ -191,12 +217,12 @@ class RequestLog:
                 sessions = sessions[order]
         frame = pd.DataFrame(
             {
-                "op": np.asarray(OP_NAMES, dtype=object)[ops],
+                "op": _text(list(OP_NAMES), ops),
                 "key": keys,
-                "service": names[services],
+                "service": _text(names, np.where(services < 0, len(names) - 1, services)),
                 "start": starts,
                 "latency": ends - starts,
-                "outcome": np.asarray(OUTCOME_NAMES, dtype=object)[outcomes],
+                "outcome": _text(list(OUTCOME_NAMES), outcomes),
                 "version": versions,
                 "work": works,
                 "wait": waits,

@@ -36,7 +36,7 @@ from sim.infra.network import Network, NetworkLink
 from sim.infra.service import Instance, Job, Leak, Service
 from sim.kernel.codes import DELETE, OK, READ, Done
 from sim.kernel.context import SimContext
-from sim.kernel.draws import Keyed, KeyedWork, RequestDraws
+from sim.kernel.draws import Keyed, KeyedWork, RequestDraws, RequestWork
 from sim.kernel.registry import PATTERNS, kind_of
 from sim.metrics.always import consistency_log
 from sim.metrics.catalog import COMMON, GAUGES, Metric, declared, known_metrics
@@ -300,7 +300,8 @@ class PatternModel:
                 )
 
         target = self.services[service] if at is None else at
-        draws = self.draws.work(index)
+        all_draws = self.draws
+        draws = RequestWork(all_draws, index) if index < all_draws.count else all_draws.work(index)
         works = log.works
         deadline = env.now + log.timeout if self.propagates_deadline else NO_DEADLINE
         done: Done = answered

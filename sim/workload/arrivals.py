@@ -15,6 +15,7 @@ phases have no rate here: their requests come from :mod:`sim.workload.closed` an
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 
 import numpy as np
@@ -112,14 +113,15 @@ class _Arrivals:
     """The one pending arrival: a timer (:class:`~sim.kernel.schedule.Timer`'s protocol) that
     calls ``arrive(i)`` and puts itself back in the event queue for request ``i + 1``."""
 
-    __slots__ = ("_arrive", "_env", "_next", "_values", "callbacks")
+    __slots__ = ("_arrive", "_count", "_env", "_next", "_values", "callbacks")
     _ok = True
 
     def __init__(
-        self, env: simpy.Environment, values: list[float], arrive: Callable[[int], None]
+        self, env: simpy.Environment, values: array[float], arrive: Callable[[int], None]
     ) -> None:
         self._env = env
         self._values = values
+        self._count = len(values)
         self._arrive = arrive
         self._next = 0
         self.callbacks: tuple[Callable[[_Arrivals], None], ...] | None = _AGAIN
@@ -128,12 +130,11 @@ class _Arrivals:
         index = self._next
         self._arrive(index)
         following = index + 1
-        values = self._values
-        if following < len(values):
+        if following < self._count:
             self._next = following
             env = self._env
             self.callbacks = _AGAIN
-            delay = values[following] - env.now
+            delay = self._values[following] - env.now
             env.schedule(self, NORMAL, delay if delay > 0.0 else 0.0)  # type: ignore[arg-type]
 
 
@@ -146,7 +147,8 @@ def schedule_arrivals(
     """Call ``arrive(i)`` at ``times[i]`` for every request, one pending event at a time (the
     next arrival is scheduled once the last has been handed over, so the order of events is
     that of a ``Timeout`` per request; none is made)."""
-    values = times.tolist()
-    if not values:
+    if len(times) == 0:
         return
+    values = array("d")
+    values.frombytes(np.ascontiguousarray(times, dtype=np.float64).tobytes())
     env.schedule(_Arrivals(env, values, arrive), NORMAL, values[0])  # type: ignore[arg-type]
