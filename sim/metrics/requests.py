@@ -40,11 +40,19 @@ def column(code: str, values: np.ndarray) -> array:
 
 _DTYPES = {"d": np.float64, "q": np.int64, "b": np.int8}
 
+Column = array | memoryview
+"""A column of the log: a typed ``array``, or a read-only view of a drawn numpy array."""
 
-def _numpy(values: array, dtype: type) -> np.ndarray:
-    """A typed column as a numpy array of ``dtype`` (a view of it when it has that type: the
-    frame copies what it keeps)."""
-    return np.frombuffer(values, dtype=_DTYPES[values.typecode]).astype(dtype, copy=False)
+
+def _view(values: np.ndarray, dtype: type) -> memoryview:
+    """A read-only view of ``values`` as ``dtype`` (no copy when it has that type)."""
+    return np.ascontiguousarray(values, dtype=dtype).data.toreadonly()
+
+
+def _numpy(values: Column, dtype: type) -> np.ndarray:
+    """A column as a numpy array of ``dtype`` (a view of it when it has that type: the frame
+    copies what it keeps)."""
+    return np.asarray(memoryview(values)).astype(dtype, copy=False)
 
 
 def _text(names: list[str], codes: np.ndarray) -> object:
@@ -92,13 +100,16 @@ class RequestLog:
         self.answered = 0
         """Requests answered so far."""
         self.timeout = timeout
-        self._starts = column("d", requests.times)
-        self.ops = column("b", requests.ops)
-        self.keys = column("q", requests.keys)
-        self.targets = column("q", requests.targets)
-        """Operation, key and read-target index of every request, by index."""
+        self._starts: Column = _view(requests.times, np.float64)
+        self.ops: Column = _view(requests.ops, np.int8)
+        self.keys: Column = _view(requests.keys, np.int64)
+        self.targets: Column = _view(requests.targets, np.int64)
+        """Operation, key and read-target index of every request, by index (views of the drawn
+        arrays until a request is added, then typed columns of their own)."""
         drawn_sessions = getattr(requests, "sessions", None)
-        self.sessions = column("q", drawn_sessions) if drawn_sessions is not None else None
+        self.sessions: Column | None = (
+            _view(drawn_sessions, np.int64) if drawn_sessions is not None else None
+        )
         """The client session of every request (None: sessions are not tracked)."""
         self.session_base = 0
         """Where the closed users' sessions are numbered from (after the open ones)."""
@@ -127,12 +138,16 @@ class RequestLog:
     def add(self, now: float, op: int, key: int, target: int, ident: tuple[int, ...]) -> int:
         """Log a request issued at ``now``; returns its index."""
         index = len(self._starts)
+        if isinstance(self._starts, memoryview):
+            self._own()
+        assert isinstance(self._starts, array) and isinstance(self.ops, array)
+        assert isinstance(self.keys, array) and isinstance(self.targets, array)
         self._starts.append(now)
         self.ops.append(op)
         self.keys.append(key)
         self.targets.append(target)
         self.idents.append(ident)
-        if self.sessions is not None:  # a closed user is a session of its own
+        if isinstance(self.sessions, array):  # a closed user is a session of its own
             self.sessions.append(self.session_base + ident[0] * 1_000_000 + ident[1])
         self.ends.append(math.nan)
         self.outcomes.append(-1)
@@ -141,6 +156,17 @@ class RequestLog:
         self.works.append(math.nan)
         self.waits.append(math.nan)
         return index
+
+    def _own(self) -> None:
+        """Copy the drawn requests into growable columns (before the first added request)."""
+        requests = self.requests
+        self._starts = column("d", requests.times)
+        self.ops = column("b", requests.ops)
+        self.keys = column("q", requests.keys)
+        self.targets = column("q", requests.targets)
+        drawn_sessions = getattr(requests, "sessions", None)
+        if drawn_sessions is not None:
+            self.sessions = column("q", drawn_sessions)
 
     def ident(self, index: int) -> tuple[int, ...]:
         """The ids of added request ``index`` (its draws are keyed by them)."""

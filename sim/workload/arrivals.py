@@ -15,7 +15,6 @@ phases have no rate here: their requests come from :mod:`sim.workload.closed` an
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Callable
 
 import numpy as np
@@ -117,7 +116,7 @@ class _Arrivals:
     _ok = True
 
     def __init__(
-        self, env: simpy.Environment, values: array[float], arrive: Callable[[int], None]
+        self, env: simpy.Environment, values: memoryview, arrive: Callable[[int], None]
     ) -> None:
         self._env = env
         self._values = values
@@ -149,6 +148,5 @@ def schedule_arrivals(
     that of a ``Timeout`` per request; none is made)."""
     if len(times) == 0:
         return
-    values = array("d")
-    values.frombytes(np.ascontiguousarray(times, dtype=np.float64).tobytes())
+    values = np.ascontiguousarray(times, dtype=np.float64).data.toreadonly()
     env.schedule(_Arrivals(env, values, arrive), NORMAL, values[0])  # type: ignore[arg-type]
