@@ -83,6 +83,16 @@ class RequestArrays(Protocol):
     def __len__(self) -> int: ...
 
 
+class _Drawn:
+    """No drawn requests (what a released log keeps)."""
+
+    def __init__(self, times: np.ndarray, ops: np.ndarray, keys: np.ndarray, targets: np.ndarray):
+        self.times, self.ops, self.keys, self.targets = times, ops, keys, targets
+
+    def __len__(self) -> int:
+        return 0
+
+
 class RequestLog:
     """Outcomes of the requests of one run."""
 
@@ -216,6 +226,18 @@ class RequestLog:
                 f"{counts[0]} ok + {counts[1]} error + {counts[2]} timeout, "
                 f"{self.answered} answered + {in_flight} in flight",
             )
+
+    def release(self) -> None:
+        """Let go of every request's columns (and the drawn requests) once the frame is made:
+        the log is empty afterwards."""
+        empty = np.zeros(0)
+        self.requests = _Drawn(empty, empty.astype(np.int8), *[empty.astype(np.int64)] * 2)
+        self._starts = self.ops = self.keys = self.targets = array("q")
+        self.ends = self.works = self.waits = array("d")
+        self.outcomes, self.versions, self.services = array("b"), array("q"), array("q")
+        self.sessions = None if self.sessions is None else array("q")
+        self.idents = []
+        self.drawn = 0
 
     def frame(self) -> pd.DataFrame:
         """One row per request, by start time: ``op, key, service, start, latency, outcome,
