@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from functools import partial
 
 from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
@@ -233,7 +232,7 @@ class Database(Injectable, Occupied):
         while self._waiting:
             query = self._waiting.popleft()
             if not query.settled:
-                self._soon(partial(self._connected, query))
+                self._soon.call(self._connected, query)
                 return
         self.free += 1
 
@@ -341,7 +340,7 @@ class Database(Injectable, Occupied):
         while waiters:
             query = waiters.popleft()
             if not query.settled:
-                self._soon(partial(self._start_locked, query))
+                self._soon.call(self._start_locked, query)
                 return
         del self._locks[key]
 

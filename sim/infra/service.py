@@ -203,7 +203,7 @@ class Instance(Injectable, Occupied):
         if queue:
             following = queue.pop() if self.service.lifo else queue.popleft()
             following.wait = now - following.queued_at
-            self.service.soon(lambda: self._start(following))
+            self.service.soon.call(self._start, following)
         else:
             self.free += 1
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import simpy
@@ -89,6 +90,20 @@ class Trampoline:
             return
         self._running = True
         try:
+            while self._pending:
+                self._pending.popleft()()
+        finally:
+            self._running = False
+
+    def call(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """``self(lambda: fn(arg))``, in the same order, without making the closure when it
+        can run at once."""
+        if self._running or self._pending:
+            self(partial(fn, arg))
+            return
+        self._running = True
+        try:
+            fn(arg)
             while self._pending:
                 self._pending.popleft()()
         finally:
