@@ -28,10 +28,10 @@ import pyarrow as pa
 from sim.kernel.always import OFF, Always
 from sim.kernel.codes import OP_NAMES, OUTCOME_NAMES, TIMEOUT
 
-__all__ = ["RequestArrays", "RequestLog", "column"]
+__all__ = ["RequestArrays", "RequestLog"]
 
 
-def column(code: str, values: np.ndarray) -> array:
+def _column(code: str, values: np.ndarray) -> array:
     """A typed column (``array(code)``) holding ``values`` (converted to its item type)."""
     found = array(code)
     found.frombytes(np.ascontiguousarray(values, dtype=_DTYPES[code]).tobytes())
@@ -170,13 +170,13 @@ class RequestLog:
     def _own(self) -> None:
         """Copy the drawn requests into growable columns (before the first added request)."""
         requests = self.requests
-        self._starts = column("d", requests.times)
-        self.ops = column("b", requests.ops)
-        self.keys = column("q", requests.keys)
-        self.targets = column("q", requests.targets)
+        self._starts = _column("d", requests.times)
+        self.ops = _column("b", requests.ops)
+        self.keys = _column("q", requests.keys)
+        self.targets = _column("q", requests.targets)
         drawn_sessions = getattr(requests, "sessions", None)
         if drawn_sessions is not None:
-            self.sessions = column("q", drawn_sessions)
+            self.sessions = _column("q", drawn_sessions)
 
     def ident(self, index: int) -> tuple[int, ...]:
         """The ids of added request ``index`` (its draws are keyed by them)."""
