@@ -105,8 +105,7 @@ class Database(Injectable, Occupied):
 
     # -- public calls ------------------------------------------------------------------------
     def answers_now(self) -> bool:
-        """Whether a read would be answered at once, with the committed version (reads take
-        no time, no provisioned throughput, a free connection, no fault acting)."""
+        """Whether a read is answered at once (no read time, throughput limit or fault)."""
         return self._reads_free and self.up and self.free > 0 and not self.injected
 
     def read(self, key: int, done: Done, draws: WorkDraws | None = None, n: int = 0) -> None:
@@ -115,8 +114,7 @@ class Database(Injectable, Occupied):
         ``draws`` and ``n`` name the query as the n-th of a unit of work (its time and its
         error-fault coin come from them, :mod:`sim.kernel.draws`); without them the
         database's own streams are used."""
-        if self._reads_free and self.up and self.free > 0 and not self.injected:
-            # a zero-time query holds its connection for no time at all: answer now
+        if self.answers_now():  # a zero-time query holds its connection for no time at all
             done(OK, self.rows.get(key, 0))
             return
         self._submit(Statement(key, False, None, done, draws=draws, n=n))
