@@ -129,6 +129,8 @@ def _run_one(task: Task, label: str) -> RunResult:
     undone, reverts = frames.get("undone"), frames.get("reverts")  # a saga's compensations
     faults = frames.pop("faults")
     request_frame = log.frame()
+    log.release()  # the frame holds what the metrics need: no second copy while they run
+    del requests
     spread = propagation(kept_commits(commits, undone), applies, model.replicas)
     pending = model.pending_versions()
     copies = copy_table(

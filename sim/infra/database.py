@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from functools import partial
 
 from sim.config.distributions import Sampler, is_zero
 from sim.config.sections import DatabaseProfile
@@ -105,14 +104,17 @@ class Database(Injectable, Occupied):
             check_database(self)
 
     # -- public calls ------------------------------------------------------------------------
+    def answers_now(self) -> bool:
+        """Whether a read is answered at once (no read time, throughput limit or fault)."""
+        return self._reads_free and self.up and self.free > 0 and not self.injected
+
     def read(self, key: int, done: Done, draws: WorkDraws | None = None, n: int = 0) -> None:
         """Read a row; ``done(OK, version)`` with 0 for a row never written.
 
         ``draws`` and ``n`` name the query as the n-th of a unit of work (its time and its
         error-fault coin come from them, :mod:`sim.kernel.draws`); without them the
         database's own streams are used."""
-        if self._reads_free and self.up and self.free > 0 and not self.injected:
-            # a zero-time query holds its connection for no time at all: answer now
+        if self.answers_now():  # a zero-time query holds its connection for no time at all
             done(OK, self.rows.get(key, 0))
             return
         self._submit(Statement(key, False, None, done, draws=draws, n=n))
@@ -228,7 +230,7 @@ class Database(Injectable, Occupied):
         while self._waiting:
             query = self._waiting.popleft()
             if not query.settled:
-                self._soon(partial(self._connected, query))
+                self._soon.call(self._connected, query)
                 return
         self.free += 1
 
@@ -336,7 +338,7 @@ class Database(Injectable, Occupied):
         while waiters:
             query = waiters.popleft()
             if not query.settled:
-                self._soon(partial(self._start_locked, query))
+                self._soon.call(self._start_locked, query)
                 return
         del self._locks[key]
 

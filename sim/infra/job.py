@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from sim.infra.injected import Injected
 from sim.infra.queries import Queries
 from sim.infra.rows import VersionAt
-from sim.kernel.codes import Done
+from sim.kernel.codes import OK, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
 from sim.kernel.schedule import later
@@ -55,9 +55,14 @@ NO_DEADLINE = float("inf")
 
 
 class Job:
-    """One request being handled by an instance: the handle of its slot."""
+    """One request being handled by an instance: the handle of its slot.
+
+    While its CPU work runs the job is its own timer in SimPy's event queue (``callbacks``
+    and ``_ok``, the protocol of :class:`~sim.kernel.schedule.Timer`): its instance schedules
+    it, and hears of it, without a ``Timeout`` or a closure."""
 
     __slots__ = (
+        "callbacks",
         "deadline",
         "done",
         "draws",
@@ -102,6 +107,11 @@ class Job:
         when one was free; NaN until it has one, or if it never gets one)."""
         self.queued_at = 0.0
         """When it joined the instance's queue (when no slot was free)."""
+        self.callbacks: tuple[Callable[[Job], None], ...] | None = None
+        """What its service timer calls when the CPU work ends (set by the instance)."""
+
+    _ok = True
+    """The job as a timer never fails (what ``Environment.step`` checks)."""
 
     @property
     def alive(self) -> bool:
@@ -158,6 +168,12 @@ class Job:
         queries = self.service.queries
         network = queries.network
         if network is None or network.instant:  # no hops: straight to the database
+            if database.answers_now():  # the answer comes at once: no continuation to track
+                if not self.finished:
+                    then(OK, database.rows.get(key, 0))
+                    if not self.finished and self.pending == 0:
+                        self.service.leaked(self)
+                return
             database.read(key, self._answer(then), self.draws, n)
         else:
             queries.read_row(database, key, then=self._answer(then), draws=self.draws, n=n)

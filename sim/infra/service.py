@@ -61,7 +61,7 @@ from sim.infra.throttle import TokenBucket
 from sim.kernel.codes import ERROR, TIMEOUT, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
-from sim.kernel.schedule import Trampoline
+from sim.kernel.schedule import NORMAL, Trampoline
 
 __all__ = ["Instance", "Job", "Leak", "Service"]
 
@@ -81,8 +81,9 @@ class Instance(Injectable, Occupied):
         self.epoch = 0
         self.injected = Injected()
         self._env = service.ctx.env
-        self._timeout = service.ctx.env.timeout
         self._init_occupancy(concurrency)
+        self._serve = (self._served,)
+        """The callbacks of a job's service timer: the job is scheduled as its own event."""
         if service.ctx.always.on:
             check_instance(self)
 
@@ -120,21 +121,27 @@ class Instance(Injectable, Occupied):
         job.instance = self
         job.epoch = self.epoch
         now = self._env.now
-        self._tally(now, self.concurrency - self.free, len(self.queue))
-        if self.free > 0:
-            self.free -= 1
+        free = self.free
+        queue = self.queue
+        span = now - self._last  # the occupancy tally (Occupied._tally), inlined: it is hot
+        if span > 0.0:
+            self.busy_area += (self.concurrency - free) * span
+            self.waiting_area += len(queue) * span
+            self._last = now
+        if free > 0:
+            self.free = free - 1
             job.wait = 0.0
             self._start(job)
             return
         job.queued_at = now
         limit = service.queue_limit
-        if limit is not None and len(self.queue) >= limit:
-            if service.drop_oldest and self.queue:
-                self._shed(self.queue.popleft())
+        if limit is not None and len(queue) >= limit:
+            if service.drop_oldest and queue:
+                self._shed(queue.popleft())
             else:
                 self._shed(job)
                 return
-        self.queue.append(job)
+        queue.append(job)
 
     def _shed(self, job: Job) -> None:
         """Refuse a request the full queue has no room for (503, at once)."""
@@ -143,7 +150,8 @@ class Instance(Injectable, Occupied):
         job.done(ERROR, "shed")
 
     def _start(self, job: Job) -> None:
-        if job.deadline <= self._env.now:
+        deadline = job.deadline  # no clock to read without one (the common case)
+        if deadline != NO_DEADLINE and deadline <= self._env.now:
             self._expired(job)
             return
         self.running.add(job)
@@ -155,8 +163,9 @@ class Instance(Injectable, Occupied):
             delay = injected.scaled(delay)
         if delay <= 0.0:
             self._work(job)
-        else:
-            self._timeout(delay).callbacks.append(lambda _e: self._served(job))
+        else:  # the job is its own timer (sim.kernel.schedule.Timer): no Timeout, no closure
+            job.callbacks = self._serve
+            self._env.schedule(job, NORMAL, delay)  # type: ignore[arg-type]
 
     def _expired(self, job: Job) -> None:
         """The caller of ``job`` has given up (its propagated deadline passed): drop the work."""
@@ -169,10 +178,13 @@ class Instance(Injectable, Occupied):
             return
         injected = self.injected
         if not (injected.hung and injected.holds(job)):
-            if job.deadline <= self._env.now:
+            deadline = job.deadline
+            if deadline != NO_DEADLINE and deadline <= self._env.now:
                 self._expired(job)
             else:
-                self._work(job)
+                job.work(job)
+                if not job.finished and job.pending == 0:
+                    self.service.leaked(job)
 
     def _work(self, job: Job) -> None:
         job.work(job)
@@ -182,11 +194,16 @@ class Instance(Injectable, Occupied):
     def release(self, job: Job) -> None:
         self.running.discard(job)
         now = self._env.now
-        self._tally(now, self.concurrency - self.free, len(self.queue))
-        if self.queue:
-            following = self.queue.pop() if self.service.lifo else self.queue.popleft()
+        queue = self.queue
+        span = now - self._last  # the occupancy tally, inlined (as in accept)
+        if span > 0.0:
+            self.busy_area += (self.concurrency - self.free) * span
+            self.waiting_area += len(queue) * span
+            self._last = now
+        if queue:
+            following = queue.pop() if self.service.lifo else queue.popleft()
             following.wait = now - following.queued_at
-            self.service.soon(lambda: self._start(following))
+            self.service.soon.call(self._start, following)
         else:
             self.free += 1
 
@@ -241,6 +258,8 @@ class Service:
         self.balancer: Balancer[Instance] = Balancer(ctx, name, config)
         self.balancer.attach(self.instances)
         self._pick = self.balancer.pick
+        self._only = self.instances[0] if len(self.instances) == 1 else None
+        """The instance every request goes to when there is one (no balancing to do)."""
         self.error_draw = ctx.stream(f"fault:service:{name}").uniform
         self.node = name if node is None else node
         self.queries = Queries(network, self.node)
@@ -289,7 +308,8 @@ class Service:
             job.finished = True
             done(ERROR, "throttled")
             return job
-        self._pick().accept(job)
+        only = self._only
+        (self._pick() if only is None else only).accept(job)
         return job
 
     def finish(self, job: Job, outcome: int, value: Any = None) -> None:

@@ -24,7 +24,6 @@ monotonically coupled.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from typing import Protocol
 
@@ -119,15 +118,15 @@ class RequestDraws:
         ``named`` gives them, so a user's n-th request gets the same draws in every pattern."""
         self.handle = self._draw("work:handle")
         self.query = self._draw("work:query")
-        self._coins: dict[str, array[float]] = {}
+        self._coins: dict[str, memoryview] = {}
         self.later = Keyed(streams, "request")
         """The draws of a request's further queries (``query(n)`` for n > 0)."""
 
-    def _draw(self, name: str) -> array[float]:
-        values = self._streams.generator(name).random(self.count)
-        return array("d", values.tobytes())
+    def _draw(self, name: str) -> memoryview:
+        """One uniform per request, as a read-only view (indexing gives Python floats)."""
+        return self._streams.generator(name).random(self.count).data.toreadonly()
 
-    def coins(self, name: str) -> array[float]:
+    def coins(self, name: str) -> memoryview:
         """An error-fault coin per request (drawn on first use: only runs with error faults
         pay for them)."""
         found = self._coins.get(name)

@@ -17,11 +17,49 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import simpy
 
-__all__ = ["AT_ONCE_DEPTH", "AtOnce", "Trampoline", "later"]
+__all__ = ["AT_ONCE_DEPTH", "AtOnce", "Timer", "Trampoline", "call_later", "later"]
+
+NORMAL = 1
+"""SimPy's priority of ordinary events (``simpy.events.NORMAL``): that of a ``Timeout``."""
+
+
+class Timer:
+    """A timer in SimPy's event queue that calls ``fn(arg)`` (or ``fn()``) when it comes due.
+
+    It is not a ``simpy.Event``: nothing can wait on it or cancel it; a callback decides, when
+    it runs, whether it still matters (as the hot path's callbacks do with epochs and flags).
+    """
+
+    __slots__ = ("arg", "callbacks", "fn")
+    _ok = True
+    """What ``Environment.step`` checks after the callbacks: the timer never fails."""
+
+    def __init__(self, fn: Callable[..., Any], arg: Any, callbacks: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.arg = arg
+        self.callbacks = callbacks
+
+
+def _fire_with(timer: Timer) -> None:
+    timer.fn(timer.arg)
+
+
+def _fire(timer: Timer) -> None:
+    timer.fn()
+
+
+_WITH = (_fire_with,)
+_WITHOUT = (_fire,)
+
+
+def call_later(env: simpy.Environment, delay: float, fn: Callable[[Any], Any], arg: Any) -> None:
+    """Call ``fn(arg)`` after ``delay`` (> 0) simulated seconds: one entry in the event queue."""
+    env.schedule(Timer(fn, arg, _WITH), NORMAL, delay)  # type: ignore[arg-type]
 
 
 def later(env: simpy.Environment, delay: float, callback: Callable[[], Any]) -> None:
@@ -29,7 +67,7 @@ def later(env: simpy.Environment, delay: float, callback: Callable[[], Any]) -> 
     if delay <= 0.0:
         callback()
         return
-    env.timeout(delay).callbacks.append(lambda _event: callback())
+    env.schedule(Timer(callback, None, _WITHOUT), NORMAL, delay)  # type: ignore[arg-type]
 
 
 class Trampoline:
@@ -52,6 +90,20 @@ class Trampoline:
             return
         self._running = True
         try:
+            while self._pending:
+                self._pending.popleft()()
+        finally:
+            self._running = False
+
+    def call(self, fn: Callable[[Any], Any], arg: Any) -> None:
+        """``self(lambda: fn(arg))``, in the same order, without making the closure when it
+        can run at once."""
+        if self._running or self._pending:
+            self(partial(fn, arg))
+            return
+        self._running = True
+        try:
+            fn(arg)
             while self._pending:
                 self._pending.popleft()()
         finally:

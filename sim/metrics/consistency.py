@@ -160,6 +160,8 @@ def stale_read_flags(reads: pd.DataFrame, commits: pd.DataFrame) -> np.ndarray:
     """For each read (``key, start, version``): did it return less than the owner had committed?"""
     if len(reads) == 0:
         return np.zeros(0, dtype=bool)
+    if len(commits) == 0:  # nothing committed: a read is stale only below version 0
+        return reads["version"].to_numpy(np.int64) < 0
     order = np.argsort(reads["start"].to_numpy(float), kind="stable")
     left = pd.DataFrame(
         {
@@ -261,12 +263,15 @@ def read_your_writes_violations(requests: pd.DataFrame) -> int:
     """Successful reads that returned an older version of a key than a write already
     acknowledged to the same client session before the read began (with a ``session``
     column; without one, every client is treated as one session)."""
-    ok = requests[requests["outcome"] == "ok"]
-    writes = ok[ok["op"].isin(("write", "insert")) & (ok["version"] > 0)]
-    reads = ok[ok["op"] == "read"]
-    if writes.empty or reads.empty:
+    ok = (requests["outcome"] == "ok").to_numpy(bool)
+    op = requests["op"]
+    written = ok & (op.isin(("write", "insert")) & (requests["version"] > 0)).to_numpy(bool)
+    read = ok & (op == "read").to_numpy(bool)
+    if not written.any() or not read.any():
         return 0
     by = ["key", "session"] if "session" in requests.columns else ["key"]
+    columns = [*by, "start", "latency", "version"]
+    writes, reads = requests.loc[written, columns], requests.loc[read, columns]
     acked = pd.DataFrame(
         {
             **{column: writes[column].to_numpy(np.int64) for column in by},

@@ -99,11 +99,15 @@ def replication_metrics(
     long the drain ran and whether it stopped at its cap; ``undone`` and ``reverts`` a saga's
     compensations (:mod:`sim.metrics.compensation`).
     """
-    measured = requests[requests["start"] >= warmup]
-    ok = measured[measured["outcome"] == "ok"]
-    latency = ok["latency"].to_numpy(float)
+    after = (requests["start"] >= warmup).to_numpy(bool)
+    measured = requests if after.all() else requests[after]  # no copy without a warm-up
+    ok = (measured["outcome"] == "ok").to_numpy(bool)  # masks and the columns needed, no copies
+    answered = int(ok.sum())
+    latency = measured["latency"].to_numpy(float)[ok]
     window = max(load_end - warmup, 1e-12)
-    reads = ok[ok["op"] == "read"]
+    reads = measured.loc[
+        ok & (measured["op"] == "read").to_numpy(bool), ["key", "start", "version"]
+    ]
     owner = owner_history(commits, undone)
     stale = stale_read_flags(reads, owner)
     delays = propagation.loc[propagation["commit_time"] >= warmup, "delay"].to_numpy(float)
@@ -121,8 +125,8 @@ def replication_metrics(
         "latency_p95": _percentile(latency, 95),
         "latency_p99": _percentile(latency, 99),
         "latency_p999": _percentile(latency, 99.9),
-        "throughput": len(ok) / window,
-        "error_rate": (len(measured) - len(ok)) / len(measured) if len(measured) else math.nan,
+        "throughput": answered / window,
+        "error_rate": (len(measured) - answered) / len(measured) if len(measured) else math.nan,
         "staleness_p50": censored_percentile(censored, 50),
         "staleness_p99": censored_percentile(censored, 99),
         "staleness_max": float(censored.max()) if len(censored) else math.nan,

@@ -36,7 +36,7 @@ from sim.infra.network import Network, NetworkLink
 from sim.infra.service import Instance, Job, Leak, Service
 from sim.kernel.codes import DELETE, OK, READ, Done
 from sim.kernel.context import SimContext
-from sim.kernel.draws import Keyed, KeyedWork, RequestDraws
+from sim.kernel.draws import Keyed, KeyedWork, RequestDraws, RequestWork
 from sim.kernel.registry import PATTERNS, kind_of
 from sim.metrics.always import consistency_log
 from sim.metrics.catalog import COMMON, GAUGES, Metric, declared, known_metrics
@@ -77,9 +77,6 @@ class PatternModel:
         self.draws = RequestDraws(ctx.streams, log.drawn, log.ident)
         """Every request's own work, drawn up front (:mod:`sim.kernel.draws`)."""
         self._keyed: dict[str, Keyed] = {}
-        self._ops = log.ops
-        self._keys = log.keys
-        self._targets = log.targets
         self.topology: Topology | None = None
         configs = scenario.services
         self.graph = (
@@ -250,12 +247,13 @@ class PatternModel:
     # -- shared plumbing ---------------------------------------------------------------------
     def arrive(self, index: int) -> None:
         """A request from the workload arrives at the client edge."""
-        key = self._keys[index]
-        if self._ops[index] != READ:
+        log = self.log  # its columns, read here: they are replaced when a request is added
+        key = log.keys[index]
+        if log.ops[index] != READ:
             self.log.services[index] = self.service_index[self.owner]
             self.write(index, key)
         else:
-            target = self.read_targets[self._targets[index]]
+            target = self.read_targets[log.targets[index]]
             self.log.services[index] = self.service_index[target]
             self.read(index, key, target)
 
@@ -269,7 +267,7 @@ class PatternModel:
 
     def is_delete(self, index: int) -> bool:
         """True when write request ``index`` deletes its row (a tombstone version)."""
-        return self._ops[index] == DELETE
+        return self.log.ops[index] == DELETE
 
     def request(
         self, index: int, service: str, work: Callable[[Job], None], at: Service | None = None
@@ -300,7 +298,8 @@ class PatternModel:
                 )
 
         target = self.services[service] if at is None else at
-        draws = self.draws.work(index)
+        all_draws = self.draws
+        draws = RequestWork(all_draws, index) if index < all_draws.count else all_draws.work(index)
         works = log.works
         deadline = env.now + log.timeout if self.propagates_deadline else NO_DEADLINE
         done: Done = answered

@@ -22,6 +22,7 @@ import simpy
 
 from sim.config.sections import Phase, WorkloadConfig
 from sim.kernel.rng import Streams
+from sim.kernel.schedule import NORMAL
 
 __all__ = ["arrival_times", "phase_area", "schedule_arrivals"]
 
@@ -107,21 +108,45 @@ def arrival_times(workload: WorkloadConfig, streams: Streams) -> np.ndarray:
     return times[filled]
 
 
+class _Arrivals:
+    """The one pending arrival: a timer (:class:`~sim.kernel.schedule.Timer`'s protocol) that
+    calls ``arrive(i)`` and puts itself back in the event queue for request ``i + 1``."""
+
+    __slots__ = ("_arrive", "_count", "_env", "_next", "_values", "callbacks")
+    _ok = True
+
+    def __init__(
+        self, env: simpy.Environment, values: memoryview, arrive: Callable[[int], None]
+    ) -> None:
+        self._env = env
+        self._values = values
+        self._count = len(values)
+        self._arrive = arrive
+        self._next = 0
+        self.callbacks: tuple[Callable[[_Arrivals], None], ...] | None = _AGAIN
+
+    def _fire(self) -> None:
+        index = self._next
+        self._arrive(index)
+        following = index + 1
+        if following < self._count:
+            self._next = following
+            env = self._env
+            self.callbacks = _AGAIN
+            delay = self._values[following] - env.now
+            env.schedule(self, NORMAL, delay if delay > 0.0 else 0.0)  # type: ignore[arg-type]
+
+
+_AGAIN = (_Arrivals._fire,)
+
+
 def schedule_arrivals(
     env: simpy.Environment, times: np.ndarray, arrive: Callable[[int], None]
 ) -> None:
-    """Call ``arrive(i)`` at ``times[i]`` for every request, one pending event at a time."""
-    values = times.tolist()
-    count = len(values)
-    if count == 0:
+    """Call ``arrive(i)`` at ``times[i]`` for every request, one pending event at a time (the
+    next arrival is scheduled once the last has been handed over, so the order of events is
+    that of a ``Timeout`` per request; none is made)."""
+    if len(times) == 0:
         return
-
-    def fire(index: int) -> None:
-        arrive(index)
-        following = index + 1
-        if following < count:
-            env.timeout(max(0.0, values[following] - env.now)).callbacks.append(
-                lambda _e: fire(following)
-            )
-
-    env.timeout(values[0]).callbacks.append(lambda _e: fire(0))
+    values = np.ascontiguousarray(times, dtype=np.float64).data.toreadonly()
+    env.schedule(_Arrivals(env, values, arrive), NORMAL, values[0])  # type: ignore[arg-type]
