@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from sim import api
 from sim.cli import app
+from sim.experiments.schedules import fault_space
 from sim.metrics.invariants import History, check, timeline
 from sim.scenario import resolved_yaml
 
@@ -166,8 +167,6 @@ def test_a_pattern_that_keeps_its_promise_spends_the_budget() -> None:
 def test_an_operators_rewind_is_explored_only_when_named() -> None:
     """A reset of a group's offsets is an operator's action, not a failure: the default space
     leaves it out and says so; naming it puts it back."""
-    from sim.experiments.schedules import fault_space
-
     scenario = _dual_write()
     default = fault_space(scenario, 1)
     assert "rewind" not in default.targets

@@ -4,8 +4,8 @@ that draws (and shrinks) schedules from it.
 **The space.** Fault kinds come from the registry (:data:`sim.kernel.registry.FAULTS`), so a
 new kind is explored as soon as it is registered. An operator's deliberate action (``rewind``,
 an offset reset, which skips records when the group lags further than the reset reaches back)
-is not a failure: it is tried only when named in ``kinds``, and is listed as left out otherwise. Targets come from the pattern's elaborated
-topology: every service, instance, database, link between two services (and to the broker),
+is not a failure: it is tried only when named in ``kinds``, and is listed as left out
+otherwise. Targets come from the pattern's elaborated topology: every service, instance, database, link between two services (and to the broker),
 the broker and its first partitions, consumer group and connector is tried as a target of
 every kind, and kept when the fault reaches a component of this pattern that can suffer it.
 A kind whose settings need a value this module cannot draw (a field without a default that is
