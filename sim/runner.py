@@ -28,6 +28,7 @@ from multiprocessing import get_all_start_methods, get_context
 import numpy as np
 import pandas as pd
 
+from sim.config.data import DataConfig
 from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
 from sim.infra.occupancy import Meter
@@ -39,7 +40,8 @@ from sim.metrics.consistency import propagation
 from sim.metrics.gauges import OCCUPANCY, attempt_metrics, occupancy_metrics, wait_metrics
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import copy_table, replication_metrics
-from sim.patterns import PatternModel, model_class
+from sim.patterns import PatternModel
+from sim.patterns.entities import EntityModels, build_model
 from sim.workload import ClosedUsers, Requests, draw_requests, schedule_arrivals
 
 __all__ = [
@@ -111,7 +113,7 @@ def _run_one(task: Task, label: str) -> RunResult:
     requests = draw_requests(workload, scenario.data, ctx.streams)
     log = RequestLog(requests, workload.timeout, list(scenario.services), ctx.always)
     log.session_base = workload.sessions or 0
-    model = model_class(spec.kind)(ctx, scenario, spec, log)
+    model = build_model(ctx, scenario, spec, log)
     topology = model.elaborate()
     injector = FaultInjector(ctx, topology, list(scenario.faults), heal_by=load_end)
     model.start()
@@ -131,10 +133,18 @@ def _run_one(task: Task, label: str) -> RunResult:
     request_frame = log.frame()
     log.release()  # the frame holds what the metrics need: no second copy while they run
     del requests
-    spread = propagation(kept_commits(commits, undone), applies, model.replicas)
+    scopes = model.copy_keys
+    spread = propagation(kept_commits(commits, undone), applies, model.replicas, scopes)
     pending = model.pending_versions()
     copies = copy_table(
-        spread, commits, applies, model.replicas, scenario.warmup, pending, undone=undone
+        spread,
+        commits,
+        applies,
+        model.replicas,
+        scenario.warmup,
+        pending,
+        undone=undone,
+        scopes=scopes,
     )
     metrics = replication_metrics(
         request_frame,
@@ -149,6 +159,7 @@ def _run_one(task: Task, label: str) -> RunResult:
         drain,
         undone=undone,
         reverts=reverts,
+        scopes=scopes,
     )
     metrics["throttled"] = float(
         sum(db.throttle.throttled for db in model.databases.values() if db.throttle is not None)
@@ -184,14 +195,18 @@ def _run_one(task: Task, label: str) -> RunResult:
 
 
 def _start_users(
-    ctx: SimContext, scenario: Scenario, requests: Requests, log: RequestLog, model: PatternModel
+    ctx: SimContext,
+    scenario: Scenario,
+    requests: Requests,
+    log: RequestLog,
+    model: PatternModel | EntityModels,
 ) -> None:
     """Start the closed phases' users: each request they issue is logged, then handed to the
     model; the log tells them of each answer."""
     env = ctx.env
-    users = ClosedUsers(
-        env, scenario.workload, scenario.data, ctx.streams, scenario.data.keys + requests.inserts
-    )
+    data = scenario.data
+    assert isinstance(data, DataConfig)  # closed phases need one entity (data_problems)
+    users = ClosedUsers(env, scenario.workload, data, ctx.streams, data.keys + requests.inserts)
     log.on_answer = users.answered
 
     def add(op: int, key: int, target: int, ident: tuple[int, int, int]) -> int:
@@ -210,7 +225,7 @@ def not_applicable(scenario: Scenario) -> dict[int, list[str]]:
     for index, spec in enumerate(scenario.patterns):
         ctx = SimContext.create(scenario.seed)
         log = RequestLog(empty, scenario.workload.timeout, list(scenario.services))
-        model = model_class(spec.kind)(ctx, scenario, spec, log)
+        model = build_model(ctx, scenario, spec, log)
         injector = FaultInjector(
             ctx, model.elaborate(), list(scenario.faults), scenario.workload.load_duration
         )
@@ -219,7 +234,7 @@ def not_applicable(scenario: Scenario) -> dict[int, list[str]]:
     return found
 
 
-def _meter(ctx: SimContext, model: PatternModel) -> Meter:
+def _meter(ctx: SimContext, model: PatternModel | EntityModels) -> Meter:
     """The occupancy meter of the model's services and databases, named ``service:X`` and
     ``db:X`` (:mod:`sim.infra.occupancy`)."""
     services, databases = model.occupied()
@@ -234,7 +249,7 @@ def _meter(ctx: SimContext, model: PatternModel) -> Meter:
 
 def _run_through(
     ctx: SimContext,
-    model: PatternModel,
+    model: PatternModel | EntityModels,
     load_end: float,
     drain: Drain | float,
     at_load_end: Callable[[], None],
@@ -256,7 +271,7 @@ def _run_through(
     return env.now - load_end, not quiet
 
 
-def _checked_gauges(model: PatternModel, label: str) -> dict[str, float]:
+def _checked_gauges(model: PatternModel | EntityModels, label: str) -> dict[str, float]:
     """The model's gauges, after checking its contract: no leaked slot, every gauge declared
     and every declared gauge reported."""
     leaks = model.leaks()
@@ -270,7 +285,7 @@ def _checked_gauges(model: PatternModel, label: str) -> dict[str, float]:
             "continue only through the job (job.read_row, job.write_row, job.track)."
         )
     gauges = model.gauges()
-    names = {m.name for m in declared(type(model))}
+    names = {m.name for m in declared(model.declares)}
     undeclared = sorted(set(gauges) - names)
     missing = sorted(names - set(gauges))
     if undeclared or missing:

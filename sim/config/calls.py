@@ -72,7 +72,7 @@ class CallingPattern(PatternSettings, CallPolicy):
         return CallPolicy.model_validate(base)
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        replicas = scenario.data.replicas
+        replicas = scenario.data.replica_services()
         return [
             (
                 ("calls", name),

@@ -14,7 +14,7 @@ so the loader can point at the file position.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Discriminator,
@@ -30,12 +30,12 @@ from pydantic import (
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from sim.config.broker import BrokerConfig
+from sim.config.data import SINGLE_ENTITY_ONLY, Data, EntitiesConfig, data_problems
 from sim.config.experiments import AdaptiveReplications, Decision, Sweep
 from sim.config.graph import graph_problems
 from sim.config.paths import PathError, parse_path
 from sim.config.sections import (
     Databases,
-    DataConfig,
     NetworkConfig,
     ServiceConfig,
     WorkloadConfig,
@@ -79,11 +79,19 @@ class PatternSettings(StrictModel):
 
     kind: str
     name: Name | None = Field(None, description="label in reports; defaults to the kind")
+    entities: ClassVar[bool] = False
+    """Whether the pattern runs a scenario whose ``data:`` names ``entities``."""
 
     def problems(self, scenario: Scenario) -> list[Problem]:
         """Whole-file problems of this pattern's settings (a call edge to no replica, a key
         naming a service that is not a replica, ...)."""
         return []
+
+    def entity_problems(self, scenario: Scenario) -> list[Problem]:
+        """Why this pattern cannot run the scenario's entities (none for one entity)."""
+        if not isinstance(scenario.data, EntitiesConfig) or self.entities:
+            return []
+        return [(("kind",), SINGLE_ENTITY_ONLY, self.kind)]
 
 
 class FaultSettings(StrictModel):
@@ -234,7 +242,10 @@ class Scenario(StrictModel):
     services: dict[Name, ServiceConfig] = Field(min_length=1)
     databases: Databases = Field(default_factory=lambda: Databases({}))
     network: NetworkConfig = Field(default_factory=NetworkConfig)
-    data: DataConfig
+    data: Data = Field(
+        description="the shared data: {owner, replicas, keys, key_distribution} for one "
+        "entity, or {entities: {NAME: {owner, replicas, keys, key_distribution, share}}}"
+    )
     workload: WorkloadConfig
     broker: BrokerConfig = Field(
         default_factory=lambda: BrokerConfig.model_validate({}),
@@ -292,17 +303,8 @@ def ensure_current() -> None:
 
 def cross_check(scenario: Scenario) -> list[Problem]:
     """Errors that need the whole file: ``(path, message, value found)`` for each."""
-    errors: list[Problem] = []
+    errors: list[Problem] = data_problems(scenario.data, scenario.services, scenario.workload)
     services = set(scenario.services)
-    if scenario.data.owner not in services:
-        errors.append((("data", "owner"), "must name a service", scenario.data.owner))
-    for i, replica in enumerate(scenario.data.replicas):
-        if replica not in services:
-            errors.append((("data", "replicas", i), "must name a service", replica))
-        elif replica == scenario.data.owner:
-            errors.append((("data", "replicas", i), "the owner cannot also be a replica", replica))
-        elif replica in scenario.data.replicas[:i]:
-            errors.append((("data", "replicas", i), "this service is already a replica", replica))
     errors.extend(graph_problems(scenario.services))
     load = scenario.workload.load_duration
     if scenario.warmup >= load:
@@ -322,7 +324,10 @@ def cross_check(scenario: Scenario) -> list[Problem]:
             errors.append((("patterns", i), "two patterns with the same name; set name:", label))
         seen.add(label)
     for i, pattern in enumerate(scenario.patterns):
-        for where, message, got in pattern.problems(scenario):
+        for where, message, got in [
+            *pattern.entity_problems(scenario),
+            *pattern.problems(scenario),
+        ]:
             errors.append((("patterns", i, *where), message, got))
     for i, fault in enumerate(scenario.faults):
         for where, message, got in [*fault.problems(scenario), *fault.window_problems(scenario)]:
@@ -374,9 +379,9 @@ def _slo_problems(slo: Slo, scenario: Scenario) -> list[str]:
     """What an SLO names that the scenario does not have."""
     found = []
     for key, value in slo.slice:
-        if key == "copy" and value not in scenario.data.replicas:
-            copies = ", ".join(scenario.data.replicas) or "none"
-            found.append(f"copy:{value} is not a copy (data.replicas: {copies})")
+        if key == "copy" and value not in scenario.data.copies:
+            copies = ", ".join(scenario.data.copies) or "none"
+            found.append(f"copy:{value} is not a copy (the copies: {copies})")
         if key == "service" and value not in scenario.services:
             found.append(f"service:{value} is not a service ({', '.join(scenario.services)})")
     if slo.during in ("fault", "recovery") and not scenario.faults:

@@ -1,22 +1,23 @@
 """The sections of a scenario file that describe the system and its load.
 
-Services, their databases, the network and the data (which service owns the entity, which keep
-a copy, how keys are chosen); the workload's models live in :mod:`sim.config.load` and are
-re-exported here. Defaults cite ``domain.md`` (``../shared/design/domain.md``) by source tag.
+Services, their databases and the network; the data (which service owns each entity, which
+keep a copy, how keys are chosen) lives in :mod:`sim.config.data` and the workload's models in
+:mod:`sim.config.load`, both re-exported here. Defaults cite ``domain.md`` (``../shared/design/domain.md``) by source tag.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, RootModel, model_validator
+from pydantic import Field, RootModel
 
+from sim.config.data import DataConfig, EntitiesConfig, EntityConfig, HotspotKeys, ZipfKeys
 from sim.config.distributions import Constant, ConstantTime, Exponential, ExponentialTime
 from sim.config.graph import Call
 from sim.config.load import ClosedLoad, Diurnal, Mix, Phase, Spike, WorkloadConfig
 from sim.config.provisioned import Provisioned
 from sim.config.resilience import HealthCheck, QueueLimit, RateLimit
-from sim.config.types import PositiveDuration, Probability, StrictModel
+from sim.config.types import PositiveDuration, StrictModel
 
 __all__ = [
     "ClosedLoad",
@@ -25,6 +26,8 @@ __all__ = [
     "DatabaseProfile",
     "Databases",
     "Diurnal",
+    "EntitiesConfig",
+    "EntityConfig",
     "HotspotKeys",
     "Mix",
     "NetworkConfig",
@@ -135,67 +138,3 @@ class NetworkConfig(StrictModel):
         default_factory=lambda: Constant(value=0.00025),
         description="one-way delay per hop; a bare duration is constant; in-DC RTT ~0.5 ms [LAT]",
     )
-
-
-class ZipfKeys(StrictModel):
-    """Key popularity following Zipf's law over the finite key space (rank 1 most popular)."""
-
-    zipf: float = Field(gt=0, description="exponent s: P(rank k) proportional to 1/k^s")
-
-
-class Hotspot(StrictModel):
-    """``share_of_traffic`` of the requests go to the first ``share_of_keys`` of the keys
-    (the hot set), the rest to the other keys; uniform within each set."""
-
-    share_of_traffic: Probability = Field(description="share of the requests on the hot keys")
-    share_of_keys: Probability = Field(description="share of the keys that are hot")
-
-    @model_validator(mode="after")
-    def _check_shares(self) -> Hotspot:
-        if not 0 < self.share_of_keys < 1:
-            raise ValueError(
-                f"share_of_keys must be above 0 and below 1 (got {self.share_of_keys:g})"
-            )
-        if self.share_of_traffic <= 0:
-            raise ValueError("share_of_traffic must be above 0 (got 0)")
-        return self
-
-
-class HotspotKeys(StrictModel):
-    """A hot set of keys taking a share of the traffic (YCSB's hotspot distribution)."""
-
-    hotspot: Hotspot
-
-    def hot_keys(self, keys: int) -> int:
-        """How many of ``keys`` are hot: the share rounded, at least one, and one fewer than
-        all of them when some traffic goes elsewhere."""
-        hot = max(1, round(self.hotspot.share_of_keys * keys))
-        if self.hotspot.share_of_traffic < 1:
-            hot = min(hot, keys - 1)
-        return min(hot, keys)
-
-
-class DataConfig(StrictModel):
-    """The shared entity: who owns it, who keeps a copy, and how keys are chosen."""
-
-    owner: str = Field(description="service that owns the entity; writes arrive here")
-    replicas: list[str] = Field(
-        default_factory=list,
-        description="services that keep a copy; reads arrive here (at the owner when empty)",
-    )
-    keys: int = Field(1000, ge=1, le=1_000_000_000, description="number of entity keys")
-    key_distribution: Literal["uniform"] | ZipfKeys | HotspotKeys = Field(
-        "uniform",
-        description="uniform, {zipf: S} or {hotspot: {share_of_traffic, share_of_keys}}",
-    )
-
-    @model_validator(mode="after")
-    def _hotspot_needs_cold_keys(self) -> DataConfig:
-        spread = self.key_distribution
-        if (
-            isinstance(spread, HotspotKeys)
-            and spread.hotspot.share_of_traffic < 1
-            and self.keys < 2
-        ):
-            raise ValueError("a hotspot with traffic off the hot keys needs 2 keys or more")
-        return self

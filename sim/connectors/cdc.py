@@ -25,7 +25,10 @@ connector running as a Kafka Connect source task [DBZ-PG, K-CONNECT]:
   ``event_time`` per change (decode, convert) and hands the batch to the producer, and polls
   again. An idle task sleeps until a commit arrives and then finishes the poll window that
   commit fell in, which is what polling every ``poll_interval`` would do, without the empty
-  wake-ups. Deletes are sent as a change carrying the tombstone version.
+  wake-ups. Deletes are sent as a change carrying the tombstone version. A connector that
+  captures one table of a database that holds others (``capture``: the table's keys, one
+  entity of several) decodes every entry and sends only its table's; the slot keeps the
+  others too until a later flush passes them, as without heartbeats.
 - **Source offsets.** Every ``offset_flush_interval`` after the task starts, the offset of the
   longest acknowledged prefix of the records sent is stored and confirmed to the slot
   [K-CONNECT]. :meth:`CdcConnector.crash` loses what was not flushed; :meth:`restart` resumes
@@ -95,8 +98,12 @@ class CdcConnector(SourceTask):
         retry_backoff: float,
         snapshot: bool = True,
         fetch_size: int = SNAPSHOT_FETCH_SIZE,
+        capture: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(ctx, name, database, publish, retry_backoff)
+        self.capture = capture
+        """The captured table's keys ``[first, end)`` (Debezium's ``table.include.list``), when
+        the database holds other tables too; None: every row of the database."""
         self._poll_log = PollLog(ctx, name)
         self.settings = settings
         self.snapshot = snapshot
@@ -134,7 +141,11 @@ class CdcConnector(SourceTask):
 
     def pending_changes(self) -> list[tuple[int, int]]:
         """The changes the task will still send: the commit log from its read position."""
-        return [(entry.key, entry.version) for entry in self.database.commit_log[self._next :]]
+        return [
+            (entry.key, entry.version)
+            for entry in self.database.commit_log[self._next :]
+            if self._captured(entry.key)
+        ]
 
     @property
     def idle(self) -> bool:
@@ -192,7 +203,7 @@ class CdcConnector(SourceTask):
             rows = sorted(
                 (key, version)
                 for key, version in database.rows.items()
-                if not (key in meta and meta[key].deleted)
+                if not (key in meta and meta[key].deleted) and self._captured(key)
             )
             complete = True
             for first in range(0, len(rows), self.fetch_size):
@@ -259,6 +270,8 @@ class CdcConnector(SourceTask):
                     self._next -= len(batch)
                     yield env.timeout(interval)
                     continue
+            if self.capture is not None:  # decoded, but another table's: not sent
+                batch = [entry for entry in batch if self._captured(entry.key)]
             self._poll_log.record(read_at, len(batch), True)
             yield from self._work(len(batch))
             if not self._alive(epoch):
@@ -281,6 +294,10 @@ class CdcConnector(SourceTask):
             self.flush()
 
     # -- helpers -----------------------------------------------------------------------------
+    def _captured(self, key: int) -> bool:
+        capture = self.capture
+        return capture is None or capture[0] <= key < capture[1]
+
     def _send_change(self, epoch: int, key: int, version: int, offset: SourceOffset) -> None:
         sent = _Sent(offset)
         self._unacked.append(sent)

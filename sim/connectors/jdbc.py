@@ -133,6 +133,7 @@ class JdbcSourcePoller(StallGate):
         offset_flush_interval: float = 60.0,
         retry_backoff: float = 1.0,
         network: Network | None = None,
+        capture: tuple[int, int] | None = None,
     ) -> None:
         if batch_max_rows < 1:
             raise ValueError(f"batch_max_rows must be at least 1 (got {batch_max_rows})")
@@ -148,6 +149,9 @@ class JdbcSourcePoller(StallGate):
         self.offset_flush_interval = offset_flush_interval  # offset.flush.interval.ms [K-CONNECT]
         self.retry_backoff = retry_backoff  # the producer's retry.backoff.max [K-PROD]
         self.network = network
+        self.capture = capture
+        """The polled table's keys ``[first, end)`` when the database holds other tables too
+        (one entity of several); None: every row of the database."""
         self.node = f"connector:{name}"
         self._poll_log = PollLog(ctx, name)
         self._trace = PollTrace(ctx, name, database)
@@ -312,7 +316,15 @@ class JdbcSourcePoller(StallGate):
 
     # -- selection ---------------------------------------------------------------------------
     def _select(self, now: float) -> list[_Row]:
-        """The rows the query returns, in its order, from the rows committed by ``now``."""
+        """The rows the query returns, in its order, from the rows committed by ``now``
+        (only the polled table's, with ``capture``)."""
+        rows = self._select_rows(now)
+        capture = self.capture
+        if capture is None:
+            return rows
+        return [row for row in rows if capture[0] <= row.key < capture[1]]
+
+    def _select_rows(self, now: float) -> list[_Row]:
         meta = self.database.meta
         if self.mode == "bulk":
             rows = [

@@ -132,13 +132,14 @@ def _history(run: RunResult, scenario: Scenario) -> History:
         tables["commits"],
         tables["applies"],
         run.requests,
-        list(scenario.data.replicas),
+        scenario.data.copies,
         scenario.warmup,
         tables["pending"],
         tables.get("undone"),
         tables.get("reverts"),
         tables.get("poll_positions"),
         tables.get("row_stamps"),
+        scenario.data.copy_scopes(),
     )
 
 

@@ -35,7 +35,7 @@ from sim.faults.fault import InstantFault
 from sim.kernel.context import SimContext
 from sim.kernel.registry import FAULTS
 from sim.metrics.requests import RequestLog
-from sim.patterns import model_class
+from sim.patterns.entities import build_model
 from sim.workload import Requests
 
 __all__ = ["PARAMETERS", "FaultSpace", "describe", "fault_space", "schedules"]
@@ -97,7 +97,7 @@ def fault_space(scenario: Scenario, pattern: int, kinds: list[str] | None = None
     )
     log = RequestLog(empty, scenario.workload.timeout, list(scenario.services))
     spec = scenario.patterns[pattern]
-    topology = model_class(spec.kind)(ctx, scenario, spec, log).elaborate()
+    topology = build_model(ctx, scenario, spec, log).elaborate()
     candidates = _candidates(scenario, topology.group_names(), topology.connector_names())
     low = scenario.warmup
     high = scenario.workload.load_duration

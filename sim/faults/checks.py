@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.config.data import EntitiesConfig
 from sim.config.model import Problem, Scenario
 from sim.faults.targets import (
     ConsumerTarget,
@@ -60,14 +61,27 @@ def problems(message: str | None, target: Any) -> list[Problem]:
 
 
 def group_problem(target: ConsumerTarget, scenario: Scenario) -> list[Problem]:
+    if isinstance(scenario.data, EntitiesConfig):
+        copies = scenario.data.copies
+        if target.group in copies:
+            return []
+        return problems(
+            f"no consumer group {target.group!r}: with data.entities a group is named after "
+            f"its copy ({', '.join(copies) or 'none'})",
+            target,
+        )
     if target.group in scenario.services:
         return []
     return problems(f"no consumer group {target.group!r}: use a service name", target)
 
 
 def group_size(group: str, scenario: Scenario) -> int:
-    """The most members the group has in any pattern: one per instance of its service, or
-    an event-sourced projection's ``listeners``."""
+    """The most members the group has in any pattern: one per instance of its service (with
+    several entities, of the copy's replica), or an event-sourced projection's
+    ``listeners``."""
+    if isinstance(scenario.data, EntitiesConfig):
+        service = dict(scenario.data.copy_services())[group]
+        return scenario.services[service].instances
     sizes = [scenario.services[group].instances]
     sizes += [int(getattr(p, "listeners", 0) or 0) for p in scenario.patterns]
     return max(sizes)

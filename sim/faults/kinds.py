@@ -194,11 +194,10 @@ class _ConnectorFault(LastingFault):
     )
 
     def problems(self, scenario: Scenario) -> list[Problem]:
-        owner = scenario.data.owner
-        if self.target.name != owner:
-            return problems(
-                f"the connector reads the owner's table: connector:{owner}", self.target
-            )
+        owners = scenario.data.owners()
+        if self.target.name not in owners:
+            shown = " or ".join(f"connector:{owner}" for owner in owners)
+            return problems(f"the connector reads the owner's table: {shown}", self.target)
         return []
 
 

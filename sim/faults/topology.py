@@ -49,6 +49,7 @@ class Topology:
 
     def __init__(self) -> None:
         self._hosted: dict[str, list[tuple[int, Any]]] = {}
+        self._known: set[Any] = set()
         self._databases: dict[str, Any] = {}
         self._database_alias: Callable[[str], str | None] | None = None
         self._groups: dict[str, Any] = {}
@@ -64,8 +65,11 @@ class Topology:
     # -- building ----------------------------------------------------------------------------
     def host(self, component: Any, service: str, index: int) -> None:
         """``component`` runs inside instance ``index`` of ``service``: a crash of that
-        instance (or of the whole service) reaches it."""
-        self._hosted.setdefault(service, []).append((index, component))
+        instance (or of the whole service) reaches it. Hosting the same component again
+        (the models of several entities describe the instances they share) changes nothing."""
+        if id(component) not in self._known:  # (the topology holds it: its id is its own)
+            self._known.add(id(component))
+            self._hosted.setdefault(service, []).append((index, component))
 
     def add_database(self, name: str, database: Any) -> None:
         self._databases[name] = database
@@ -108,8 +112,11 @@ class Topology:
         return any(service in writers for writers in self._clocks_read.values())
 
     def startable(self, component: Startable) -> None:
-        """``component.start()`` runs when the pattern starts, in the order added."""
-        self._startable.append(component)
+        """``component.start()`` runs when the pattern starts, in the order added (once,
+        however often it is added)."""
+        if ("start", id(component)) not in self._known:
+            self._known.add(("start", id(component)))
+            self._startable.append(component)
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -131,8 +138,10 @@ class Topology:
         """The connectors a ``connector:`` target can name."""
         return list(self._connectors)
 
-    def startables(self) -> list[Startable]:
-        return list(self._startable)
+    def start(self) -> None:
+        """Launch every registered component's processes, in registration order."""
+        for component in self._startable:
+            component.start()
 
     def resolve(self, target: Target) -> list[Any]:
         """The components ``target`` names in this pattern (empty when none)."""

@@ -2,14 +2,17 @@
 
 ``SimContext`` bundles the SimPy environment (the simulated clock: nothing reads the wall
 clock), the named random streams of this replication, the recorder that collects facts and
-whether the run checks its invariants as it goes (:mod:`sim.kernel.always`).
+whether the run checks its invariants as it goes (:mod:`sim.kernel.always`), and the components
+built once per run that several models share (:meth:`SimContext.once`).
 Components never reach for globals: whatever they need comes through the context or their
 constructor arguments.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import simpy
 
@@ -23,6 +26,9 @@ __all__ = ["SimContext", "SimTime"]
 SimTime = float
 """Simulated time in seconds."""
 
+T = TypeVar("T")
+_MISSING = object()
+
 
 @dataclass
 class SimContext:
@@ -35,6 +41,17 @@ class SimContext:
     """Whether components check their invariants during the run (:mod:`sim.kernel.always`)."""
     at_once: AtOnce = field(default_factory=AtOnce)
     """Runs the run's zero-time steps with bounded nesting (:class:`~sim.kernel.schedule.AtOnce`)."""
+    shared: dict[str, Any] = field(default_factory=dict)
+    """The run's components built once and shared by every model of the run (:meth:`once`)."""
+
+    def once(self, name: str, build: Callable[[], T]) -> T:
+        """The run's component called ``name``: built by ``build()`` the first time it is
+        asked for, the same object after (the models of a run's entities share the run's
+        services, databases, network and broker this way)."""
+        found = self.shared.get(name, _MISSING)
+        if found is _MISSING:
+            found = self.shared[name] = build()
+        return cast(T, found)
 
     @classmethod
     def create(

@@ -29,8 +29,10 @@ class CheckedConsistencyLog(ConsistencyLog):
     """A :class:`~sim.metrics.consistency.ConsistencyLog` that checks every apply against
     the versions committed so far."""
 
-    def __init__(self, recorder: Recorder, replicas: list[str], always: Always) -> None:
-        super().__init__(recorder, replicas)
+    def __init__(
+        self, recorder: Recorder, replicas: list[str], always: Always, first: int = 0
+    ) -> None:
+        super().__init__(recorder, replicas, first)
         self._always = always
         self._committed: dict[int, int] = {}
 
@@ -54,10 +56,14 @@ class CheckedConsistencyLog(ConsistencyLog):
 
 
 def consistency_log(
-    recorder: Recorder, replicas: list[str], always: Always, committed_only: bool = True
+    recorder: Recorder,
+    replicas: list[str],
+    always: Always,
+    committed_only: bool = True,
+    first: int = 0,
 ) -> ConsistencyLog:
-    """The run's consistency log: checked when checks are on and the pattern's copies apply
-    only committed versions."""
+    """The run's consistency log (of one entity's copies, numbered from ``first``): checked
+    when checks are on and the pattern's copies apply only committed versions."""
     if always.on and committed_only:
-        return CheckedConsistencyLog(recorder, replicas, always)
-    return ConsistencyLog(recorder, replicas)
+        return CheckedConsistencyLog(recorder, replicas, always, first)
+    return ConsistencyLog(recorder, replicas, first)

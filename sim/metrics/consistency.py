@@ -37,10 +37,18 @@ import pandas as pd
 
 from sim.kernel.recorder import Recorder
 
+KeyRange = tuple[int, int]
+"""The keys ``[first, end)`` a copy holds (one entity's range)."""
+Scopes = list[KeyRange] | None
+"""Per copy, the keys it holds; None: every copy holds every key (one entity)."""
+
 __all__ = [
     "ConsistencyLog",
+    "KeyRange",
+    "Scopes",
     "apply_anomalies",
     "divergent_keys",
+    "in_scope",
     "lost_and_pending",
     "propagation",
     "read_your_writes_violations",
@@ -51,7 +59,9 @@ __all__ = [
 class ConsistencyLog:
     """Appends commits and applies to the run's recorder."""
 
-    def __init__(self, recorder: Recorder, replicas: list[str]) -> None:
+    def __init__(self, recorder: Recorder, replicas: list[str], first: int = 0) -> None:
+        """``first``: the number of copy 0 among the run's copies (an entity's first copy,
+        when the run has several entities: ``apply(0, ...)`` records copy ``first``)."""
         self.replicas = list(replicas)
         self._recorder = recorder
         commits = recorder.table("commits", {"key": "q", "version": "q", "time": "d"})
@@ -63,8 +73,15 @@ class ConsistencyLog:
             commits.columns["version"].append,
             commits.columns["time"].append,
         )
+        add_replica = applies.columns["replica"].append
+        if first:
+            append = add_replica
+
+            def add_replica(replica: int) -> None:
+                append(replica + first)
+
         self._apply_cols = (
-            applies.columns["replica"].append,
+            add_replica,
             applies.columns["key"].append,
             applies.columns["version"].append,
             applies.columns["time"].append,
@@ -110,14 +127,33 @@ class ConsistencyLog:
             table.columns[column].append(value)
 
 
-def propagation(commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]) -> pd.DataFrame:
-    """One row per (commit, replica): ``replica, key, version, commit_time, delay``."""
+def in_scope(keys: np.ndarray, scope: KeyRange | None) -> np.ndarray | None:
+    """Which of ``keys`` lie in a copy's range (None: the copy holds every key)."""
+    if scope is None:
+        return None
+    return (keys >= scope[0]) & (keys < scope[1])
+
+
+def propagation(
+    commits: pd.DataFrame,
+    applies: pd.DataFrame,
+    replicas: list[str],
+    scopes: Scopes = None,
+) -> pd.DataFrame:
+    """One row per (commit, replica): ``replica, key, version, commit_time, delay``; with
+    ``scopes``, only the commits of keys in each copy's range."""
     frames = []
-    keys = commits["key"].to_numpy(np.int64)
-    versions = commits["version"].to_numpy(np.int64)
-    times = commits["time"].to_numpy(float)
-    span = int(max(versions.max(initial=0), applies["version"].max() if len(applies) else 0)) + 2
+    all_keys = commits["key"].to_numpy(np.int64)
+    all_versions = commits["version"].to_numpy(np.int64)
+    all_times = commits["time"].to_numpy(float)
+    span = (
+        int(max(all_versions.max(initial=0), applies["version"].max() if len(applies) else 0)) + 2
+    )
     for index, name in enumerate(replicas):
+        keys, versions, times = all_keys, all_versions, all_times
+        mask = in_scope(all_keys, None if scopes is None else scopes[index])
+        if mask is not None:
+            keys, versions, times = all_keys[mask], all_versions[mask], all_times[mask]
         mine = applies[applies["replica"] == index].sort_values(["key", "time"], kind="stable")
         a_keys = mine["key"].to_numpy(np.int64)
         a_times = mine["time"].to_numpy(float)
@@ -204,19 +240,26 @@ def final_versions(
 
 
 def divergent_keys(
-    commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str], since: float = 0.0
+    commits: pd.DataFrame,
+    applies: pd.DataFrame,
+    replicas: list[str],
+    since: float = 0.0,
+    scopes: Scopes = None,
 ) -> int:
     """Keys where some copy's final version differs from the owner's final version, among the
     keys whose last commit (or, for a key only a phantom touched, last apply) came at or after
-    ``since``."""
+    ``since``; with ``scopes``, each copy only over the keys of its range."""
     if not replicas:
         return 0
     table = final_versions(commits, applies, replicas)
     if table.empty:
         return 0
     differs = np.zeros(len(table), dtype=bool)
-    for name in replicas:
-        differs |= table[name].to_numpy() != table["owner"].to_numpy()
+    keys = table.index.to_numpy(np.int64)
+    for index, name in enumerate(replicas):
+        apart = table[name].to_numpy() != table["owner"].to_numpy()
+        mask = in_scope(keys, None if scopes is None else scopes[index])
+        differs |= apart if mask is None else apart & mask
     last = pd.concat([commits[["key", "time"]], applies[["key", "time"]]]).groupby("key")["time"]
     recent = last.max().reindex(table.index).fillna(-np.inf).to_numpy() >= since
     committed = commits.groupby("key")["time"].max().reindex(table.index).to_numpy()

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from sim.metrics.compensation import copy_history, kept_commits, owner_history
+from sim.metrics.consistency import Scopes
 
 __all__ = ["History", "rows", "timeline"]
 
@@ -42,6 +43,8 @@ class History:
     stamps: pd.DataFrame | None = None
     """``key, version, stamp, row_id``: the timestamp and id columns each commit gave
     its row (a query-based poller's table)."""
+    scopes: Scopes = None
+    """The keys each copy holds (several entities); None: every copy holds every key."""
 
     @property
     def kept(self) -> pd.DataFrame:

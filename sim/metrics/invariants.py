@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.metrics.consistency import final_versions, propagation, stale_read_flags
+from sim.metrics.consistency import final_versions, in_scope, propagation, stale_read_flags
 from sim.metrics.history import History, rows, timeline
 
 __all__ = [
@@ -86,7 +86,8 @@ def _no_loss(history: History) -> list[Violation]:
         reached = set(zip(mine["key"].astype(int), mine["version"].astype(int), strict=True))
         still = pending[pending["replica"] == index]
         waiting = set(zip(still["key"].astype(int), still["version"].astype(int), strict=True))
-        for key, version, time in commits[["key", "version", "time"]].itertuples(
+        held = _held(commits, history, index)
+        for key, version, time in held[["key", "version", "time"]].itertuples(
             index=False, name=None
         ):
             pair = (int(key), int(version))
@@ -103,6 +104,13 @@ def _no_loss(history: History) -> list[Violation]:
     return found
 
 
+def _held(commits: pd.DataFrame, history: History, copy: int) -> pd.DataFrame:
+    """The commits of the keys copy number ``copy`` holds (its entity's, with several)."""
+    scope = None if history.scopes is None else history.scopes[copy]
+    mask = in_scope(commits["key"].to_numpy(np.int64), scope)
+    return commits if mask is None else commits[mask]
+
+
 def _convergence(history: History) -> list[Violation]:
     if not history.replicas:
         return []
@@ -113,8 +121,12 @@ def _convergence(history: History) -> list[Violation]:
     committed = owner.groupby("key")["time"].max()
     applied = copies.groupby("key")["time"].max()
     found = []
-    for name in history.replicas:
-        differs = table[table[name] != table["owner"]]
+    keys = table.index.to_numpy(np.int64)
+    for index, name in enumerate(history.replicas):
+        scope = None if history.scopes is None else history.scopes[index]
+        mask = in_scope(keys, scope)
+        apart = table[name] != table["owner"]
+        differs = table[apart if mask is None else apart & mask]
         for key, row in differs.iterrows():
             time = float(committed.get(key, applied.get(key, math.nan)))
             if not time >= history.warmup:
@@ -271,7 +283,7 @@ def _no_stale_reads(history: History) -> list[Violation]:
 
 def _bounded_staleness(bound: float) -> Check:
     def check_bound(history: History) -> list[Violation]:
-        spread = propagation(history.kept, history.applies, history.replicas)
+        spread = propagation(history.kept, history.applies, history.replicas, history.scopes)
         spread = spread[spread["commit_time"] >= history.warmup]
         delays = spread["delay"].to_numpy(float)
         late = spread[np.isnan(delays) | (delays > bound)]

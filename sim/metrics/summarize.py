@@ -24,6 +24,7 @@ import pandas as pd
 from sim.metrics.catalog import COMMON, known_metrics
 from sim.metrics.compensation import copy_history, kept_commits, owner_history
 from sim.metrics.consistency import (
+    Scopes,
     apply_anomalies,
     divergent_keys,
     lost_and_pending,
@@ -90,6 +91,7 @@ def replication_metrics(
     drain: tuple[float, bool] = (math.nan, False),
     undone: pd.DataFrame | None = None,
     reverts: pd.DataFrame | None = None,
+    scopes: Scopes = None,
 ) -> dict[str, float]:
     """The metrics of one run (one pattern, one replication).
 
@@ -97,7 +99,8 @@ def replication_metrics(
     model declares, :mod:`sim.metrics.catalog`); ``copies`` the run's :func:`copy_table`, whose
     lost, pending, duplicate, reorder and phantom counts add up to the run's; ``drain`` how
     long the drain ran and whether it stopped at its cap; ``undone`` and ``reverts`` a saga's
-    compensations (:mod:`sim.metrics.compensation`).
+    compensations (:mod:`sim.metrics.compensation`); ``scopes`` the keys each copy holds
+    (several entities: :mod:`sim.metrics.consistency`).
     """
     after = (requests["start"] >= warmup).to_numpy(bool)
     measured = requests if after.all() else requests[after]  # no copy without a warm-up
@@ -116,7 +119,9 @@ def replication_metrics(
     per_copy = (
         copies
         if copies is not None
-        else copy_table(propagation, commits, applies, replicas, warmup, undone=undone)
+        else copy_table(
+            propagation, commits, applies, replicas, warmup, undone=undone, scopes=scopes
+        )
     )
     counts = {name: float(per_copy[name].sum()) for name in _COUNTED}
     return {
@@ -133,7 +138,7 @@ def replication_metrics(
         "never_propagated": float(never.mean()) if len(never) else math.nan,
         "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
         "divergent_keys": float(
-            divergent_keys(owner, copy_history(applies, reverts), replicas, warmup)
+            divergent_keys(owner, copy_history(applies, reverts), replicas, warmup, scopes)
         ),
         **counts,
         "committed_versions": float(committed_since(commits, undone, warmup)),
@@ -162,9 +167,11 @@ def copy_table(
     warmup: float,
     pending: Mapping[int, set[tuple[int, int]]] | None = None,
     undone: pd.DataFrame | None = None,
+    scopes: Scopes = None,
 ) -> pd.DataFrame:
     """The consistency metrics of one run, copy by copy (:data:`COPY_COLUMNS`): the same
-    definitions as :func:`replication_metrics`, restricted to one copy's pairs and applies,
+    definitions as :func:`replication_metrics`, restricted to one copy's pairs and applies
+    (and, with ``scopes``, to the commits of the keys it holds),
     so the counts of all copies add up to the run's (undone versions are neither lost nor
     pending)."""
     rows = []
@@ -176,7 +183,11 @@ def copy_table(
         censored = np.where(never, np.inf, delays)
         mine = applies[applies["replica"] == index].assign(replica=0)
         still = {0: (pending or {}).get(index, set())}
-        lost, waiting = lost_and_pending(kept, mine, [name], still, warmup)
+        held = kept
+        if scopes is not None:  # the commits of the keys this copy holds
+            first, end = scopes[index]
+            held = kept[kept["key"].between(first, end - 1)]
+        lost, waiting = lost_and_pending(held, mine, [name], still, warmup)
         anomalies = apply_anomalies(commits, mine, warmup)
         rows.append(
             (

@@ -56,8 +56,8 @@ def decision_record(results: Results, capacity: pd.DataFrame | None = None) -> s
     assert decision is not None
     names = results.patterns
     question = decision.question or (
-        f"How should {', '.join(scenario.data.replicas) or 'the other services'} get "
-        f"{scenario.data.owner}'s data?"
+        f"How should {', '.join(scenario.data.replica_services()) or 'the other services'} "
+        f"get {' and '.join(scenario.data.owners())}'s data?"
     )
     lines = [f"# {_md(question)}", ""]
     lines += [

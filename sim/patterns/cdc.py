@@ -36,8 +36,9 @@ Measured: ``wal_retained_max`` (entries, exact maximum) and ``connector_db_load`
 time of the snapshot scans over the database's pool × run time).
 
 Left out: the network between the connector and the database (logical decoding is taken to
-see a commit at its commit instant), the cost of decoding on the database server, several
-tables or tasks, schema changes.
+see a commit at its commit instant), the cost of decoding on the database server, a
+connector that captures several tables (with several entities each connector captures its
+entity's table: :mod:`sim.patterns.entities`), several tasks, schema changes.
 """
 
 from __future__ import annotations
@@ -47,12 +48,12 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from sim.config.clients import ConnectorSettings
-from sim.config.model import PatternSettings
+from sim.config.model import PatternSettings, Problem, Scenario
 from sim.connectors.cdc import CdcConnector
 from sim.infra.database import Database
 from sim.metrics.catalog import Metric
 from sim.patterns.model import register_pattern
-from sim.patterns.relay import SLOT_METRICS, Relay, RelayModel
+from sim.patterns.relay import SLOT_METRICS, Relay, RelayModel, one_connector_per_owner
 
 __all__ = ["CdcModel", "CdcSettings"]
 
@@ -61,6 +62,7 @@ class CdcSettings(PatternSettings):
     """The owner writes only its database; a connector tails the commit log into the broker."""
 
     kind: Literal["cdc"]
+    entities: ClassVar[bool] = True
     idempotent_consumers: bool = Field(
         False, description="consumers drop a change whose version they already hold"
     )
@@ -75,6 +77,9 @@ class CdcSettings(PatternSettings):
         "replication slot's confirmed position (a restart then re-sends: duplicates, nothing "
         "skipped), for a table that is empty when the connector first starts",
     )
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        return one_connector_per_owner(scenario)
 
 
 @register_pattern
@@ -94,4 +99,5 @@ class CdcModel(RelayModel):
             self.spec.connector,
             retry_backoff=self.scenario.broker.retry_backoff_max,
             snapshot=self.spec.snapshot_mode == "initial",
+            capture=self.data.key_range,
         )

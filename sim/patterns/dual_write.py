@@ -23,7 +23,7 @@ Left out: the outbox-less workarounds (retry tables, reconciliation jobs).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -42,6 +42,7 @@ class DualWriteSettings(PatternSettings):
     """The owner commits to its database and publishes the change to the broker, not atomically."""
 
     kind: Literal["dual_write"]
+    entities: ClassVar[bool] = True
     order: Literal["commit_first", "publish_first"] = Field(
         "commit_first",
         description="commit_first loses the event when the publish fails or the owner crashes "

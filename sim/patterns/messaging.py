@@ -1,11 +1,12 @@
 """Shared plumbing of the patterns that move changes through the broker.
 
 Every such pattern has one database per service, a broker (:mod:`sim.broker.cluster`) with a
-change topic ``<owner>.changes`` keyed by entity key (so the changes of one key stay in order
+change topic ``<owner>.changes`` (``<entity>.changes`` for each of several entities, on the
+run's one broker, each with the broker's partition count) keyed by entity key (so the changes of one key stay in order
 on one partition), producers — one per process that publishes (:class:`Producers`: an owner
 instance, a Connect worker), each living and dying with its process — and, for each replica
-service, a consumer group named after it (``consumer:orders``) with one member per instance of
-the service. A member runs inside its instance (a crash of the instance crashes the member:
+service, a consumer group named after its copy (``consumer:orders``; ``consumer:users.orders``
+for orders' copy of users, one entity of several) with one member per instance of the service. A member runs inside its instance (a crash of the instance crashes the member:
 redelivery of what it had not committed, a rebalance after the session timeout) and hands each
 change to its service: the apply takes a slot, the service's work and a write of the copy's
 database, exactly like any other request, with the draws of the work "apply version v of key
@@ -29,8 +30,8 @@ Measured: ``consumer_lag_max`` (records; the largest lag any partition of any gr
 At the end of the run a change is *pending* (not lost) while it is in the topic beyond a
 copy's consumers or in a producer's buffer (:meth:`MessagingModel.pending_versions`).
 
-Left out: one topic for all changes; consumers commit their offsets as configured in
-``broker:`` (auto-commit by default).
+Left out: one topic for all of an entity's changes (none per event type); consumers commit
+their offsets as configured in ``broker:`` (auto-commit by default).
 """
 
 from __future__ import annotations
@@ -168,23 +169,25 @@ class MessagingModel(PatternModel):
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
         self.idempotent = bool(getattr(spec, "idempotent_consumers", False))
-        self.broker = Broker(ctx, scenario.broker)
-        self.topic = f"{self.owner}.changes"
+        self.broker = ctx.once("broker", lambda: Broker(ctx, scenario.broker))
+        entity = self.data.entity
+        self.topic = f"{self.owner if entity is None else entity}.changes"
         self.broker.create_topic(self.topic)
-        self.producers = Producers(ctx, self.broker, self.network)
+        self.producers = ctx.once("producers", lambda: Producers(ctx, self.broker, self.network))
         self._seen: dict[str, set[tuple[int, int]]] = {name: set() for name in self.replicas}
         self.groups: dict[str, ConsumerGroup] = {
             replica: ConsumerGroup(
                 ctx,
                 self.broker,
                 self.topic,
-                replica,
+                name,
                 members=self.services[replica].config.instances,
                 handler=self._handler(replica),
                 config=scenario.broker,
             )
-            for replica in self.replicas
+            for replica, name in zip(self.replicas, self.copy_names, strict=True)
         }
+        """The consumer group of each replica service (named after its copy)."""
 
     @property
     def publisher(self) -> str:
@@ -196,7 +199,9 @@ class MessagingModel(PatternModel):
         super().describe(topology)
         for node in sorted(self.producers.nodes) or [self.publisher]:
             topology.add_publisher(node, self.topic)
-        describe_broker(topology, self.broker, self.topic, self.groups, self.network)
+        names = dict(zip(self.replicas, self.copy_names, strict=True))
+        named = {names.get(node, node): group for node, group in self.groups.items()}
+        describe_broker(topology, self.broker, self.topic, named, self.network)
 
     def describe_services(self, topology: Topology) -> None:
         """Each service hosts its instances; an instance of the owner also runs its producer

@@ -14,6 +14,11 @@ that names it (``settings = ...``), declares the metrics its components measure
 3. **start** (:meth:`PatternModel.start`): launch every component's processes, in the order
    the topology lists them.
 
+A model moves one entity (``self.data``: its owner, its copies). With several entities the
+run builds one model per entity (:mod:`sim.patterns.entities`); the models share the run's
+network, services, databases, request draws and call graph (built once, through
+:meth:`~sim.kernel.context.SimContext.once`), and so contend for the same slots and pools.
+
 Then the workload hands each request to :meth:`PatternModel.arrive`; the model decides how a
 write reaches the copies (:meth:`write`) and how a read is answered (:meth:`read`). A request
 at a service with ``calls`` then makes that service's calls (:mod:`sim.infra.callgraph`),
@@ -24,9 +29,10 @@ service runs through its :class:`~sim.infra.service.Job` (``job.read_row``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TypeVar
 
+from sim.config.data import DataConfig
 from sim.config.model import PatternSettings, Scenario
 from sim.faults.topology import Topology
 from sim.infra.callgraph import CallGraph
@@ -55,6 +61,8 @@ class PatternModel:
     metrics: ClassVar[tuple[Metric, ...]] = ()
     """Metrics the model's components measure, reported by :meth:`gauges`."""
     kind: ClassVar[str] = ""
+    copy_keys: ClassVar[list[tuple[int, int]] | None] = None
+    """The keys each copy holds (None: every key; several entities: :mod:`sim.patterns.entities`)."""
     propagates_deadline = False
     """Whether a request carries the client's deadline (arrival + the workload's timeout) to the
     service that handles it, which drops it once the client has given up (:mod:`sim.infra.job`)."""
@@ -64,27 +72,41 @@ class PatternModel:
         self.scenario = scenario
         self.spec = spec
         self.log = log
-        self.owner = scenario.data.owner
-        self.replicas = list(scenario.data.replicas)
+        data = scenario.data
+        assert isinstance(data, DataConfig), "one model per entity: see sim.patterns.entities"
+        self.data = data
+        """The entity this model moves (one of several: :mod:`sim.patterns.entities`)."""
+        self.owner = data.owner
+        self.replicas = list(data.replicas)
+        self.copy_names = data.copies
+        """The names of the copies (``ENTITY.REPLICA`` for one entity of several)."""
         self.read_targets = self.replicas or [self.owner]
-        self.network = Network(ctx, scenario.network.latency)
-        self.services = self.build_services()
+        self.network = ctx.once("network", lambda: Network(ctx, scenario.network.latency))
+        self.services = ctx.once("services", self.build_services)
         self.service_index = {name: i for i, name in enumerate(scenario.services)}
         self.consistency = consistency_log(
-            ctx.recorder, self.replicas, ctx.always, self.applies_committed()
+            ctx.recorder, self.copy_names, ctx.always, self.applies_committed(), data.first_copy
         )
-        self.databases = self.build_databases()
-        self.draws = RequestDraws(ctx.streams, log.drawn, log.ident)
+        self.databases = ctx.once("databases", self.build_databases)
+        self.draws = ctx.once("draws", lambda: RequestDraws(ctx.streams, log.drawn, log.ident))
         """Every request's own work, drawn up front (:mod:`sim.kernel.draws`)."""
         self._keyed: dict[str, Keyed] = {}
         self.topology: Topology | None = None
         configs = scenario.services
-        self.graph = (
-            CallGraph(ctx, self.network, self.services, configs)
-            if any(c.calls for c in configs.values())
-            else None
+        self.graph = ctx.once(
+            "graph",
+            lambda: (
+                CallGraph(ctx, self.network, self.services, configs)
+                if any(c.calls for c in configs.values())
+                else None
+            ),
         )
         """The services' own calls (:mod:`sim.infra.callgraph`); None when no service calls."""
+
+    @property
+    def declares(self) -> type[PatternModel]:
+        """The class whose ``metrics`` the model reports."""
+        return type(self)
 
     def applies_committed(self) -> bool:
         """Whether a copy only ever applies a version the owner has already committed (checked
@@ -103,9 +125,7 @@ class PatternModel:
 
     def start(self) -> None:
         """Launch the components' processes (after :meth:`elaborate`)."""
-        topology = self.topology if self.topology is not None else self.elaborate()
-        for component in topology.startables():
-            component.start()
+        (self.topology if self.topology is not None else self.elaborate()).start()
 
     def describe(self, topology: Topology) -> None:
         """Add this pattern's components to ``topology``: by default every service hosts its
@@ -160,6 +180,24 @@ class PatternModel:
     def gauges(self) -> dict[str, float]:
         """What the model's own components measured, one value per declared metric."""
         return {}
+
+    @classmethod
+    def merged_gauges(cls, models: Sequence[PatternModel]) -> dict[str, float]:
+        """The gauges of one run's models of several entities, whose own components
+        (connectors, consumer groups) are theirs alone: counts added up, any other gauge the
+        largest of the models'. A pattern whose gauges read components the models share
+        says how to measure them once."""
+        units = {metric.name: metric.unit for metric in declared(cls)}
+        merged: dict[str, float] = {}
+        for model in models:
+            for name, value in model.gauges().items():
+                if name not in merged:
+                    merged[name] = value
+                elif units.get(name) == "count":
+                    merged[name] += value
+                else:
+                    merged[name] = max(merged[name], value)
+        return merged
 
     def occupied(self) -> tuple[dict[str, list[Instance]], dict[str, list[Database]]]:
         """The servers whose occupancy is measured (:mod:`sim.infra.occupancy`): each

@@ -36,6 +36,9 @@ one request in flight, no idempotence, no delivery timeout and no send timeout (
 through any broker outage rather than drop a record). Its node on the network is
 ``connector:<owner>``: a ``partition`` from the broker holds its sends until it heals, one from
 ``db:<owner>`` holds its fetch until it heals; either way the changes wait and nothing is lost.
+With several entities (:mod:`sim.patterns.entities`) each owner's task polls only its
+entity's table, whose rows share the database's id sequence and clock with the copies the
+owner keeps of other entities.
 
 Left out: soft deletes (a ``deleted`` flag column the poll could see), custom queries, the
 connector's own connection (its queries take connections from the owner's pool, which stands
@@ -44,17 +47,17 @@ for the database's capacity); it holds no replication slot, so it has no ``wal_r
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from sim.config.model import PatternSettings
+from sim.config.model import PatternSettings, Problem, Scenario
 from sim.config.types import NonNegativeDuration, PositiveDuration
 from sim.connectors.jdbc import JdbcSourcePoller
 from sim.faults.topology import Topology
 from sim.infra.database import Database
 from sim.patterns.model import register_pattern
-from sim.patterns.relay import RelayModel
+from sim.patterns.relay import RelayModel, one_connector_per_owner
 
 __all__ = ["PollingModel", "PollingSettings"]
 
@@ -63,6 +66,7 @@ class PollingSettings(PatternSettings):
     """A Kafka Connect JDBC-style source polls the owner's table for changed rows."""
 
     kind: Literal["polling"]
+    entities: ClassVar[bool] = True
     mode: Literal["bulk", "incrementing", "timestamp", "timestamp+incrementing"] = Field(
         "timestamp", description="which rows a poll selects [JDBC-CFG]"
     )
@@ -82,6 +86,9 @@ class PollingSettings(PatternSettings):
     idempotent_consumers: bool = Field(
         False, description="consumers drop a row version they already hold"
     )
+
+    def problems(self, scenario: Scenario) -> list[Problem]:
+        return one_connector_per_owner(scenario)
 
 
 @register_pattern
@@ -111,4 +118,5 @@ class PollingModel(RelayModel):
             offset_flush_interval=spec.offset_flush_interval,
             retry_backoff=self.scenario.broker.retry_backoff_max,
             network=self.network,
+            capture=self.data.key_range,
         )

@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sim.broker.producer_settings import connect_source_settings
-from sim.config.model import Scenario
+from sim.config.data import EntitiesConfig
+from sim.config.model import Problem, Scenario
 from sim.connectors.cdc import CdcConnector
 from sim.connectors.jdbc import JdbcSourcePoller
 from sim.connectors.outbox_poller import OutboxPoller
@@ -38,6 +39,7 @@ __all__ = [
     "WAL_RETAINED_MAX",
     "Relay",
     "RelayModel",
+    "one_connector_per_owner",
 ]
 
 Relay = CdcConnector | OutboxPoller | JdbcSourcePoller
@@ -134,3 +136,25 @@ class RelayModel(MessagingModel):
             )
             gauges["slot_invalidations"] = float(relay.slot_invalidations)
         return gauges
+
+
+def one_connector_per_owner(scenario: Scenario) -> list[Problem]:
+    """A relay is one connector per owner (``connector:OWNER``) capturing one entity's table:
+    with several entities, no two may have the same owner (located at the pattern's kind)."""
+    if not isinstance(scenario.data, EntitiesConfig):
+        return []
+    found: list[Problem] = []
+    seen: dict[str, str] = {}
+    for name, entity in scenario.data.entities.items():
+        if entity.owner in seen:
+            found.append(
+                (
+                    ("kind",),
+                    f"one connector per owner database, one entity each: {seen[entity.owner]} "
+                    f"and {name} both have owner {entity.owner} (data.entities.{name}.owner); "
+                    "give them different owners, or use dual_write",
+                    entity.owner,
+                )
+            )
+        seen.setdefault(entity.owner, name)
+    return found

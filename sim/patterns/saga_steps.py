@@ -50,6 +50,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from sim.config.clients import Backoff
+from sim.config.data import DataConfig
 from sim.config.model import PatternSettings, Problem, Scenario
 from sim.config.types import PositiveDuration, Probability
 from sim.infra.rows import VersionAt
@@ -125,6 +126,8 @@ class SagaSettings(PatternSettings):
 
     def problems(self, scenario: Scenario) -> list[Problem]:
         pivot = self.pivot
+        if not isinstance(scenario.data, DataConfig):
+            return []  # a saga refuses data.entities (entity_problems)
         replicas = scenario.data.replicas
         if isinstance(pivot, int) and not 0 <= pivot < len(replicas):
             return [(("pivot",), f"a replica's index, 0 to {len(replicas) - 1}", pivot)]

@@ -13,7 +13,7 @@ Left out: schema coupling between teams, per-service pools against the server's
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from sim.config.model import PatternSettings
 from sim.infra.database import Database
@@ -26,6 +26,7 @@ class SharedDbSettings(PatternSettings):
     """Every service reads and writes one database: never stale, one hot spot."""
 
     kind: Literal["shared_db"]
+    entities: ClassVar[bool] = True
 
 
 @register_pattern

@@ -26,13 +26,17 @@ and a bulkhead, and deadlines may be propagated (:mod:`sim.config.calls`,
 :mod:`sim.infra.guards`); all off by default. Measured with them: ``breaker_open_time``,
 ``calls_not_permitted``, ``bulkhead_rejected`` and ``deadline_dropped``.
 
+With several entities (:mod:`sim.patterns.entities`) each owner has one HTTP client and one
+call edge to each replica, with one set of guards per owner instance, whatever entities it
+calls that replica for.
+
 Left out: idempotency keys, hedged requests, fallbacks (a refused call is an error).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -102,6 +106,7 @@ class SyncHttpSettings(CallingPattern):
     """The owner commits, then calls each replica service over HTTP."""
 
     kind: Literal["sync_http"]
+    entities: ClassVar[bool] = True
     fanout: Literal["sequential", "parallel"] = Field(
         "sequential", description="sequential stops at the first call that fails"
     )
@@ -125,6 +130,19 @@ class _Edge:
         if found is None:
             found = self.guards[instance] = Guards.of(self.ctx.env, self.policy)
         return found
+
+
+def _open_time(edges: dict[tuple[str, str], _Edge]) -> float:
+    """Seconds a breaker was open, summed over an owner instance's edges, averaged over the
+    owner instances."""
+    per_instance: dict[tuple[str, int], float] = {}
+    for (owner, _replica), edge in edges.items():
+        for instance, guards in edge.guards.items():
+            if guards.breaker is not None:
+                seconds = guards.breaker.open_seconds()
+                at = (owner, instance)
+                per_instance[at] = per_instance.get(at, 0.0) + seconds
+    return sum(per_instance.values()) / len(per_instance) if per_instance else 0.0
 
 
 class _FanOut:
@@ -162,33 +180,46 @@ class SyncHttpModel(PatternModel):
 
     def __init__(self, ctx: SimContext, scenario: Scenario, spec: Any, log: RequestLog) -> None:
         super().__init__(ctx, scenario, spec, log)
-        self.http = HttpClient(ctx, self.network, self.owner, self.services)
-        self.edges = {replica: _Edge(ctx, spec.policy_for(replica)) for replica in self.replicas}
+        owner = self.owner
+        self.http = ctx.once(
+            f"http:{owner}", lambda: HttpClient(ctx, self.network, owner, self.services)
+        )
+        """The owner's HTTP client (one per owner, whatever entities it calls for)."""
+        self.edges = {replica: self._edge(replica) for replica in self.replicas}
+        """The owner's call edge to each replica (its guards live in the owner's instances,
+        shared by every entity the owner calls that replica for)."""
         self.propagates_deadline = spec.deadline
 
+    def _edge(self, replica: str) -> _Edge:
+        ctx = self.ctx
+        return ctx.once(
+            f"edge:{self.owner}->{replica}", lambda: _Edge(ctx, self.spec.policy_for(replica))
+        )
+
     def gauges(self) -> dict[str, float]:
-        http = self.http
-        guards = [g for edge in self.edges.values() for g in edge.guards.values()]
+        return self.merged_gauges([self])
+
+    @classmethod
+    def merged_gauges(cls, models: Sequence[PatternModel]) -> dict[str, float]:
+        """Measured over the run's clients and call edges, each once (entities with the
+        same owner share them)."""
+        mine = [model for model in models if isinstance(model, SyncHttpModel)]
+        https = list({id(m.http): m.http for m in mine}.values())
+        edges = {(m.owner, r): edge for m in mine for r, edge in m.edges.items()}
+        guards = [g for edge in edges.values() for g in edge.guards.values()]
         breakers = [g.breaker for g in guards if g.breaker is not None]
+        calls = sum(http.calls for http in https)
+        services = {id(s): s for m in mine for s in m.all_services()}.values()
         return {
-            "attempts_per_call": http.attempts / http.calls if http.calls else 1.0,
+            "attempts_per_call": sum(h.attempts for h in https) / calls if calls else 1.0,
             "retries_denied": float(sum(g.budget.denied for g in guards if g.budget is not None)),
-            "breaker_open_time": self._open_time(),
+            "breaker_open_time": _open_time(edges),
             "calls_not_permitted": float(sum(b.not_permitted for b in breakers)),
             "bulkhead_rejected": float(
                 sum(g.bulkhead.rejected for g in guards if g.bulkhead is not None)
             ),
-            "deadline_dropped": float(sum(s.dropped for s in self.all_services())),
+            "deadline_dropped": float(sum(s.dropped for s in services)),
         }
-
-    def _open_time(self) -> float:
-        per_instance: dict[int, float] = {}
-        for edge in self.edges.values():
-            for instance, guards in edge.guards.items():
-                if guards.breaker is not None:
-                    seconds = guards.breaker.open_seconds()
-                    per_instance[instance] = per_instance.get(instance, 0.0) + seconds
-        return sum(per_instance.values()) / len(per_instance) if per_instance else 0.0
 
     def write(self, index: int, key: int) -> None:
         consistency = self.consistency

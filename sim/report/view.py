@@ -125,7 +125,7 @@ def _question(results: Results) -> str:
     scenario = results.scenario
     if scenario.decision is not None and scenario.decision.question:
         return scenario.decision.question
-    copies = scenario.data.replicas
+    copies = scenario.data.replica_services()
     who = (
         " and ".join([", ".join(copies[:-1]), copies[-1]] if len(copies) > 1 else copies)
         or "the other services"
@@ -153,7 +153,8 @@ def _question(results: Results) -> str:
     if any(p.trace is not None for p in phases):
         shown.append("a replayed trace")
     load = " and ".join(shown)
-    owner = scenario.data.owner
+    owners = scenario.data.owners()
+    owner = owners[0] if len(owners) == 1 else "their owners"
     whose = f"{owner}'" if owner.endswith("s") else f"{owner}'s"
     count = len(variant_looks(results))
     return (

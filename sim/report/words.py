@@ -3,6 +3,7 @@ copies, the load, the faults and the objectives, in plain sentences. Pure functi
 
 from __future__ import annotations
 
+from sim.config.data import DataConfig
 from sim.config.model import Scenario
 from sim.patterns import model_class
 
@@ -39,12 +40,20 @@ def describe_pattern(scenario: Scenario, name: str) -> str:
 def describe_scenario(scenario: Scenario) -> list[str]:
     """The scenario in a few sentences."""
     data = scenario.data
-    copies = data.replicas
-    keys = f"{data.keys:,} keys"
-    if copies:
-        who = f"{data.owner} owns the data ({keys}); {_list(copies)} keep{'s' if len(copies) == 1 else ''} a copy."
+    if isinstance(data, DataConfig):
+        copies = data.replicas
+        keys = f"{data.keys:,} keys"
+        if copies:
+            who = f"{data.owner} owns the data ({keys}); {_list(copies)} keep{'s' if len(copies) == 1 else ''} a copy."
+        else:
+            who = f"{data.owner} owns the data ({keys}); no other service keeps a copy."
     else:
-        who = f"{data.owner} owns the data ({keys}); no other service keeps a copy."
+        named = len(data.entities)
+        who = (
+            f"{named} entit{'ies' if named != 1 else 'y'} ({data.total_keys:,} keys) owned by "
+            f"{len(data.owners())} service{'s' if len(data.owners()) != 1 else ''}, with "
+            f"{len(data.copies)} cop{'ies' if len(data.copies) != 1 else 'y'} in all."
+        )
     phases = []
     for phase in scenario.workload.phases:
         if phase.closed is not None:

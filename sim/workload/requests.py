@@ -4,7 +4,10 @@ Every request of the open phases gets its operation, key and read target from it
 (``ops``, ``keys``, ``read-targets``), one vectorised draw per stream in arrival order, so every
 pattern of one replication sees the same requests. A trace phase's rows bring their own
 (:mod:`sim.workload.trace`), merged in by time; an ``insert`` (drawn or replayed) takes the
-next fresh key in arrival order (:mod:`sim.workload.keys`).
+next fresh key in arrival order (:mod:`sim.workload.keys`). With several entities
+(:class:`~sim.config.data.EntitiesConfig`) a request first draws its entity by share, then its
+key in that entity's range and its read target among that entity's copies
+(:func:`draw_entity_keys`); the single-entity form draws nothing more.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.config.load import Mix
-from sim.config.sections import DataConfig, WorkloadConfig
+from sim.config.sections import DataConfig, EntitiesConfig, WorkloadConfig
 from sim.kernel.codes import DELETE, INSERT, READ, WRITE
 from sim.kernel.rng import Streams
 from sim.workload.arrivals import arrival_times
 from sim.workload.keys import draw_keys
 from sim.workload.trace import read_trace
 
-__all__ = ["Requests", "draw_ops", "draw_requests"]
+__all__ = ["Requests", "draw_entity_keys", "draw_ops", "draw_requests"]
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,16 @@ def draw_ops(mix: Mix, draws: np.ndarray) -> np.ndarray:
     ).astype(np.int8)
 
 
-def draw_requests(workload: WorkloadConfig, data: DataConfig, streams: Streams) -> Requests:
+def draw_requests(
+    workload: WorkloadConfig, data: DataConfig | EntitiesConfig, streams: Streams
+) -> Requests:
     """Every request of the open phases: when, read or write, which key, which read target."""
     times = arrival_times(workload, streams)
     count = len(times)
     ops = draw_ops(workload.mix, streams.generator("ops").random(count))
+    if not isinstance(data, DataConfig):
+        keys, targets = draw_entity_keys(data, count, streams)
+        return Requests(times, ops, keys, targets, _sessions(workload, streams, count))
     keys = draw_keys(data, count, streams.generator("keys"))
     targets_count = max(1, len(data.replicas))
     targets = streams.generator("read-targets").integers(0, targets_count, count)
@@ -72,10 +80,43 @@ def draw_requests(workload: WorkloadConfig, data: DataConfig, streams: Streams) 
     inserting = ops == INSERT
     if inserting.any():
         keys[inserting] = data.keys + np.arange(int(inserting.sum()), dtype=np.int64)
-    sessions = None
-    if workload.sessions is not None:
-        sessions = streams.generator("sessions").integers(0, workload.sessions, len(times))
+    sessions = _sessions(workload, streams, len(times))
     return Requests(times, ops, keys.astype(np.int64), targets.astype(np.int64), sessions)
+
+
+def _sessions(workload: WorkloadConfig, streams: Streams, count: int) -> np.ndarray | None:
+    if workload.sessions is None:
+        return None
+    return streams.generator("sessions").integers(0, workload.sessions, count)
+
+
+def draw_entity_keys(
+    data: EntitiesConfig, count: int, streams: Streams
+) -> tuple[np.ndarray, np.ndarray]:
+    """The keys and read targets of ``count`` requests over several entities: each request's
+    entity by share (stream ``entities``), then its key in that entity's key space (stream
+    ``keys:ENTITY``, the entity's own distribution, shifted to its global range) and its read
+    target among that entity's copies (``read-targets``). One entity draws as the
+    single-entity form does (no entity, its keys from ``keys``), so the two forms agree."""
+    entities = data.entity_list()
+    if len(entities) == 1:
+        only = entities[0].data
+        keys = draw_keys(only, count, streams.generator("keys"))
+        targets = streams.generator("read-targets").integers(0, max(1, len(only.replicas)), count)
+        return keys.astype(np.int64), targets.astype(np.int64)
+    bounds = np.cumsum([entity.share for entity in entities])
+    which = np.minimum(
+        np.searchsorted(bounds, streams.generator("entities").random(count), side="right"),
+        len(entities) - 1,
+    )
+    keys = np.empty(count, dtype=np.int64)
+    for index, entity in enumerate(entities):
+        mine = which == index
+        drawn = draw_keys(entity.data, int(mine.sum()), streams.generator(f"keys:{entity.name}"))
+        keys[mine] = entity.first_key + drawn
+    copies = np.array([max(1, len(entity.data.replicas)) for entity in entities])
+    targets = streams.generator("read-targets").integers(0, copies[which]).astype(np.int64)
+    return keys, targets
 
 
 def _with_traces(

@@ -289,7 +289,7 @@ def _crash_lines(
 
 
 def _members(scenario: api.Scenario) -> int:
-    return scenario.services[scenario.data.replicas[0]].instances
+    return scenario.services[scenario.data.replica_services()[0]].instances
 
 
 def main(argv: list[str]) -> int:
