@@ -34,6 +34,7 @@ from sim.faults import FaultInjector
 from sim.infra.occupancy import Meter
 from sim.kernel.always import InvariantBroken, requested
 from sim.kernel.context import SimContext
+from sim.kernel.draws import RequestDraws
 from sim.metrics.catalog import declared
 from sim.metrics.compensation import kept_commits
 from sim.metrics.consistency import propagation
@@ -125,6 +126,9 @@ def _run_one(task: Task, label: str) -> RunResult:
     meter.schedule(scenario.warmup, load_end)
     drain = _run_through(ctx, model, load_end, scenario.drain, meter.mark)
     log.close(ctx.env.now)
+    draws = ctx.shared.get("draws")
+    if isinstance(draws, RequestDraws):
+        draws.release()
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
     commits, applies = frames.pop("commits"), frames.pop("applies")

@@ -122,6 +122,13 @@ class RequestDraws:
         self.later = Keyed(streams, "request")
         """The draws of a request's further queries (``query(n)`` for n > 0)."""
 
+    def release(self) -> None:
+        """Let go of the bulk draws once the run is over (its figures are computed from
+        the records, and this is a run's peak of memory): a draw asked for later fails."""
+        empty = np.zeros(0).data.toreadonly()
+        self.handle = self.query = empty
+        self._coins.clear()
+
     def _draw(self, name: str) -> memoryview:
         """One uniform per request, as a read-only view (indexing gives Python floats)."""
         return self._streams.generator(name).random(self.count).data.toreadonly()

@@ -274,7 +274,8 @@ class RequestLog:
                 "version": versions,
                 "work": works,
                 "wait": waits,
-            }
+            },
+            copy=False,  # the columns are the log's own arrays: no second copy at the peak
         )
         if sessions is not None:
             frame["session"] = sessions
