@@ -47,8 +47,8 @@ interval-coverage: $(VENV)/.installed  ## how often the 95% interval holds the M
 
 PROFILE := $(if $(FULL),full,default)
 
-validate: $(VENV)/.installed  ## the validation suite → docs/validation.md (FULL=1: the full run lengths)
-	$(BIN)/python -m validation --profile $(PROFILE) --out docs/validation.md
+validate: $(VENV)/.installed  ## the validation suite → docs/validation.md (FULL=1: full lengths → docs/validation-full.md)
+	$(BIN)/python -m validation --profile $(PROFILE) --out docs/validation$(if $(FULL),-full).md
 
 fuzz: $(VENV)/.installed-test  ## 3,000 mutated scenarios: each valid or refused with located errors
 	PATTERNSIM_FUZZ=3000 $(BIN)/python -m pytest -q tests/test_fuzz_scenarios.py

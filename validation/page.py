@@ -110,8 +110,9 @@ def _render(profile: str, chosen: Sequence[Case], page: Page) -> str:
         "from queueing theory, a fork-join, a chain of calls, retries — or measured on a real "
         "system, runs it through `sim.api` from a scenario file shipped in "
         "[`validation/scenarios/`](../validation/scenarios/), and compares. Written by "
-        f"`make validate` (profile **{profile}**; `make validate FULL=1` runs the full lengths), "
-        "from seeded runs: the same command writes the same page.",
+        f"`make validate` (profile **{profile}**; `make validate FULL=1` runs the full lengths "
+        "and writes [`validation-full.md`](validation-full.md)), from seeded runs: the same "
+        "command writes the same page.",
         "",
         f"**{passed} checks pass, {failed} fail, {pending} pending** (waiting for a model "
         "feature; each says which).",
