@@ -126,9 +126,7 @@ def _run_one(task: Task, label: str) -> RunResult:
     meter.schedule(scenario.warmup, load_end)
     drain = _run_through(ctx, model, load_end, scenario.drain, meter.mark)
     log.close(ctx.env.now)
-    draws = ctx.shared.get("draws")
-    if isinstance(draws, RequestDraws):
-        draws.release()
+    ctx.shared[RequestDraws.SHARED].release()  # the run is over: its draws are not needed
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
     commits, applies = frames.pop("commits"), frames.pop("applies")

@@ -105,7 +105,10 @@ class KeyedWork:
 
 
 class RequestDraws:
-    """The uniforms of every request's own work, drawn in bulk before the run."""
+    """The uniforms of every request's own work, drawn in bulk before the run (one per run,
+    shared by its models under the context's name :attr:`SHARED`)."""
+
+    SHARED = "draws"
 
     def __init__(
         self, streams: Streams, count: int, named: Callable[[int], tuple[int, ...]] | None = None

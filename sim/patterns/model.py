@@ -88,7 +88,9 @@ class PatternModel:
             ctx.recorder, self.copy_names, ctx.always, self.applies_committed(), data.first_copy
         )
         self.databases = ctx.once("databases", self.build_databases)
-        self.draws = ctx.once("draws", lambda: RequestDraws(ctx.streams, log.drawn, log.ident))
+        self.draws = ctx.once(
+            RequestDraws.SHARED, lambda: RequestDraws(ctx.streams, log.drawn, log.ident)
+        )
         """Every request's own work, drawn up front (:mod:`sim.kernel.draws`)."""
         self._keyed: dict[str, Keyed] = {}
         self.topology: Topology | None = None
