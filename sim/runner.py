@@ -19,6 +19,7 @@ pattern.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +34,7 @@ from sim.config.model import Drain, Scenario
 from sim.faults import FaultInjector
 from sim.infra.occupancy import Meter
 from sim.kernel.always import InvariantBroken, requested
+from sim.kernel.collector import collector_out_of_the_way
 from sim.kernel.context import SimContext
 from sim.kernel.draws import RequestDraws
 from sim.metrics.catalog import declared
@@ -103,7 +105,32 @@ def run_one(task: Task) -> RunResult:
         raise broken.named(label) from None
 
 
+@dataclass
+class _Simulated:
+    """What the metrics need from a finished run, once its model is gone."""
+
+    gauges: dict[str, float]
+    frames: dict[str, pd.DataFrame]
+    requests: pd.DataFrame
+    drain: tuple[float, bool]
+    replicas: list[str]
+    scopes: list[tuple[int, int]] | None
+    pending: dict[int, set[tuple[int, int]]]
+    counts: dict[str, float]
+    occupancy: dict[str, tuple[float, float, float]]
+    skipped: list[str]
+
+
 def _run_one(task: Task, label: str) -> RunResult:
+    with collector_out_of_the_way():
+        done = _simulate(task, label)
+        # the model, its logs and its topology are garbage now, held in cycles (the clock's
+        # queue, the components' callbacks): free them before the metrics' frames are built
+        gc.collect()
+    return _summarised(task, label, done)
+
+
+def _simulate(task: Task, label: str) -> _Simulated:
     scenario = task.scenario
     spec = scenario.patterns[task.pattern]
     ctx = SimContext.create(
@@ -129,51 +156,7 @@ def _run_one(task: Task, label: str) -> RunResult:
     ctx.shared[RequestDraws.SHARED].release()  # the run is over: its draws are not needed
     gauges = _checked_gauges(model, label)
     frames = ctx.recorder.frames()
-    commits, applies = frames.pop("commits"), frames.pop("applies")
-    undone, reverts = frames.get("undone"), frames.get("reverts")  # a saga's compensations
-    faults = frames.pop("faults")
-    request_frame = log.frame()
-    log.release()  # the frame holds what the metrics need: no second copy while they run
-    del requests
-    scopes = model.copy_keys
-    spread = propagation(kept_commits(commits, undone), applies, model.replicas, scopes)
-    pending = model.pending_versions()
-    copies = copy_table(
-        spread,
-        commits,
-        applies,
-        model.replicas,
-        scenario.warmup,
-        pending,
-        undone=undone,
-        scopes=scopes,
-    )
-    metrics = replication_metrics(
-        request_frame,
-        spread,
-        commits,
-        applies,
-        model.replicas,
-        scenario.warmup,
-        load_end,
-        gauges,
-        copies,
-        drain,
-        undone=undone,
-        reverts=reverts,
-        scopes=scopes,
-    )
-    metrics["throttled"] = float(
-        sum(db.throttle.throttled for db in model.databases.values() if db.throttle is not None)
-        + sum(service.throttled for service in model.all_services())
-    )
-    metrics["shed"] = float(sum(service.shed for service in model.all_services()))
-    metrics.update(wait_metrics(request_frame, scenario.warmup))
-    metrics.update(
-        attempt_metrics(frames.get("http_calls"), frames.get("broker_produce"), scenario.warmup)
-    )
     occupancy = meter.averages(scenario.warmup, load_end)
-    metrics.update(occupancy_metrics(occupancy))
     frames["occupancy"] = pd.DataFrame(
         [
             (name, sum(s.slots for s in meter.components[name]), *values)
@@ -184,15 +167,77 @@ def _run_one(task: Task, label: str) -> RunResult:
     frames["occupancy_series"] = pd.DataFrame(
         meter.series(), columns=["time", "component", *OCCUPANCY]
     )
+    services = model.all_services()
+    throttled = sum(db.throttle.throttled for db in model.databases.values() if db.throttle)
+    counts = {
+        "throttled": float(throttled + sum(service.throttled for service in services)),
+        "shed": float(sum(service.shed for service in services)),
+    }
+    request_frame = log.frame()
+    log.release()  # the frame holds what the metrics need: no second copy while they run
+    skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
+    scopes, pending, replicas = model.copy_keys, model.pending_versions(), list(model.replicas)
+    return _Simulated(
+        gauges, frames, request_frame, drain, replicas, scopes, pending, counts, occupancy, skipped
+    )
+
+
+def _summarised(task: Task, label: str, done: _Simulated) -> RunResult:
+    scenario = task.scenario
+    frames, replicas, request_frame = done.frames, done.replicas, done.requests
+    commits, applies = frames.pop("commits"), frames.pop("applies")
+    undone, reverts = frames.get("undone"), frames.get("reverts")  # a saga's compensations
+    faults = frames.pop("faults")
+    scopes, pending, drain = done.scopes, done.pending, done.drain
+    load_end = scenario.workload.load_duration
+    spread = propagation(kept_commits(commits, undone), applies, replicas, scopes)
+    copies = copy_table(
+        spread,
+        commits,
+        applies,
+        replicas,
+        scenario.warmup,
+        pending,
+        undone=undone,
+        scopes=scopes,
+    )
+    metrics = replication_metrics(
+        request_frame,
+        spread,
+        commits,
+        applies,
+        replicas,
+        scenario.warmup,
+        load_end,
+        done.gauges,
+        copies,
+        drain,
+        undone=undone,
+        reverts=reverts,
+        scopes=scopes,
+    )
+    metrics.update(done.counts)
+    metrics.update(wait_metrics(request_frame, scenario.warmup))
+    metrics.update(
+        attempt_metrics(frames.get("http_calls"), frames.get("broker_produce"), scenario.warmup)
+    )
+    metrics.update(occupancy_metrics(done.occupancy))
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
     frames["pending"] = pd.DataFrame(
         [(copy, key, version) for copy, pairs in pending.items() for key, version in sorted(pairs)],
         columns=["replica", "key", "version"],
         dtype=np.int64,
     )
-    skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
     return RunResult(
-        label, task.replication, metrics, request_frame, spread, faults, frames, skipped, task.point
+        label,
+        task.replication,
+        metrics,
+        request_frame,
+        spread,
+        faults,
+        frames,
+        done.skipped,
+        task.point,
     )
 
 

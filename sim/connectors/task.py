@@ -151,21 +151,35 @@ class SourceTask(StallGate):
     def _send(self, epoch: int, key: int, version: int, acked: Callable[[], None]) -> None:
         """Publish one change; a failed send is tried again until it is acknowledged."""
         self.sent += 1
+        send = _Send(self, epoch, key, version, acked)
+        self._publish(key, version, send.answered)
 
-        def answered(ok: bool) -> None:
-            if epoch != self._epoch:
-                return  # an answer to an incarnation that crashed
-            if ok:
-                acked()
-            else:
-                later(
-                    self.env,
-                    self.retry_backoff,
-                    lambda: self._resend(epoch, key, version, answered),
-                )
 
-        self._publish(key, version, answered)
+class _Send:
+    """One change on its way to the broker, sent again after each failure (an object, not a
+    closure that names itself, so it is freed once the broker has the change)."""
 
-    def _resend(self, epoch: int, key: int, version: int, answered: Callable[[bool], None]) -> None:
-        if epoch == self._epoch:
-            self._publish(key, version, answered)
+    __slots__ = ("acked", "epoch", "key", "task", "version")
+
+    def __init__(
+        self, task: SourceTask, epoch: int, key: int, version: int, acked: Callable[[], None]
+    ) -> None:
+        self.task = task
+        self.epoch = epoch
+        self.key = key
+        self.version = version
+        self.acked = acked
+
+    def answered(self, ok: bool) -> None:
+        task = self.task
+        if self.epoch != task._epoch:
+            return  # an answer to an incarnation that crashed
+        if ok:
+            self.acked()
+        else:
+            later(task.env, task.retry_backoff, self.resend)
+
+    def resend(self) -> None:
+        task = self.task
+        if self.epoch == task._epoch:
+            task._publish(self.key, self.version, self.answered)

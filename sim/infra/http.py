@@ -55,8 +55,7 @@ the callee's balancer, which may well pick another instance), hedged requests.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import simpy
@@ -66,6 +65,7 @@ from sim.config.policy import CallPolicy
 from sim.infra.guards import Bulkhead, CircuitBreaker
 from sim.infra.job import NO_DEADLINE
 from sim.infra.network import Network
+from sim.infra.retries import ANY_FAILURE, RetryBudget, RetryPolicy, failure_of
 from sim.infra.service import Job, Service
 from sim.kernel.codes import ERROR, OK, TIMEOUT
 from sim.kernel.context import SimContext
@@ -81,92 +81,6 @@ __all__ = [
     "RetryPolicy",
     "failure_of",
 ]
-
-_RETRIED_BY: dict[str, frozenset[str]] = {
-    "connect-failure": frozenset({"connect-failure", "5xx"}),
-    "503": frozenset({"retriable-status-codes", "unavailable", "gateway-error", "5xx"}),
-    "reset": frozenset({"reset", "5xx"}),
-    "per-try-timeout": frozenset({"reset", "gateway-error", "5xx"}),
-    "500": frozenset({"5xx"}),
-    "429": frozenset(),
-}
-ANY_FAILURE = frozenset({"5xx", "reset", "connect-failure", "retriable-status-codes"})
-"""A retry policy that retries every failure (a two-phase commit decision must get through)."""
-
-
-def failure_of(outcome: int, value: Any) -> str:
-    """The kind of failure an attempt's answer is (see the module docstring)."""
-    if outcome == TIMEOUT:
-        return "per-try-timeout"
-    if value == "refused":
-        return "connect-failure"
-    if value in ("injected", "shed"):  # an error fault, or a full queue shedding load
-        return "503"
-    if value == "throttled":  # the callee's rate limiter
-        return "429"
-    if value in ("crashed", "reset"):  # a crash, or a hang's held connection killed
-        return "reset"
-    return "500"
-
-
-class RetryPolicy:
-    """When a failed attempt is tried again, and how many times."""
-
-    __slots__ = ("retries", "retry_on")
-
-    def __init__(self, retries: int | None, retry_on: Iterable[str]) -> None:
-        self.retries = retries
-        """Retries after the first attempt (None: until it succeeds)."""
-        self.retry_on = frozenset(retry_on)
-
-    def retries_after(self, failure: str, attempt: int) -> bool:
-        """Whether attempt ``attempt`` (0-based), failed this way, is tried again."""
-        if self.retries is not None and attempt >= self.retries:
-            return False
-        return bool(self.retry_on & _RETRIED_BY[failure])
-
-
-RETRY_BUDGET_TTL = 10.0
-"""Seconds a call's share of a retry stays usable: Finagle's RetryBudget default ttl."""
-
-
-class RetryBudget:
-    """Retries as a share of recent calls, as Finagle's ``RetryBudget`` and Envoy's
-    ``retry_budget`` bound them: a retry is sent only while the retries of the last
-    :data:`RETRY_BUDGET_TTL` seconds, this one included, stay within ``share`` of the calls of
-    those seconds. So retries never exceed ``share`` × calls, and a failing callee cannot be hit
-    by more than ``1 + share`` attempts per call on average (a retry storm is capped) — and, as
-    deposits expire, a calm minute does not bank retries for a later storm. Left out:
-    Finagle's minimum of 10 retries per second."""
-
-    __slots__ = ("_calls", "_retries", "denied", "env", "share")
-
-    def __init__(self, env: simpy.Environment, share: float) -> None:
-        self.env = env
-        self.share = share
-        self._calls: deque[float] = deque()
-        self._retries: deque[float] = deque()
-        self.denied = 0
-        """Retries the budget refused."""
-
-    def deposit(self) -> None:
-        """A call is made."""
-        self._calls.append(self.env.now)
-
-    def spend(self) -> bool:
-        """Whether a retry may be sent now (it is counted if so)."""
-        now = self.env.now
-        horizon = now - RETRY_BUDGET_TTL
-        calls, retries = self._calls, self._retries
-        while calls and calls[0] <= horizon:
-            calls.popleft()
-        while retries and retries[0] <= horizon:
-            retries.popleft()
-        if len(retries) + 1 <= self.share * len(calls):
-            retries.append(now)
-            return True
-        self.denied += 1
-        return False
 
 
 class Guards:
@@ -210,17 +124,159 @@ class _Attempt:
 
 
 class _Call:
-    """One call: the attempt under way, the attempts sent, and whether the caller has its
-    answer yet."""
+    """One call under way: the attempt under way, the attempts sent, whether the caller has
+    its answer yet, and what it needs to send the next attempt.
 
-    __slots__ = ("attempt", "current", "done", "sent", "started")
+    A call is an object with methods rather than a nest of closures that name one another: the
+    timers and hops of a call hold it, it holds none of them, so it is freed by reference
+    counting as soon as nothing waits for it (a cycle of closures would wait for the cyclic
+    garbage collector, whose full passes cost more than the simulation on call-heavy runs).
+    """
 
-    def __init__(self, started: float) -> None:
+    __slots__ = (
+        "alive",
+        "attempt",
+        "backoff",
+        "breaker",
+        "budget",
+        "bulkhead",
+        "client",
+        "current",
+        "destination",
+        "done",
+        "draws",
+        "ends_at",
+        "finished",
+        "jitter",
+        "per_try_timeout",
+        "policy",
+        "propagate",
+        "sent",
+        "started",
+        "target",
+        "work",
+    )
+
+    alive: Callable[[], bool]
+    backoff: Backoff
+    breaker: CircuitBreaker | None
+    budget: RetryBudget | None
+    bulkhead: Bulkhead | None
+    done: Callable[[int], None]
+    draws: Callable[[int], WorkDraws] | None
+    ends_at: float
+    jitter: Callable[[], float]
+    per_try_timeout: float | None
+    policy: RetryPolicy
+    propagate: bool
+    target: Service
+    work: Callable[[Job], None]
+
+    def __init__(self, client: HttpClient, destination: str, started: float) -> None:
+        self.client = client
+        self.destination = destination
+        self.started = started
         self.attempt = 0
         self.current: _Attempt | None = None
-        self.done = False
+        self.finished = False
         self.sent = 0
-        self.started = started
+
+    def close(self, sent: _Attempt | None, failed: bool) -> None:
+        """The caller stops waiting for attempt ``sent``: return its permit, record it."""
+        if sent is None or not sent.open:
+            return
+        sent.open = False
+        if self.bulkhead is not None:
+            self.bulkhead.release()
+        if self.breaker is not None:
+            self.breaker.record(failed, self.client.ctx.env.now - sent.started)
+
+    def end(self, outcome: int) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        client = self.client
+        client._ended(self.started, client.source, self.destination, self.sent, outcome)
+        self.close(self.current, outcome != OK)  # a dead caller's permit is returned too
+        if self.alive():
+            self.done(outcome)
+
+    def timed_out(self) -> None:
+        self.end(TIMEOUT)
+
+    def try_(self, number: int) -> None:
+        if self.finished:
+            return
+        if not self.alive():  # the caller died: the call ends unanswered
+            self.end(ERROR)
+            return
+        breaker = self.breaker
+        if breaker is not None and not breaker.permit():
+            self.end(ERROR)  # not permitted: fail fast, no retry
+            return
+        if self.bulkhead is None:
+            self.send(number)
+            return
+        self.bulkhead.acquire(lambda: self.send(number), self.refused)
+
+    def refused(self) -> None:
+        if self.breaker is not None:
+            self.breaker.record(True, 0.0)
+        self.end(ERROR)
+
+    def send(self, number: int) -> None:
+        client = self.client
+        env = client.ctx.env
+        sent = _Attempt(number, env.now)
+        if self.finished or not self.alive():
+            if self.bulkhead is not None:  # granted after the call ended: never sent
+                self.bulkhead.release()
+            return
+        self.attempt = number
+        self.current = sent
+        self.sent += 1
+        client.attempts += 1
+        gives_up = self.ends_at
+        per_try = self.per_try_timeout
+        if per_try is not None:
+            later(env, per_try, lambda: self.settle(sent, TIMEOUT, None))
+            gives_up = min(gives_up, env.now + per_try)
+        unit = None if self.draws is None else self.draws(number)
+        carried = gives_up if self.propagate else NO_DEADLINE
+        network, source, destination = client.network, client.source, self.destination
+        target, work = self.target, self.work
+        network.send(
+            source,
+            destination,
+            lambda: target.call(
+                work,
+                lambda outcome, value: _answer(
+                    network, destination, source, lambda: self.settle(sent, outcome, value)
+                ),
+                unit,
+                carried,
+            ),
+        )
+
+    def settle(self, sent: _Attempt, outcome: int, value: Any) -> None:
+        number = sent.number
+        if self.finished or self.attempt != number or not self.alive():
+            self.close(sent, outcome != OK)
+            return  # an answer to an attempt already given up on
+        self.attempt = -1
+        self.close(sent, outcome != OK)
+        if outcome == OK:
+            self.end(OK)
+            return
+        budget = self.budget
+        if not self.policy.retries_after(failure_of(outcome, value), number) or (
+            budget is not None and not budget.spend()
+        ):
+            self.end(TIMEOUT if outcome == TIMEOUT else ERROR)
+            return
+        backoff = self.backoff
+        ceiling = min(backoff.cap, (2 ** (number + 1) - 1) * backoff.base)
+        later(self.client.ctx.env, self.jitter() * ceiling, lambda: self.try_(number + 1))
 
 
 class HttpClient:
@@ -264,108 +320,23 @@ class HttpClient:
         ``draws(attempt)`` names each attempt's work. With ``propagate`` each attempt carries
         the time the caller stops waiting for it, so the callee can drop work no one awaits."""
         env = self.ctx.env
-        network = self.network
-        source = self.source
-        target = self.services[destination]
-        jitter = self.ctx.stream(f"backoff:{source}->{destination}").uniform
-        breaker, bulkhead, budget = guards.breaker, guards.bulkhead, guards.budget
-        call = _Call(env.now)
+        call = _Call(self, destination, env.now)
+        call.target = self.services[destination]
+        call.jitter = self.ctx.stream(f"backoff:{self.source}->{destination}").uniform
+        call.breaker, call.bulkhead, call.budget = guards.breaker, guards.bulkhead, guards.budget
+        call.work, call.done, call.alive, call.draws = work, done, alive, draws
+        call.policy, call.backoff = policy, backoff
+        call.per_try_timeout, call.propagate = per_try_timeout, propagate
         self.calls += 1
-        if budget is not None:
-            budget.deposit()
+        if guards.budget is not None:
+            guards.budget.deposit()
         ends_at = deadline if timeout is None else min(deadline, env.now + timeout)
-
-        def close(sent: _Attempt | None, failed: bool) -> None:
-            """The caller stops waiting for attempt ``sent``: return its permit, record it."""
-            if sent is None or not sent.open:
-                return
-            sent.open = False
-            if bulkhead is not None:
-                bulkhead.release()
-            if breaker is not None:
-                breaker.record(failed, env.now - sent.started)
-
-        def end(outcome: int) -> None:
-            if call.done:
-                return
-            call.done = True
-            self._ended(call.started, source, destination, call.sent, outcome)
-            close(call.current, outcome != OK)  # a dead caller's permit is returned too
-            if alive():
-                done(outcome)
-
-        def attempt(number: int) -> None:
-            if call.done:
-                return
-            if not alive():  # the caller died: the call ends unanswered
-                end(ERROR)
-                return
-            if breaker is not None and not breaker.permit():
-                end(ERROR)  # not permitted: fail fast, no retry
-                return
-            if bulkhead is None:
-                send(number)
-                return
-
-            def refused() -> None:
-                if breaker is not None:
-                    breaker.record(True, 0.0)
-                end(ERROR)
-
-            bulkhead.acquire(lambda: send(number), refused)
-
-        def send(number: int) -> None:
-            sent = _Attempt(number, env.now)
-            if call.done or not alive():
-                if bulkhead is not None:  # granted after the call ended: never sent
-                    bulkhead.release()
-                return
-            call.attempt = number
-            call.current = sent
-            call.sent += 1
-            self.attempts += 1
-
-            def settle(outcome: int, value: Any) -> None:
-                if call.done or call.attempt != number or not alive():
-                    close(sent, outcome != OK)
-                    return  # an answer to an attempt already given up on
-                call.attempt = -1
-                close(sent, outcome != OK)
-                if outcome == OK:
-                    end(OK)
-                    return
-                if not policy.retries_after(failure_of(outcome, value), number) or (
-                    budget is not None and not budget.spend()
-                ):
-                    end(TIMEOUT if outcome == TIMEOUT else ERROR)
-                    return
-                ceiling = min(backoff.cap, (2 ** (number + 1) - 1) * backoff.base)
-                later(env, jitter() * ceiling, lambda: attempt(number + 1))
-
-            gives_up = ends_at
-            if per_try_timeout is not None:
-                later(env, per_try_timeout, lambda: settle(TIMEOUT, None))
-                gives_up = min(gives_up, env.now + per_try_timeout)
-            unit = None if draws is None else draws(number)
-            carried = gives_up if propagate else NO_DEADLINE
-            network.send(
-                source,
-                destination,
-                lambda: target.call(
-                    work,
-                    lambda outcome, value: _answer(
-                        network, destination, source, lambda: settle(outcome, value)
-                    ),
-                    unit,
-                    carried,
-                ),
-            )
-
+        call.ends_at = ends_at
         if timeout is not None and ends_at == env.now + timeout:
-            later(env, timeout, lambda: end(TIMEOUT))
+            later(env, timeout, call.timed_out)
         elif ends_at != NO_DEADLINE:
-            later(env, ends_at - env.now, lambda: end(TIMEOUT))
-        attempt(0)
+            later(env, ends_at - env.now, call.timed_out)
+        call.try_(0)
 
 
 def _answer(network: Network, source: str, destination: str, deliver: Callable[[], None]) -> None:

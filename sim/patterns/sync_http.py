@@ -163,6 +163,32 @@ class _FanOut:
             self.done(self.outcome)
 
 
+class _InTurn:
+    """A sequential fan-out: the copies called one after another, each once the previous one
+    answered (an object, not a closure that calls itself, so it is freed as soon as it ends)."""
+
+    __slots__ = ("done", "job", "key", "model", "position", "version")
+
+    def __init__(self, model: SyncHttpModel, job: Job, key: int, version: int, done: Outcome):
+        self.model, self.job, self.key, self.version, self.done = model, job, key, version, done
+        self.position = 0
+
+    def step(self, position: int) -> None:
+        replicas = self.model.replicas
+        if position == len(replicas):
+            self.done(OK)
+            return
+        self.position = position
+        model, job = self.model, self.job
+        model._call(job, replicas[position], self.key, self.version, job.track(self.after))
+
+    def after(self, outcome: int) -> None:
+        if outcome != OK:
+            self.done(outcome)
+        else:
+            self.step(self.position + 1)
+
+
 @register_pattern
 class SyncHttpModel(PatternModel):
     """One database per service, copies updated by synchronous calls."""
@@ -257,20 +283,7 @@ class SyncHttpModel(PatternModel):
                 self._call(job, replica, key, version, answer)
             return
 
-        def step(position: int) -> None:
-            if position == len(replicas):
-                done(OK)
-                return
-
-            def after(outcome: int) -> None:
-                if outcome != OK:
-                    done(outcome)
-                else:
-                    step(position + 1)
-
-            self._call(job, replicas[position], key, version, job.track(after))
-
-        step(0)
+        _InTurn(self, job, key, version, done).step(0)
 
     def _call(self, job: Job, replica: str, key: int, version: int, done: Outcome) -> None:
         """One HTTP call with timeout and retries; ``done(outcome)`` (a continuation the job
