@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from sim.api import load
+from sim.infra.rows import Commit, CommitLog
 from sim.kernel.collector import YOUNG_THRESHOLD, collector_out_of_the_way
 from sim.runner import Task, run_one
 
@@ -98,3 +99,19 @@ def test_a_run_leaves_no_cycle_per_request(kind: str) -> None:
     per_request = (large - small) / (large_requests - small_requests)
     assert per_request < 3.0, f"{kind}: {per_request:.1f} objects in cycles per request"
 
+
+def test_the_commit_log_gives_entries_by_index_and_slice() -> None:
+    log = CommitLog()
+    assert len(log) == 0 and log[0:5] == []
+    first = log.append(7, 1, 0.5, False)
+    log.append(9, 1, 0.75, False)
+    log.append(7, 2, 1.25, True)
+    assert first == Commit(1, 7, 1, 0.5, False)
+    assert len(log) == 3
+    assert log[-1] == Commit(3, 7, 2, 1.25, True)
+    assert log[1:] == [Commit(2, 9, 1, 0.75, False), Commit(3, 7, 2, 1.25, True)]
+    assert [entry.lsn for entry in log] == [1, 2, 3]
+    assert list(log.keys_from(1)) == [9, 7]
+    assert list(log.times) == [0.5, 0.75, 1.25]
+    with pytest.raises(IndexError):
+        log[3]

@@ -25,6 +25,7 @@ This module knows nothing of SimPy: times are passed in.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from typing import Any
 
@@ -93,8 +94,10 @@ class PartitionLog:
         self.segment_bytes = segment_bytes
         self.segment_time = segment_time
         self._records: list[Record] = []
-        self._offsets: list[Offset] = []
-        self._max_ts: list[float] = []  # running maximum of timestamps, for offset_for_time
+        # the records' offsets and the running maximum of their timestamps (for
+        # offset_for_time), as typed arrays: no boxed number per record
+        self._offsets = array("q")
+        self._max_ts = array("d")
         self.log_start: Offset = 0
         self.end: Offset = 0
         """Log end offset: the offset the next appended record gets."""
@@ -234,7 +237,7 @@ class PartitionLog:
             if record.timestamp > running:
                 running = record.timestamp
             values.append(running)
-        self._max_ts = values
+        self._max_ts = array("d", values)
 
     # --- compaction ---------------------------------------------------------------------------
 
@@ -269,7 +272,7 @@ class PartitionLog:
             )
             (kept if keep else removed).append(record)
         self._records = kept + self._records[split:]
-        self._offsets = [record.offset for record in self._records]
+        self._offsets = array("q", [record.offset for record in self._records])
         self._recompute_max_ts()
         self._rebuild_closed_segments(len(kept))
         self.bytes -= sum(record.size for record in removed)

@@ -77,7 +77,6 @@ import math
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Generator
-from operator import attrgetter
 from typing import Any, Literal, NamedTuple
 
 import simpy
@@ -94,8 +93,6 @@ from sim.kernel.schedule import later
 __all__ = ["START", "JdbcSourcePoller", "Mode", "Position"]
 
 Mode = Literal["bulk", "incrementing", "timestamp", "timestamp+incrementing"]
-
-_commit_time = attrgetter("time")
 
 
 class Position(NamedTuple):
@@ -348,11 +345,11 @@ class JdbcSourcePoller(StallGate):
         # skewed forward stamps rows ahead of their commit by up to stamp_lead.
         last = self.position
         log = self.database.commit_log
-        first = bisect_left(log, last.ts - self.database.stamp_lead, key=_commit_time)
+        first = bisect_left(log.times, last.ts - self.database.stamp_lead)
         bound = now - self.timestamp_delay
         with_id = self.mode == "timestamp+incrementing"
         rows = []
-        for key in dict.fromkeys(entry.key for entry in log[first:]):
+        for key in dict.fromkeys(log.keys_from(first)):
             m = meta[key]
             if m.deleted or m.updated_at >= bound:
                 continue

@@ -17,7 +17,7 @@ the lock, across crashes, until it is committed or rolled back (PostgreSQL's pre
 transactions keep their locks as if live [PG-2PC]).
 
 With ``keep_log`` set, every commit is appended to a commit log with a log sequence number (what
-logical decoding reads, in commit order) and tells the ``commit_listeners``, and each row keeps
+logical decoding reads, in commit order; stored column by column, :class:`CommitLog`) and tells the ``commit_listeners``, and each row keeps
 the metadata a query-based poller selects on: the time its last writing transaction *began*
 (a ``now()`` timestamp column, so a long transaction commits a row stamped earlier than rows
 committed before it), an incrementing id assigned at insert, and whether it was deleted.
@@ -50,7 +50,7 @@ from sim.config.sections import DatabaseProfile
 from sim.infra.always import check_database
 from sim.infra.injected import Injectable, Injected
 from sim.infra.occupancy import Occupied
-from sim.infra.rows import Commit, RowMeta, VersionAt
+from sim.infra.rows import Commit, CommitLog, RowMeta, VersionAt
 from sim.infra.statement import Statement
 from sim.infra.throttle import Throttle
 from sim.kernel.codes import ERROR, OK, Done
@@ -87,10 +87,9 @@ class Database(Injectable, Occupied):
         self._soon = Trampoline()
         self.keep_log = False
         """Set by patterns that read the commit log (CDC) or the rows' metadata (polling)."""
-        self.commit_log: list[Commit] = []
+        self.commit_log = CommitLog()
         self.commit_listeners: list[Callable[[Commit], None]] = []
         self.meta: dict[int, RowMeta] = {}
-        self._lsn = 0
         self._row_ids = 0
         self.busy_by_tag: dict[str, float] = {}
         """Connection-seconds of :meth:`scan` queries, by tag."""
@@ -324,9 +323,7 @@ class Database(Injectable, Occupied):
             old = self.meta.get(key)
             row_id = query.row_id or (old.row_id if old is not None else 0)
             self.meta[key] = RowMeta(query.begun, row_id, query.delete, now, version)
-            self._lsn += 1
-            entry = Commit(self._lsn, key, version, now, query.delete)
-            self.commit_log.append(entry)
+            entry = self.commit_log.append(key, version, now, query.delete)
             for listener in self.commit_listeners:
                 listener(entry)
         return version

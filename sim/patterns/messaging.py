@@ -242,16 +242,18 @@ class MessagingModel(PatternModel):
         database = self.databases[replica]
         copy = self.replicas.index(replica)
         seen = self._seen[replica]
+        idempotent = self.idempotent
         env = self.ctx.env
         config = self.scenario.broker
 
         def applied(outcome: int, _value: Any) -> None:
             if outcome == OK:
                 self.consistency.apply(copy, key, version, env.now)
-                seen.add((key, version))
+                if idempotent:  # only an idempotent consumer keeps the ids it applied
+                    seen.add((key, version))
 
         def work(job: Job) -> None:
-            if self.idempotent and (key, version) in seen:
+            if idempotent and (key, version) in seen:
                 job.finish(OK)  # a repeat of an event id already applied
                 return
             job.write_row(
