@@ -49,22 +49,19 @@ class Table:
         return 0 if first is None else len(first)
 
     def frame(self) -> pd.DataFrame:
-        """The table as a DataFrame (numeric columns without copying through Python objects)."""
+        """The table as a DataFrame whose numeric columns are views of the table's own arrays
+        (no copy: a run's tables are its largest objects). Call it once the table is
+        complete: an array viewed by a frame cannot grow any more (``BufferError``)."""
         data: dict[str, Any] = {}
         for column, values in self.columns.items():
-            if self.codes[column] == "d":
-                data[column] = (
-                    np.frombuffer(values, dtype=np.float64).copy() if len(values) else np.zeros(0)
-                )
-            elif self.codes[column] == "q":
-                data[column] = (
-                    np.frombuffer(values, dtype=np.int64).copy()
-                    if len(values)
-                    else np.zeros(0, np.int64)
-                )
-            else:
+            code = self.codes[column]
+            if code == "O":
                 data[column] = list(values)
-        return pd.DataFrame(data)
+            elif len(values):
+                data[column] = np.frombuffer(values, dtype=np.float64 if code == "d" else np.int64)
+            else:
+                data[column] = np.zeros(0, np.float64 if code == "d" else np.int64)
+        return pd.DataFrame(data, copy=False)
 
 
 class Recorder:
