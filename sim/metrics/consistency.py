@@ -302,11 +302,14 @@ def apply_anomalies(
     }
 
 
-def read_your_writes_violations(requests: pd.DataFrame) -> int:
+def read_your_writes_violations(requests: pd.DataFrame, among: np.ndarray | None = None) -> int:
     """Successful reads that returned an older version of a key than a write already
     acknowledged to the same client session before the read began (with a ``session``
-    column; without one, every client is treated as one session)."""
+    column; without one, every client is treated as one session). ``among``, a boolean mask,
+    keeps only those rows (the measured ones) without copying the frame."""
     ok = (requests["outcome"] == "ok").to_numpy(bool)
+    if among is not None:
+        ok = ok & among
     op = requests["op"]
     written = ok & (op.isin(("write", "insert")) & (requests["version"] > 0)).to_numpy(bool)
     read = ok & (op == "read").to_numpy(bool)

@@ -102,14 +102,15 @@ def replication_metrics(
     compensations (:mod:`sim.metrics.compensation`); ``scopes`` the keys each copy holds
     (several entities: :mod:`sim.metrics.consistency`).
     """
+    # masks over the whole frame and only the columns needed: no copy of the measured rows
     after = (requests["start"] >= warmup).to_numpy(bool)
-    measured = requests if after.all() else requests[after]  # no copy without a warm-up
-    ok = (measured["outcome"] == "ok").to_numpy(bool)  # masks and the columns needed, no copies
+    measured = int(after.sum())
+    ok = (requests["outcome"] == "ok").to_numpy(bool) & after
     answered = int(ok.sum())
-    latency = measured["latency"].to_numpy(float)[ok]
+    latency = requests["latency"].to_numpy(float)[ok]
     window = max(load_end - warmup, 1e-12)
-    reads = measured.loc[
-        ok & (measured["op"] == "read").to_numpy(bool), ["key", "start", "version"]
+    reads = requests.loc[
+        ok & (requests["op"] == "read").to_numpy(bool), ["key", "start", "version"]
     ]
     owner = owner_history(commits, undone)
     stale = stale_read_flags(reads, owner)
@@ -131,7 +132,7 @@ def replication_metrics(
         "latency_p99": _percentile(latency, 99),
         "latency_p999": _percentile(latency, 99.9),
         "throughput": answered / window,
-        "error_rate": (len(measured) - answered) / len(measured) if len(measured) else math.nan,
+        "error_rate": (measured - answered) / measured if measured else math.nan,
         "staleness_p50": censored_percentile(censored, 50),
         "staleness_p99": censored_percentile(censored, 99),
         "staleness_max": float(censored.max()) if len(censored) else math.nan,
@@ -142,7 +143,7 @@ def replication_metrics(
         ),
         **counts,
         "committed_versions": float(committed_since(commits, undone, warmup)),
-        "read_your_writes_violations": float(read_your_writes_violations(measured)),
+        "read_your_writes_violations": float(read_your_writes_violations(requests, after)),
         "drain_time": float(drain[0]),
         "drain_capped": float(drain[1]),
         **dict(gauges or {}),
