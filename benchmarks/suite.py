@@ -10,8 +10,9 @@ Four tables, printed as Markdown (and written to ``--out`` when given):
    ``--requests`` (one replication, its faults kept): the requests a pattern simulates per
    second of process CPU time, and each pattern against the fastest.
 3. **Peak memory per million requests** for M/M/4 and cdc: each measured in a fresh Python
-   process as the growth of its peak resident set from just before the run to its end (the
-   imports and the parsed scenario excluded), scaled to a million requests.
+   process as the growth of its own peak resident set (``VmHWM`` on Linux) from just before
+   the run to its end (the imports and the parsed scenario excluded), scaled to a million
+   requests.
 4. **Cost against size**: CPU time per request as sync_http's copies (2 → 32), the key count
    (1e3 → 1e6, cdc) and the partition count (6 → 200, cdc) grow, against the smallest.
 
