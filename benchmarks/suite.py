@@ -216,7 +216,7 @@ def main() -> None:
     for build in (
         lambda: mmc_section(mmc, args.repeat),
         lambda: patterns_section(scaled_requests, 1 if not args.full else args.repeat),
-        lambda: memory_section(mmc // 2),
+        lambda: memory_section(mmc),  # per million: measured at a million with --full
         lambda: scaling_section(scaled_requests // 2),
     ):
         text = build()
