@@ -124,8 +124,8 @@ class _Simulated:
 def _run_one(task: Task, label: str) -> RunResult:
     with collector_out_of_the_way():
         done = _simulate(task, label)
-        # the model, its logs and its topology are garbage now, held in cycles (the clock's
-        # queue, the components' callbacks): free them before the metrics' frames are built
+        # the model and its topology are garbage now, held in cycles (the clock's queue, the
+        # components' callbacks): free them before the metrics run
         gc.collect()
     return _summarised(task, label, done)
 

@@ -17,10 +17,11 @@ the lock, across crashes, until it is committed or rolled back (PostgreSQL's pre
 transactions keep their locks as if live [PG-2PC]).
 
 With ``keep_log`` set, every commit is appended to a commit log with a log sequence number (what
-logical decoding reads, in commit order; stored column by column, :class:`CommitLog`) and tells the ``commit_listeners``, and each row keeps
-the metadata a query-based poller selects on: the time its last writing transaction *began*
-(a ``now()`` timestamp column, so a long transaction commits a row stamped earlier than rows
-committed before it), an incrementing id assigned at insert, and whether it was deleted.
+logical decoding reads, in commit order; stored column by column, :class:`CommitLog`) and
+tells the ``commit_listeners``, and each row keeps the metadata a query-based poller selects
+on: the time its last writing transaction *began* (a ``now()`` timestamp column, so a long
+transaction commits a row stamped earlier than rows committed before it), an incrementing id
+assigned at insert, and whether it was deleted.
 :meth:`Database.scan` is a query that holds a connection for a given time (a poll, a snapshot
 scan), accounted separately. The pool's busy connections and waiting queries are integrated
 over time at every change (:mod:`sim.infra.occupancy`).
