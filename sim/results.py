@@ -28,7 +28,7 @@ from sim.patterns import model_class
 from sim.runner import RunResult
 from sim.scenario import Point, cell, column_names, points
 
-__all__ = ["Results"]
+__all__ = ["Results", "as_text"]
 
 
 @dataclass
@@ -161,6 +161,7 @@ class Results:
                 frame = getattr(run, attribute)
             if pick is not None:
                 frame = pick(frame)
+            frame = as_text(frame)
             stacked = frame.assign(pattern=run.pattern, replication=run.replication)[
                 ["pattern", "replication", *frame.columns]
             ]
@@ -350,6 +351,13 @@ def _mser5_table(runs: Sequence[RunResult]) -> pd.DataFrame:
         start = float(ok["start"].iloc[cut]) if 0 < cut < len(ok) else 0.0
         rows.append((run.pattern, run.replication, cut, start))
     return pd.DataFrame(rows, columns=["pattern", "replication", "truncated", "warmup"])
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``category`` columns (a run's labels: :mod:`sim.kernel.recorder`) as
+    plain text, the type a text column has everywhere outside a run."""
+    text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.astype(dict.fromkeys(text, "str")) if text else frame
 
 
 def _with_point(frame: pd.DataFrame, point: Point, scenario: Scenario) -> pd.DataFrame:

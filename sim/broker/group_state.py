@@ -28,9 +28,9 @@ INF = float("inf")
 
 CONSUMED = {
     "time": "d",
-    "group": "O",
+    "group": "s",
     "member": "q",
-    "topic": "O",
+    "topic": "s",
     "partition": "q",
     "offset": "q",
     "latency": "d",
@@ -38,32 +38,32 @@ CONSUMED = {
 }
 LAG = {
     "time": "d",
-    "group": "O",
-    "topic": "O",
+    "group": "s",
+    "topic": "s",
     "partition": "q",
     "lag": "q",
     "committed": "q",
     "log_end": "q",
 }
 REBALANCES = {
-    "group": "O",
+    "group": "s",
     "start": "d",
     "end": "d",
     "duration": "d",
-    "reason": "O",
-    "protocol": "O",
+    "reason": "s",
+    "protocol": "s",
     "members": "q",
     "moved": "q",
 }
-PAUSES = {"group": "O", "topic": "O", "partition": "q", "start": "d", "end": "d", "cause": "O"}
+PAUSES = {"group": "s", "topic": "s", "partition": "q", "start": "d", "end": "d", "cause": "s"}
 SKIPPED = {
     "time": "d",
-    "group": "O",
-    "topic": "O",
+    "group": "s",
+    "topic": "s",
     "partition": "q",
     "from_offset": "q",
     "to_offset": "q",
-    "reason": "O",
+    "reason": "s",
 }
 
 

@@ -44,30 +44,30 @@ class BrokerMetrics:
             "broker_lost",
             {
                 "time": "d",
-                "topic": "O",
+                "topic": "s",
                 "partition": "q",
                 "offset": "q",
                 "send_id": "q",
                 "acked": "q",
-                "reason": "O",
+                "reason": "s",
             },
         )
         self.duplicates = table(
             "broker_duplicates",
             {
                 "time": "d",
-                "topic": "O",
+                "topic": "s",
                 "partition": "q",
                 "offset": "q",
                 "send_id": "q",
-                "producer": "O",
+                "producer": "s",
             },
         )
         self.elections = table(
             "leader_elections",
             {
                 "time": "d",
-                "topic": "O",
+                "topic": "s",
                 "partition": "q",
                 "old_leader": "q",
                 "new_leader": "q",
@@ -77,16 +77,16 @@ class BrokerMetrics:
             },
         )
         self.unavailable = table(
-            "partition_unavailable", {"topic": "O", "partition": "q", "start": "d", "end": "d"}
+            "partition_unavailable", {"topic": "s", "partition": "q", "start": "d", "end": "d"}
         )
         self.isr = table(
             "isr_changes",
             {
                 "time": "d",
-                "topic": "O",
+                "topic": "s",
                 "partition": "q",
                 "broker": "q",
-                "change": "O",
+                "change": "s",
                 "isr_size": "q",
             },
         )
@@ -94,10 +94,10 @@ class BrokerMetrics:
             "broker_cleanup",
             {
                 "time": "d",
-                "topic": "O",
+                "topic": "s",
                 "partition": "q",
                 "removed": "q",
-                "reason": "O",
+                "reason": "s",
                 "log_start": "q",
             },
         )

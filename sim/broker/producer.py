@@ -93,13 +93,13 @@ class Producer:
             "broker_produce",
             {
                 "time": "d",
-                "producer": "O",
-                "topic": "O",
+                "producer": "s",
+                "topic": "s",
                 "partition": "q",
                 "offset": "q",
                 "latency": "d",
                 "attempts": "q",
-                "error": "O",
+                "error": "s",
             },
         )
 

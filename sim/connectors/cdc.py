@@ -123,7 +123,7 @@ class CdcConnector(SourceTask):
         self._full: simpy.Event | None = None
         self._table = ctx.recorder.table(
             "connector_offsets",
-            {"time": "d", "connector": "O", "event": "O", "lsn": "q", "wal_retained": "q"},
+            {"time": "d", "connector": "s", "event": "s", "lsn": "q", "wal_retained": "q"},
         )
         database.commit_listeners.append(self._committed)
         if ctx.always.on:

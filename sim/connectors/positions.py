@@ -51,7 +51,7 @@ class PollTrace:
             "poll_positions",
             {
                 "time": "d",
-                "connector": "O",
+                "connector": "s",
                 "bound": "d",
                 "from_ts": "d",
                 "from_id": "q",

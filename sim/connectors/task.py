@@ -44,7 +44,7 @@ class PollLog:
         self.connector = connector
         table = ctx.recorder.table(
             "connector_polls",
-            {"time": "d", "connector": "O", "rows": "q", "duration": "d", "ok": "q"},
+            {"time": "d", "connector": "s", "rows": "q", "duration": "d", "ok": "q"},
         )
         self._append = [table.columns[c].append for c in table.codes]
 

@@ -62,7 +62,7 @@ class FaultInjector:
         self.windows = [fault.windows(heal_by, ctx.streams, i) for i, fault in enumerate(faults)]
         """The windows of each fault (the same in every pattern of a replication)."""
         self._table = ctx.recorder.table(
-            "faults", {"kind": "O", "target": "O", "start": "d", "end": "d", "applied": "q"}
+            "faults", {"kind": "s", "target": "s", "start": "d", "end": "d", "applied": "q"}
         )
         for planned in self.plan:  # recorded too: never silently left out
             fault = planned.fault

@@ -34,8 +34,8 @@ __all__ = ["BandwidthFault", "Limitable", "LossFault", "Lossy"]
 Link = Annotated[LinkTarget, Targets(LinkTarget)]
 
 _COLUMNS = {
-    "kind": "O",
-    "target": "O",
+    "kind": "s",
+    "target": "s",
     "start": "d",
     "end": "d",
     "messages": "q",

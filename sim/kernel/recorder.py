@@ -5,8 +5,13 @@ list (anything else), so an append costs a few list operations and no allocation
 object. Frames are built once, at the end of the run, by :meth:`Recorder.frames`.
 
 A table is declared once with its column names and type codes (``"d"`` float, ``"q"`` integer,
-``"O"`` any Python object) and is then appended to through :meth:`Table.append` or, on hot paths,
-through the bound ``append`` methods of its columns (``table.columns``).
+``"s"`` a label: text with few distinct values, or None; ``"O"`` any Python object) and is then
+appended to through :meth:`Table.append` or, on hot paths, through the bound ``append`` methods
+of its columns (``table.columns``).
+
+A label column is a list of references to a few string objects while the run appends to it,
+and a ``category`` in the frame (integer codes, categories in sorted order, None missing): the
+frame holds no string per row, which Arrow-backed text (pandas 3) would copy.
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Recorder", "Table"]
+__all__ = ["Recorder", "Table", "category", "labels"]
 
 _NUMERIC = {"d", "q"}
+_LISTS = {"s", "O"}
 
 
 class Table:
@@ -30,8 +36,10 @@ class Table:
 
     def __init__(self, name: str, columns: Mapping[str, str]) -> None:
         for column, code in columns.items():
-            if code not in _NUMERIC | {"O"}:
-                raise ValueError(f"column {column!r}: type code must be d, q or O (got {code!r})")
+            if code not in _NUMERIC | _LISTS:
+                raise ValueError(
+                    f"column {column!r}: type code must be d, q, s or O (got {code!r})"
+                )
         self.name = name
         self.codes = dict(columns)
         self.columns: dict[str, Any] = {
@@ -55,13 +63,33 @@ class Table:
         data: dict[str, Any] = {}
         for column, values in self.columns.items():
             code = self.codes[column]
-            if code == "O":
+            if code == "s":
+                data[column] = labels(values)
+            elif code == "O":
                 data[column] = list(values)
             elif len(values):
                 data[column] = np.frombuffer(values, dtype=np.float64 if code == "d" else np.int64)
             else:
                 data[column] = np.zeros(0, np.float64 if code == "d" else np.int64)
         return pd.DataFrame(data, copy=False)
+
+
+def labels(values: list[Any]) -> pd.Categorical[str]:
+    """A label column as a ``category``: its distinct strings, sorted, as the categories (text
+    even when there is none), None as missing."""
+    categories = sorted({value for value in set(values) if value is not None})
+    # codes by a hash lookup of the values as they are (objects), not through text arrays
+    codes = pd.Index(categories, dtype=object).get_indexer(np.asarray(values, dtype=object))
+    return category(codes, categories)
+
+
+def category(codes: np.ndarray, categories: list[str]) -> pd.Categorical[str]:
+    """The ``category`` column of ``codes`` (positions in ``categories``, -1 missing), its
+    codes in the smallest signed type that holds them (the type pandas keeps: no copy)."""
+    small = np.min_scalar_type(-max(len(categories), 1))
+    return pd.Categorical.from_codes(
+        codes.astype(small, copy=False), categories=pd.Index(categories, dtype=str)
+    )
 
 
 class Recorder:

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from sim.kernel.recorder import Recorder
+from sim.kernel.recorder import Recorder, category
 
 KeyRange = tuple[int, int]
 """The keys ``[first, end)`` a copy holds (one entity's range)."""
@@ -149,6 +149,7 @@ def propagation(
     span = (
         int(max(all_versions.max(initial=0), applies["version"].max() if len(applies) else 0)) + 2
     )
+    names = sorted(set(replicas))  # the copy's name as a category: no string per row
     for index, name in enumerate(replicas):
         keys, versions, times = all_keys, all_versions, all_times
         mask = in_scope(all_keys, None if scopes is None else scopes[index])
@@ -169,7 +170,7 @@ def propagation(
         frames.append(
             pd.DataFrame(
                 {
-                    "replica": name,
+                    "replica": category(np.full(len(keys), names.index(name), np.int16), names),
                     "key": keys,
                     "version": versions,
                     "commit_time": times,

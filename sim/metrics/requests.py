@@ -23,10 +23,10 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from sim.kernel.always import OFF, Always
 from sim.kernel.codes import OP_NAMES, OUTCOME_NAMES, TIMEOUT
+from sim.kernel.recorder import category
 
 __all__ = ["RequestArrays", "RequestLog"]
 
@@ -55,14 +55,14 @@ def _numpy(values: Column, dtype: type) -> np.ndarray:
     return np.asarray(memoryview(values)).astype(dtype, copy=False)
 
 
-def _text(names: list[str], codes: np.ndarray) -> object:
-    """The text column of integer ``codes`` (``names[code]``), in the type pandas gives such
-    a column: its Arrow-backed string type made in Arrow at once (pandas 3), or object."""
-    dtype = pd.Series(np.asarray(names[:1], dtype=object)).dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        taken = pa.array(names, type=pa.large_string()).take(pa.array(codes))
-        return pd.array(taken, dtype=dtype)
-    return np.asarray(names, dtype=object)[codes]
+def _text(names: list[str], codes: np.ndarray) -> pd.Categorical[str]:
+    """The text column of integer ``codes`` (``names[code]``) as a ``category`` with its
+    categories in sorted order (as a frame's labels have them, :mod:`sim.kernel.recorder`):
+    a small integer a row instead of a string a row."""
+    categories = sorted(set(names))
+    position = {name: index for index, name in enumerate(categories)}
+    where = np.array([position[name] for name in names], dtype=np.int16)
+    return category(where[codes], categories)
 
 
 class RequestArrays(Protocol):

@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.results import Results
+from sim.results import Results, as_text
 
 __all__ = [
     "RECORD_FORMATS",
@@ -141,9 +141,7 @@ def read_records(folder: Path, table: str) -> pd.DataFrame:
         raise ValueError(f"no record table {table!r}: use one of {', '.join(RECORD_TABLES)}")
     parquet, csv = folder / f"{table}.parquet", folder / f"{table}.csv"
     if parquet.exists():
-        frame = pd.read_parquet(parquet)
-        text = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-        return frame.astype(dict.fromkeys(text, "str")) if text else frame
+        return as_text(pd.read_parquet(parquet))
     if csv.exists():
         return pd.read_csv(csv, **_ROUND_TRIP)
     raise FileNotFoundError(

@@ -151,7 +151,7 @@ class EventSourcingModel(PatternModel):
         self._versions: dict[int, int] = {}
         self._projections = ctx.recorder.table(
             "projections",
-            {"time": "d", "store": "O", "key": "q", "version": "q", "applied": "q"},
+            {"time": "d", "store": "s", "key": "q", "version": "q", "applied": "q"},
         )
         self.groups = {
             name: ConsumerGroup(
