@@ -256,14 +256,13 @@ class Broker:
             end = base + len(request.records)
             part.wait_for_commit(end, lambda error: self._committed(request, error, base))
         else:
-            for record in request.records:
-                record.acked = True
+            part.log.acknowledge(base, request.records)
             self._respond(request, None, base)
 
     def _committed(self, request: ProduceRequest, error: str | None, base: Offset) -> None:
         if error is None:
-            for record in request.records:
-                record.acked = True
+            part = self.partition(request.topic, request.partition)
+            part.log.acknowledge(base, request.records)
         self._respond(request, error, base if error is None else -1)
 
     def _check_sequence(

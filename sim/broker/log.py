@@ -4,6 +4,9 @@ A :class:`PartitionLog` holds the records of the partition's current leader in o
 Offsets are assigned on append and never reused or changed; retention removes a prefix (whole
 segments) and compaction removes records from the middle, so offsets can have gaps and a read
 returns the next record at or after the asked offset, as Kafka does (domain.md §1.6, [K-DESIGN]).
+Each append stores the record's fields column by column, so a batch a producer retries after it
+was appended is stored again as a second record at its own offset (the duplicate Kafka keeps
+without idempotence); a read makes a :class:`Record` of each row it returns.
 
 Segments are modelled only as far as they decide what retention and compaction may touch:
 
@@ -88,16 +91,31 @@ class Record:
 
 
 class PartitionLog:
-    """Records of one partition in offset order, cut into segments."""
+    """Records of one partition in offset order, cut into segments.
+
+    The records are stored column by column (typed arrays for the numbers, lists for keys,
+    values and producer names), not as one object each: a log holds every record of a run, and
+    a :class:`Record` is made only when one is read. Each append stores its own copy, so a
+    retried batch appended again is a second record at its own offset.
+    """
 
     def __init__(self, segment_bytes: int, segment_time: float) -> None:
         self.segment_bytes = segment_bytes
         self.segment_time = segment_time
-        self._records: list[Record] = []
-        # the records' offsets and the running maximum of their timestamps (for
-        # offset_for_time), as typed arrays: no boxed number per record
+        self._topic = ""
+        self._partition: PartitionId = -1
         self._offsets = array("q")
         self._max_ts = array("d")
+        """Running maximum of the timestamps, for :meth:`offset_for_time`."""
+        self._times = array("d")
+        self._sizes = array("q")
+        self._send_ids = array("q")
+        self._sequences = array("q")
+        self._batch_ids = array("q")
+        self._acked = bytearray()
+        self._keys: list[Any] = []
+        self._values: list[Any] = []
+        self._producers: list[str] = []
         self.log_start: Offset = 0
         self.end: Offset = 0
         """Log end offset: the offset the next appended record gets."""
@@ -108,26 +126,52 @@ class PartitionLog:
         self._cleaned_upto: Offset = 0
         self.bytes = 0
 
+    def _columns(self) -> tuple[Any, ...]:
+        return (
+            self._offsets,
+            self._max_ts,
+            self._times,
+            self._sizes,
+            self._send_ids,
+            self._sequences,
+            self._batch_ids,
+            self._acked,
+            self._keys,
+            self._values,
+            self._producers,
+        )
+
     # --- appends and reads --------------------------------------------------------------------
 
     def append(self, record: Record, now: float) -> Offset:
-        """Give the record the next offset and store it; returns the offset."""
+        """Store a copy of the record at the next offset; returns the offset (also set on it)."""
+        size = record.size
         if self._seg_bytes[-1] and (
-            self._seg_bytes[-1] + record.size > self.segment_bytes
+            self._seg_bytes[-1] + size > self.segment_bytes
             or now - self._seg_created[-1] >= self.segment_time
         ):
             self._roll(now)
         offset = self.end
         record.offset = offset
         self.end = offset + 1
-        self._records.append(record)
+        self._topic, self._partition = record.topic, record.partition
+        timestamp = record.timestamp
         self._offsets.append(offset)
         previous = self._max_ts[-1] if self._max_ts else float("-inf")
-        self._max_ts.append(record.timestamp if record.timestamp > previous else previous)
-        self._seg_bytes[-1] += record.size
-        if record.timestamp > self._seg_max_ts[-1]:
-            self._seg_max_ts[-1] = record.timestamp
-        self.bytes += record.size
+        self._max_ts.append(timestamp if timestamp > previous else previous)
+        self._times.append(timestamp)
+        self._sizes.append(size)
+        self._send_ids.append(record.send_id)
+        self._sequences.append(record.sequence)
+        self._batch_ids.append(record.batch_id)
+        self._acked.append(record.acked)
+        self._keys.append(record.key)
+        self._values.append(record.value)
+        self._producers.append(record.producer)
+        self._seg_bytes[-1] += size
+        if timestamp > self._seg_max_ts[-1]:
+            self._seg_max_ts[-1] = timestamp
+        self.bytes += size
         return offset
 
     def _roll(self, now: float) -> None:
@@ -137,28 +181,53 @@ class PartitionLog:
         self._seg_max_ts.append(float("-inf"))
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._offsets)
+
+    def _record(self, i: int) -> Record:
+        key, value, size = self._keys[i], self._values[i], self._sizes[i]
+        record = Record(self._topic, self._partition, key, value, self._times[i], size)
+        record.producer, record.send_id = self._producers[i], self._send_ids[i]
+        record.offset, record.sequence = self._offsets[i], self._sequences[i]
+        record.batch_id, record.acked = self._batch_ids[i], bool(self._acked[i])
+        return record
+
+    def _slice(self, i: int, j: int) -> list[Record]:
+        make = self._record
+        return [make(k) for k in range(i, j)]
 
     def read(self, start: Offset, upto: Offset, limit: int) -> list[Record]:
         """Up to ``limit`` records with ``start <= offset < upto``, in offset order."""
         i = bisect_left(self._offsets, start)
         j = bisect_left(self._offsets, upto, lo=i)
-        return self._records[i : min(j, i + limit)]
+        return self._slice(i, min(j, i + limit))
+
+    def _index(self, offset: Offset) -> int:
+        """The position of the record at exactly ``offset``, or -1."""
+        i = bisect_left(self._offsets, offset)
+        return i if i < len(self._offsets) and self._offsets[i] == offset else -1
+
+    def acknowledge(self, base: Offset, records: list[Record]) -> None:
+        """Mark the records stored by the append at ``base`` as acknowledged to the producer
+        (a retry's copies, not the copies stored before)."""
+        for i, record in enumerate(records):
+            record.acked = True
+            k = self._index(base + i)
+            if k >= 0 and self._send_ids[k] == record.send_id:
+                self._acked[k] = 1
 
     def bytes_between(self, start: Offset, upto: Offset) -> int:
         """Bytes of the stored records with ``start <= offset < upto``."""
-        return sum(record.size for record in self.read(start, upto, len(self._records)))
+        i = bisect_left(self._offsets, start)
+        return sum(self._sizes[i : bisect_left(self._offsets, upto, lo=i)])
 
     def get(self, offset: Offset) -> Record | None:
         """The record at exactly this offset, if it is still stored."""
-        i = bisect_left(self._offsets, offset)
-        if i < len(self._offsets) and self._offsets[i] == offset:
-            return self._records[i]
-        return None
+        i = self._index(offset)
+        return self._record(i) if i >= 0 else None
 
     def records(self) -> list[Record]:
-        """A copy of every stored record, in offset order."""
-        return list(self._records)
+        """Every stored record, in offset order."""
+        return self._slice(0, len(self._offsets))
 
     def offset_for_time(self, timestamp: float) -> Offset | None:
         """The earliest offset whose timestamp is at or after ``timestamp`` (``offsetsForTimes``).
@@ -175,8 +244,9 @@ class PartitionLog:
         if to >= self.end:
             return []
         i = bisect_left(self._offsets, to)
-        removed = self._records[i:]
-        del self._records[i:], self._offsets[i:], self._max_ts[i:]
+        removed = self._slice(i, len(self._offsets))
+        for column in self._columns():
+            del column[i:]
         self.end = max(to, self.log_start)
         while len(self._seg_base) > 1 and self._seg_base[-1] >= self.end:
             for column in (self._seg_base, self._seg_created, self._seg_bytes, self._seg_max_ts):
@@ -188,9 +258,8 @@ class PartitionLog:
 
     def _refresh_last_segment(self) -> None:
         start = bisect_left(self._offsets, self._seg_base[-1])
-        tail = self._records[start:]
-        self._seg_bytes[-1] = sum(record.size for record in tail)
-        self._seg_max_ts[-1] = max((record.timestamp for record in tail), default=float("-inf"))
+        self._seg_bytes[-1] = sum(self._sizes[start:])
+        self._seg_max_ts[-1] = max(self._times[start:], default=float("-inf"))
 
     # --- retention ----------------------------------------------------------------------------
 
@@ -216,8 +285,9 @@ class PartitionLog:
             return []
         new_start = self.end if count == len(self._seg_base) else self._seg_base[count]
         i = bisect_left(self._offsets, new_start)
-        removed = self._records[:i]
-        del self._records[:i], self._offsets[:i], self._max_ts[:i]
+        removed = self._slice(0, i)
+        for column in self._columns():
+            del column[:i]
         for column in (self._seg_base, self._seg_created, self._seg_bytes, self._seg_max_ts):
             del column[:count]
         if not self._seg_base:
@@ -232,12 +302,12 @@ class PartitionLog:
 
     def _recompute_max_ts(self) -> None:
         running = float("-inf")
-        values = []
-        for record in self._records:
-            if record.timestamp > running:
-                running = record.timestamp
+        values = array("d")
+        for timestamp in self._times:
+            if timestamp > running:
+                running = timestamp
             values.append(running)
-        self._max_ts = array("d", values)
+        self._max_ts[:] = values
 
     # --- compaction ---------------------------------------------------------------------------
 
@@ -258,21 +328,24 @@ class PartitionLog:
         """
         active_base = self._seg_base[-1]
         split = bisect_left(self._offsets, active_base)
-        closed = self._records[:split]
+        keys, values, times, offsets = self._keys, self._values, self._times, self._offsets
         last: dict[Any, Offset] = {}
-        for record in closed:
-            if record.key is not None:
-                last[record.key] = record.offset
-        kept: list[Record] = []
-        removed: list[Record] = []
-        for record in closed:
-            keep = record.key is None or (
-                last[record.key] == record.offset
-                and not (record.value is None and now - record.timestamp >= delete_retention)
+        for k in range(split):
+            if keys[k] is not None:
+                last[keys[k]] = offsets[k]
+        kept: list[int] = []
+        dropped: list[int] = []
+        for k in range(split):
+            key = keys[k]
+            keep = key is None or (
+                last[key] == offsets[k]
+                and not (values[k] is None and now - times[k] >= delete_retention)
             )
-            (kept if keep else removed).append(record)
-        self._records = kept + self._records[split:]
-        self._offsets = array("q", [record.offset for record in self._records])
+            (kept if keep else dropped).append(k)
+        removed = [self._record(k) for k in dropped]
+        rows = [*kept, *range(split, len(offsets))]
+        for column in self._columns():
+            column[:] = _pick(column, rows)
         self._recompute_max_ts()
         self._rebuild_closed_segments(len(kept))
         self.bytes -= sum(record.size for record in removed)
@@ -291,12 +364,20 @@ class PartitionLog:
             j = bisect_left(self._offsets, upper, lo=i, hi=closed_count)
             if i == j:
                 continue
-            chunk = self._records[i:j]
             new_base.append(base)
             new_created.append(created[index])
-            new_bytes.append(sum(record.size for record in chunk))
-            new_max.append(max(record.timestamp for record in chunk))
+            new_bytes.append(sum(self._sizes[i:j]))
+            new_max.append(max(self._times[i:j]))
         self._seg_base = [*new_base, self._seg_base[-1]]
         self._seg_created = [*new_created, self._seg_created[-1]]
         self._seg_bytes = [*new_bytes, self._seg_bytes[-1]]
         self._seg_max_ts = [*new_max, self._seg_max_ts[-1]]
+
+
+def _pick(column: Any, rows: list[int]) -> Any:
+    """The entries of ``column`` at ``rows``, in a column of the same kind."""
+    if isinstance(column, array):
+        return array(column.typecode, [column[k] for k in rows])
+    if isinstance(column, bytearray):
+        return bytearray(column[k] for k in rows)
+    return [column[k] for k in rows]

@@ -10,7 +10,8 @@ The model follows Kafka's design (domain.md §1.2, [K-DESIGN, K-BRK]):
 - The high watermark is the smallest ``leo`` over the in-sync replica set (ISR). Consumers read
   below it; ``acks=all`` completes when it passes the batch. When the ISR is smaller than
   ``min.insync.replicas`` at that moment, the batch is in the log but the producer gets
-  ``NOT_ENOUGH_REPLICAS_AFTER_APPEND`` (so a non-idempotent retry duplicates it).
+  ``NOT_ENOUGH_REPLICAS_AFTER_APPEND``: a non-idempotent retry stores it again, a second
+  record at its own offset, and only that one counts as acknowledged.
 - A dead replica stops copying at once. The controller notices after ``failure_detection``
   (KRaft broker session timeout): a dead follower leaves the ISR then (so ``acks=all`` stalls
   until it does), and a dead leader is replaced ``election_time`` later by the first live ISR

@@ -7,6 +7,7 @@ from typing import Any
 
 from sim.broker.cluster import Broker
 from sim.broker.producer import Producer, RecordMetadata
+from sim.broker.producer_settings import ProducerSettings
 from sim.config.broker import BrokerConfig
 from sim.kernel.context import SimContext
 
@@ -76,8 +77,11 @@ def test_acks_0_completes_at_once_and_loses_silently_on_a_dead_leader() -> None:
     assert list(lost.reason) == ["acks0-NOT_LEADER_OR_FOLLOWER"]
 
 
-def replay_after_append_failure(idempotence: bool) -> tuple[SimContext, Broker, Results]:
-    """RF 2, min ISR 2: a follower dies, the ISR shrinks after the append, the producer retries."""
+def replay_after_append_failure(
+    idempotence: bool, other_at: float | None = None
+) -> tuple[SimContext, Broker, Results]:
+    """RF 2, min ISR 2: a follower dies, the ISR shrinks after the append, the producer retries;
+    with ``other_at``, a second producer (acks=1) appends a record meanwhile."""
     ctx, broker, producer = cluster(
         partitions=1,
         brokers=2,
@@ -90,6 +94,9 @@ def replay_after_append_failure(idempotence: bool) -> tuple[SimContext, Broker, 
     results: Results = []
     at(ctx, 1.0, lambda: broker.fail_broker(1))
     at(ctx, 1.0, lambda: producer.send("t", "k", "x", on_ack=collector(ctx, results)))
+    if other_at is not None:
+        other = Producer(ctx, broker, ProducerSettings.of(broker.config, acks="1"), name="o")
+        at(ctx, other_at, lambda: other.send("t", "k2", "y", on_ack=collector(ctx, results)))
     at(ctx, 20.0, lambda: broker.recover_broker(1))
     ctx.env.run(until=40)
     return ctx, broker, results
@@ -103,6 +110,24 @@ def test_non_idempotent_retry_after_not_enough_replicas_after_append_duplicates(
     assert list(duplicates.offset) == [0]
     produce = ctx.recorder.frames()["broker_produce"]
     assert produce.attempts.iloc[0] > 2  # refused while the ISR was too small, then accepted
+
+
+def test_a_retried_batch_is_stored_again_at_its_own_offset() -> None:
+    """The retry of a batch already appended is a second record: a reader walking the log
+    one record at a time meets the first copy, a record appended in between, then the copy."""
+    _ctx, broker, results = replay_after_append_failure(idempotence=False, other_at=5.0)
+    stored = broker.records("t", 0)
+    assert [(r.value, r.offset) for r in stored] == [("x", 0), ("y", 1), ("x", 2)]
+    assert stored[0].send_id == stored[2].send_id  # a duplicate of the same send()
+    assert [error for _w, _m, error in results] == [None, None]
+    assert results[1][1] is not None and results[1][1].offset == 2  # the copy was acknowledged
+    assert not stored[0].acked and stored[1].acked and stored[2].acked
+    log, position, read = broker.partition("t", 0).log, 0, []
+    while position < log.end:
+        (record,) = log.read(position, log.end, 1)
+        read.append(record.value)
+        position = record.offset + 1
+    assert read == ["x", "y", "x"]
 
 
 def test_idempotent_retry_is_deduplicated() -> None:
