@@ -187,9 +187,11 @@ class Broker:
         """The first offset still stored (retention moves it forward)."""
         return self.partition(topic, index).log.log_start
 
-    def records(self, topic: str, index: PartitionId) -> list[Record]:
-        """Every record stored on the leader's log, committed or not (for checks and metrics)."""
-        return self.partition(topic, index).log.records()
+    def records(self, topic: str, index: PartitionId, since: Offset = 0) -> list[Record]:
+        """The records stored on the leader's log from offset ``since`` on (every one by
+        default), committed or not (for checks and metrics)."""
+        log = self.partition(topic, index).log
+        return log.read(since, log.end, len(log)) if since else log.records()
 
     def offsets_for_times(self, topic: str, timestamp: float) -> dict[PartitionId, Offset | None]:
         """Per partition, the earliest committed offset whose timestamp is at or after

@@ -325,8 +325,8 @@ def in_topic(broker: Broker, topic: str, group: ConsumerGroup) -> set[tuple[int,
     positions to the log end, and those its members fetched and have in hand."""
     found: set[tuple[int, int]] = set()
     for partition, position in group.positions().items():
-        for record in broker.records(topic, partition):
-            if record.offset >= position and record.value is not None:
+        for record in broker.records(topic, partition, since=position):
+            if record.value is not None:
                 found.add((int(record.key), _version(record.value)))
     for record in group.in_hand():  # fetched, not processed yet
         found.add((int(record.key), _version(record.value)))
