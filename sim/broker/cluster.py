@@ -142,7 +142,7 @@ class Broker:
         shift = len(self.topics)
         for index in range(settings.partitions):
             replicas = tuple((index + shift + i) % brokers for i in range(rf))
-            log = PartitionLog(settings.segment_bytes, settings.segment_time)
+            log = PartitionLog(settings.segment_bytes, settings.segment_time, name, index)
             part = Partition(self, name, index, replicas, log)
             if self.ctx.always.on:
                 check_partition(part, self.ctx.always)

@@ -99,11 +99,14 @@ class PartitionLog:
     retried batch appended again is a second record at its own offset.
     """
 
-    def __init__(self, segment_bytes: int, segment_time: float) -> None:
+    def __init__(
+        self, segment_bytes: int, segment_time: float, topic: str = "", partition: PartitionId = 0
+    ) -> None:
         self.segment_bytes = segment_bytes
         self.segment_time = segment_time
-        self._topic = ""
-        self._partition: PartitionId = -1
+        self._topic = topic
+        self._partition = partition
+        """The records' topic and partition, the same for all of them."""
         self._offsets = array("q")
         self._max_ts = array("d")
         """Running maximum of the timestamps, for :meth:`offset_for_time`."""
@@ -154,7 +157,6 @@ class PartitionLog:
         offset = self.end
         record.offset = offset
         self.end = offset + 1
-        self._topic, self._partition = record.topic, record.partition
         timestamp = record.timestamp
         self._offsets.append(offset)
         previous = self._max_ts[-1] if self._max_ts else float("-inf")
@@ -202,8 +204,7 @@ class PartitionLog:
         j = bisect_left(offsets, upto, lo=i)
         if i == j:  # nothing new: most fetches of an idle partition
             return []
-        make = self._record
-        return [make(k) for k in range(i, min(j, i + limit))]
+        return self._slice(i, min(j, i + limit))
 
     def _index(self, offset: Offset) -> int:
         """The position of the record at exactly ``offset``, or -1."""
@@ -214,7 +215,6 @@ class PartitionLog:
         """Mark the records stored by the append at ``base`` as acknowledged to the producer
         (a retry's copies, not the copies stored before)."""
         for i, record in enumerate(records):
-            record.acked = True
             k = self._index(base + i)
             if k >= 0 and self._send_ids[k] == record.send_id:
                 self._acked[k] = 1

@@ -77,7 +77,7 @@ class Table:
 def labels(values: list[Any]) -> pd.Categorical[str]:
     """A label column as a ``category``: its distinct strings, sorted, as the categories (text
     even when there is none), None as missing."""
-    categories = sorted({value for value in set(values) if value is not None})
+    categories = sorted(set(values) - {None})
     # codes by a hash lookup of the values as they are (objects), not through text arrays
     codes = pd.Index(categories, dtype=object).get_indexer(np.asarray(values, dtype=object))
     return category(codes, categories)
