@@ -81,3 +81,25 @@ def test_all_patterns_answer_the_same_requests_under_the_same_faults():
             {"connector-crash"} if pattern in ("cdc", "polling", "outbox") else set()
         )
         assert set(frame["kind"]) == expected, pattern
+
+
+def test_a_run_does_not_depend_on_what_its_process_ran_before():
+    """A crash fails the jobs and queries in flight in the order they began: were they kept
+    in a set, the order would follow their addresses, so a second run of the same task in
+    one worker process (other objects allocated in between) would answer differently."""
+    from pathlib import Path
+
+    from sim.infra.job import Job
+    from sim.infra.statement import Statement
+    from sim.runner import Task, run_one
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "saga-vs-2pc.yaml"
+    scenario = api.load(path, overrides=["replications=1"])
+    index = next(i for i, p in enumerate(scenario.patterns) if p.kind == "two_phase_commit")
+    first = run_one(Task(scenario, index, 0))
+    ballast = [Statement.__new__(Statement) for _ in range(500)]
+    ballast += [Job.__new__(Job) for _ in range(500)]
+    second = run_one(Task(scenario, index, 0))
+    assert len(ballast) == 1000
+    pd.testing.assert_frame_equal(first.requests, second.requests)
+    pd.testing.assert_series_equal(pd.Series(first.metrics), pd.Series(second.metrics))

@@ -75,7 +75,7 @@ class Database(Injectable, Occupied):
         self._waiting: deque[Statement] = deque()
         self._init_occupancy(profile.pool)
         self._locks: dict[int, deque[Statement]] = {}
-        self._active: set[Statement] = set()
+        self._active: dict[Statement, None] = {}  # in the order they began (not by address)
         self._read_time: Sampler = profile.read_time.sampler(ctx.stream(f"db:{name}:read"))
         self._write_time: Sampler = profile.write_time.sampler(ctx.stream(f"db:{name}:write"))
         self._read_quantile = profile.read_time.quantile()
@@ -236,7 +236,7 @@ class Database(Injectable, Occupied):
 
     # -- locks and execution -----------------------------------------------------------------
     def _connected(self, query: Statement) -> None:
-        self._active.add(query)
+        self._active[query] = None
         if query.scan >= 0.0:
             self.busy_by_tag[query.tag] = self.busy_by_tag.get(query.tag, 0.0) + query.scan
             self._execute(query, query.scan)
@@ -293,7 +293,7 @@ class Database(Injectable, Occupied):
         if query.settled or query.epoch != self.epoch or self.injected.holds(query):
             return
         query.settled = True
-        self._active.discard(query)
+        self._active.pop(query, None)
         key = query.key
         if query.scan >= 0.0:
             query.done(OK, None)
@@ -374,7 +374,7 @@ class Database(Injectable, Occupied):
         if query.settled or query.epoch != self.epoch:
             return
         query.settled = True
-        self._active.discard(query)
+        self._active.pop(query, None)
         query.done(ERROR, "reset")
         if query.write and query.scan < 0.0 and query.commit is None:
             self._unlock(query.key)

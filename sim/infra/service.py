@@ -76,7 +76,9 @@ class Instance(Injectable, Occupied):
         self.concurrency = concurrency
         self.free = concurrency
         self.queue: deque[Job] = deque()
-        self.running: set[Job] = set()
+        self.running: dict[Job, None] = {}
+        """The jobs holding a slot, in the order they took it (a crash fails them in that
+        order: a set would order them by address, which differs from process to process)."""
         self.up = True
         self.epoch = 0
         self.injected = Injected()
@@ -154,7 +156,7 @@ class Instance(Injectable, Occupied):
         if deadline != NO_DEADLINE and deadline <= self._env.now:
             self._expired(job)
             return
-        self.running.add(job)
+        self.running[job] = None
         injected = self.injected
         delay = job.service_time
         if injected.delays or injected.factors or injected.hung:  # latency, slowdown, hang
@@ -170,7 +172,7 @@ class Instance(Injectable, Occupied):
     def _expired(self, job: Job) -> None:
         """The caller of ``job`` has given up (its propagated deadline passed): drop the work."""
         self.service.dropped += 1
-        self.running.add(job)
+        self.running[job] = None
         job.finish(TIMEOUT, "deadline")
 
     def _served(self, job: Job) -> None:
@@ -192,7 +194,7 @@ class Instance(Injectable, Occupied):
             self.service.leaked(job)
 
     def release(self, job: Job) -> None:
-        self.running.discard(job)
+        self.running.pop(job, None)
         now = self._env.now
         queue = self.queue
         span = now - self._last  # the occupancy tally, inlined (as in accept)
