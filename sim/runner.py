@@ -37,13 +37,15 @@ from sim.kernel.always import InvariantBroken, requested
 from sim.kernel.collector import collector_out_of_the_way
 from sim.kernel.context import SimContext
 from sim.kernel.draws import RequestDraws
-from sim.metrics.catalog import declared
+from sim.kernel.recorder import Recorder
 from sim.metrics.compensation import kept_commits
 from sim.metrics.consistency import propagation
-from sim.metrics.gauges import OCCUPANCY, attempt_metrics, occupancy_metrics, wait_metrics
+from sim.metrics.gauges import attempt_metrics, occupancy_metrics, wait_metrics
+from sim.metrics.pairs import Pairs, as_pairs
 from sim.metrics.requests import RequestLog
 from sim.metrics.summarize import copy_table, replication_metrics
 from sim.patterns import PatternModel
+from sim.patterns.contract import ModelError, checked_gauges
 from sim.patterns.entities import EntityModels, build_model
 from sim.workload import ClosedUsers, Requests, draw_requests, schedule_arrivals
 
@@ -57,10 +59,6 @@ __all__ = [
     "run_many",
     "run_one",
 ]
-
-
-class ModelError(RuntimeError):
-    """A pattern model broke its contract during a run (a leaked slot, an undeclared gauge)."""
 
 
 @dataclass(frozen=True)
@@ -107,26 +105,31 @@ def run_one(task: Task) -> RunResult:
 
 @dataclass
 class _Simulated:
-    """What the metrics need from a finished run, once its model is gone."""
+    """What the metrics need from a finished run, once its model is gone: the recorder and the
+    request log until the frames are built from them (:func:`_collected`)."""
 
+    recorder: Recorder | None
+    log: RequestLog | None
     gauges: dict[str, float]
     frames: dict[str, pd.DataFrame]
-    requests: pd.DataFrame
     drain: tuple[float, bool]
     replicas: list[str]
     scopes: list[tuple[int, int]] | None
-    pending: dict[int, set[tuple[int, int]]]
+    pending: dict[int, Pairs]
     counts: dict[str, float]
     occupancy: dict[str, tuple[float, float, float]]
     skipped: list[str]
+    requests: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _run_one(task: Task, label: str) -> RunResult:
     with collector_out_of_the_way():
         done = _simulate(task, label)
         # the model and its topology are garbage now, held in cycles (the clock's queue, the
-        # components' callbacks): free them before the metrics run
+        # components' callbacks): free them before the frames are built, so that the frames
+        # and the metrics reuse the memory the model's state held
         gc.collect()
+        _collected(done)
     return _summarised(task, label, done)
 
 
@@ -154,32 +157,41 @@ def _simulate(task: Task, label: str) -> _Simulated:
     drain = _run_through(ctx, model, load_end, scenario.drain, meter.mark)
     log.close(ctx.env.now)
     ctx.shared[RequestDraws.SHARED].release()  # the run is over: its draws are not needed
-    gauges = _checked_gauges(model, label)
-    frames = ctx.recorder.frames()
-    occupancy = meter.averages(scenario.warmup, load_end)
-    frames["occupancy"] = pd.DataFrame(
-        [
-            (name, sum(s.slots for s in meter.components[name]), *values)
-            for name, values in occupancy.items()
-        ],
-        columns=["component", "slots", *OCCUPANCY],
-    )
-    frames["occupancy_series"] = pd.DataFrame(
-        meter.series(), columns=["time", "component", *OCCUPANCY]
-    )
+    gauges = checked_gauges(model, label)
+    occupancy, tables = meter.frames(scenario.warmup, load_end)
     services = model.all_services()
     throttled = sum(db.throttle.throttled for db in model.databases.values() if db.throttle)
     counts = {
         "throttled": float(throttled + sum(service.throttled for service in services)),
         "shed": float(sum(service.shed for service in services)),
     }
-    request_frame = log.frame()
-    log.release()  # the frame holds what the metrics need: no second copy while they run
     skipped = [f"{p.fault.kind} {p.fault.target}" for p in injector.not_applicable]
-    scopes, pending, replicas = model.copy_keys, model.pending_versions(), list(model.replicas)
+    pending = {copy: as_pairs(pairs) for copy, pairs in model.pending_versions().items()}
+    scopes, replicas = model.copy_keys, list(model.replicas)
     return _Simulated(
-        gauges, frames, request_frame, drain, replicas, scopes, pending, counts, occupancy, skipped
+        ctx.recorder,
+        log,
+        gauges,
+        tables,
+        drain,
+        replicas,
+        scopes,
+        pending,
+        counts,
+        occupancy,
+        skipped,
     )
+
+
+def _collected(run: _Simulated) -> None:
+    """Build the run's frames: the recorder's tables and the request frame, then let go of
+    the recorder (its label codes) and release the request log's columns (no second copy
+    while the metrics run)."""
+    assert run.recorder is not None and run.log is not None
+    run.frames = {**run.recorder.frames(), **run.frames}
+    run.requests = run.log.frame()
+    run.log.release()
+    run.recorder = run.log = None
 
 
 def _summarised(task: Task, label: str, done: _Simulated) -> RunResult:
@@ -224,9 +236,15 @@ def _summarised(task: Task, label: str, done: _Simulated) -> RunResult:
     metrics.update(occupancy_metrics(done.occupancy))
     frames["commits"], frames["applies"], frames["copies"] = commits, applies, copies
     frames["pending"] = pd.DataFrame(
-        [(copy, key, version) for copy, pairs in pending.items() for key, version in sorted(pairs)],
-        columns=["replica", "key", "version"],
-        dtype=np.int64,
+        {
+            "replica": np.concatenate(
+                [np.zeros(0, np.int64)] + [np.full(len(p), c, np.int64) for c, p in pending.items()]
+            ),
+            "key": np.concatenate([np.zeros(0, np.int64)] + [p[:, 0] for p in pending.values()]),
+            "version": np.concatenate(
+                [np.zeros(0, np.int64)] + [p[:, 1] for p in pending.values()]
+            ),
+        }
     )
     return RunResult(
         label,
@@ -316,33 +334,6 @@ def _run_through(
         env.run(until=min(cap, env.now + drain.check))
         quiet = model.quiet()
     return env.now - load_end, not quiet
-
-
-def _checked_gauges(model: PatternModel | EntityModels, label: str) -> dict[str, float]:
-    """The model's gauges, after checking its contract: no leaked slot, every gauge declared
-    and every declared gauge reported."""
-    leaks = model.leaks()
-    held = sum(service.held_by_finished() for service in model.all_services())
-    if leaks or held:
-        shown = ", ".join(map(repr, leaks[:5])) + (" ..." if len(leaks) > 5 else "")
-        raise ModelError(
-            f"pattern {label!r} ({model.kind}): {len(leaks) + held} job(s) ended their work "
-            f"without finishing, so their slots leaked: {shown or 'slots held by finished jobs'}. "
-            "Every path through a job's work must end with job.finish(...), and work must "
-            "continue only through the job (job.read_row, job.write_row, job.track)."
-        )
-    gauges = model.gauges()
-    names = {m.name for m in declared(model.declares)}
-    undeclared = sorted(set(gauges) - names)
-    missing = sorted(names - set(gauges))
-    if undeclared or missing:
-        parts = []
-        if undeclared:
-            parts.append(f"reports {', '.join(undeclared)} without declaring it in `metrics`")
-        if missing:
-            parts.append(f"declares {', '.join(missing)} but does not report it in gauges()")
-        raise ModelError(f"pattern {label!r} ({model.kind}) " + " and ".join(parts))
-    return gauges
 
 
 def execute(tasks: Sequence[Task], workers: int = 1) -> Iterator[tuple[int, RunResult]]:

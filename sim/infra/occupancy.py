@@ -23,7 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import pandas as pd
 import simpy
+
+from sim.metrics.gauges import OCCUPANCY
 
 __all__ = ["SERIES_BINS", "Mark", "Meter", "Occupied", "window_average"]
 
@@ -134,3 +137,20 @@ class Meter:
             for name, group in self.components.items():
                 rows.append((high, name, *window_average(group, low, high)))
         return rows
+
+    def frames(
+        self, start: float, end: float
+    ) -> tuple[dict[str, tuple[float, float, float]], dict[str, pd.DataFrame]]:
+        """The averages over the window (:meth:`averages`), and the tables ``occupancy`` (a
+        row a component: its slots and averages) and ``occupancy_series`` (:meth:`series`)."""
+        averages = self.averages(start, end)
+        rows = [
+            (name, sum(server.slots for server in self.components[name]), *values)
+            for name, values in averages.items()
+        ]
+        return averages, {
+            "occupancy": pd.DataFrame(rows, columns=["component", "slots", *OCCUPANCY]),
+            "occupancy_series": pd.DataFrame(
+                self.series(), columns=["time", "component", *OCCUPANCY]
+            ),
+        }

@@ -1,17 +1,18 @@
 """Columnar recording of facts during a run.
 
-Components append plain rows to named tables; each column is an ``array.array`` (numbers) or a
-list (anything else), so an append costs a few list operations and no allocation of a row
-object. Frames are built once, at the end of the run, by :meth:`Recorder.frames`.
+Components append plain rows to named tables; each column is an ``array.array`` (numbers),
+a :class:`LabelColumn` (labels) or a list (any other object), so an append costs a few list
+operations and no allocation of a row object. Frames are built once, at the end of the run, by :meth:`Recorder.frames`.
 
 A table is declared once with its column names and type codes (``"d"`` float, ``"q"`` integer,
 ``"s"`` a label: text with few distinct values, or None; ``"O"`` any Python object) and is then
 appended to through :meth:`Table.append` or, on hot paths, through the bound ``append`` methods
 of its columns (``table.columns``).
 
-A label column is a list of references to a few string objects while the run appends to it,
-and a ``category`` in the frame (integer codes, categories in sorted order, None missing): the
-frame holds no string per row, which Arrow-backed text (pandas 3) would copy.
+A label column stores a small integer code a row while the run appends to it
+(:class:`LabelColumn`: the labels in the order first seen, None as -1), and is a ``category``
+in the frame (its codes renumbered so that the categories are sorted): neither the run nor the
+frame holds a string reference per row, which Arrow-backed text (pandas 3) would copy.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Recorder", "Table", "category", "labels"]
+__all__ = ["LabelColumn", "Recorder", "Table", "category"]
 
 _NUMERIC = {"d", "q"}
-_LISTS = {"s", "O"}
+_CODES = {"d", "q", "s", "O"}
 
 
 class Table:
@@ -36,15 +37,13 @@ class Table:
 
     def __init__(self, name: str, columns: Mapping[str, str]) -> None:
         for column, code in columns.items():
-            if code not in _NUMERIC | _LISTS:
+            if code not in _CODES:
                 raise ValueError(
                     f"column {column!r}: type code must be d, q, s or O (got {code!r})"
                 )
         self.name = name
         self.codes = dict(columns)
-        self.columns: dict[str, Any] = {
-            column: array(code) if code in _NUMERIC else [] for column, code in columns.items()
-        }
+        self.columns: dict[str, Any] = {column: _column(code) for column, code in columns.items()}
         self._appenders = tuple(col.append for col in self.columns.values())
 
     def append(self, *values: Any) -> None:
@@ -64,7 +63,7 @@ class Table:
         for column, values in self.columns.items():
             code = self.codes[column]
             if code == "s":
-                data[column] = labels(values)
+                data[column] = values.categorical()
             elif code == "O":
                 data[column] = list(values)
             elif len(values):
@@ -74,13 +73,47 @@ class Table:
         return pd.DataFrame(data, copy=False)
 
 
-def labels(values: list[Any]) -> pd.Categorical[str]:
-    """A label column as a ``category``: its distinct strings, sorted, as the categories (text
-    even when there is none), None as missing."""
-    categories = sorted(set(values) - {None})
-    # codes by a hash lookup of the values as they are (objects), not through text arrays
-    codes = pd.Index(categories, dtype=object).get_indexer(np.asarray(values, dtype=object))
-    return category(codes, categories)
+class LabelColumn:
+    """A label column while the run appends to it: one code a row (``array("i")``), the
+    distinct labels in the order they were first appended, None as -1."""
+
+    __slots__ = ("_index", "codes", "labels")
+
+    def __init__(self) -> None:
+        self.codes = array("i")
+        self.labels: list[Any] = []
+        self._index: dict[Any, int] = {None: -1}
+
+    def append(self, value: Any) -> None:
+        code = self._index.get(value)
+        if code is None:
+            code = self._index[value] = len(self.labels)
+            self.labels.append(value)
+        self.codes.append(code)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index: int) -> Any:
+        code = self.codes[index]
+        return None if code < 0 else self.labels[code]
+
+    def categorical(self) -> pd.Categorical[str]:
+        """The column as a ``category``: its labels, sorted, as the categories (text even
+        when there is none), None as missing."""
+        categories = sorted(self.labels)
+        if not self.codes:
+            return category(np.zeros(0, np.int8), categories)
+        position = {label: i for i, label in enumerate(categories)}
+        # the sorted position of each first-seen code; code -1 (None) takes the last entry
+        renumber = np.array([*(position[label] for label in self.labels), -1], dtype=np.int32)
+        return category(renumber[np.frombuffer(self.codes, dtype=np.int32)], categories)
+
+
+def _column(code: str) -> Any:
+    if code in _NUMERIC:
+        return array(code)
+    return LabelColumn() if code == "s" else []
 
 
 def category(codes: np.ndarray, categories: list[str]) -> pd.Categorical[str]:

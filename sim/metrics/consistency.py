@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from sim.kernel.recorder import Recorder, category
+from sim.metrics.groups import group_starts, running_max
+from sim.metrics.pairs import PairsLike, as_pairs, pairs_in
 
 KeyRange = tuple[int, int]
 """The keys ``[first, end)`` a copy holds (one entity's range)."""
@@ -142,23 +144,39 @@ def propagation(
 ) -> pd.DataFrame:
     """One row per (commit, replica): ``replica, key, version, commit_time, delay``; with
     ``scopes``, only the commits of keys in each copy's range."""
-    frames = []
     all_keys = commits["key"].to_numpy(np.int64)
     all_versions = commits["version"].to_numpy(np.int64)
     all_times = commits["time"].to_numpy(float)
     span = (
         int(max(all_versions.max(initial=0), applies["version"].max() if len(applies) else 0)) + 2
     )
+    if not replicas:
+        return pd.DataFrame(
+            {"replica": [], "key": [], "version": [], "commit_time": [], "delay": []}
+        )
+    a_replicas = applies["replica"].to_numpy(np.int64)
+    a_all_keys = applies["key"].to_numpy(np.int64)
+    a_all_times = applies["time"].to_numpy(float)
+    a_all_versions = applies["version"].to_numpy(np.int64)
+    masks = [
+        in_scope(all_keys, None if scopes is None else scopes[i]) for i in range(len(replicas))
+    ]
+    total = sum(len(all_keys) if mask is None else int(mask.sum()) for mask in masks)
+    # the frame's columns, filled copy by copy (no per-copy frames to concatenate)
     names = sorted(set(replicas))  # the copy's name as a category: no string per row
+    out_copy = np.empty(total, np.int16)
+    out_keys, out_versions = np.empty(total, np.int64), np.empty(total, np.int64)
+    out_times, out_delays = np.empty(total, float), np.empty(total, float)
+    filled = 0
     for index, name in enumerate(replicas):
         keys, versions, times = all_keys, all_versions, all_times
-        mask = in_scope(all_keys, None if scopes is None else scopes[index])
+        mask = masks[index]
         if mask is not None:
             keys, versions, times = all_keys[mask], all_versions[mask], all_times[mask]
-        mine = applies[applies["replica"] == index].sort_values(["key", "time"], kind="stable")
-        a_keys = mine["key"].to_numpy(np.int64)
-        a_times = mine["time"].to_numpy(float)
-        running = _group_cummax(a_keys, mine["version"].to_numpy(np.int64))
+        mine = np.flatnonzero(a_replicas == index)
+        mine = mine[np.lexsort((a_all_times[mine], a_all_keys[mine]))]  # by key, then time
+        a_keys, a_times = a_all_keys[mine], a_all_times[mine]
+        running = running_max(a_all_versions[mine], group_starts(a_keys))
         composite = a_keys * span + running
         position = np.searchsorted(composite, keys * span + versions, side="left")
         inside = position < len(composite)
@@ -167,30 +185,21 @@ def propagation(
         if len(composite):
             found &= a_keys[safe] == keys
         reached = np.where(found, a_times[safe] if len(a_times) else 0.0, np.nan)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "replica": category(np.full(len(keys), names.index(name), np.int16), names),
-                    "key": keys,
-                    "version": versions,
-                    "commit_time": times,
-                    "delay": np.maximum(reached - times, 0.0),
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(
-            {"replica": [], "key": [], "version": [], "commit_time": [], "delay": []}
-        )
-    return pd.concat(frames, ignore_index=True)
-
-
-def _group_cummax(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Running maximum of ``values`` restarting at each new group (groups sorted)."""
-    if len(values) == 0:
-        return values
-    frame = pd.DataFrame({"g": groups, "v": values})
-    return frame.groupby("g", sort=False)["v"].cummax().to_numpy(np.int64)
+        part = slice(filled, filled + len(keys))
+        out_copy[part] = names.index(name)
+        out_keys[part], out_versions[part], out_times[part] = keys, versions, times
+        np.maximum(reached - times, 0.0, out=out_delays[part])
+        filled += len(keys)
+    return pd.DataFrame(
+        {
+            "replica": category(out_copy, names),
+            "key": out_keys,
+            "version": out_versions,
+            "commit_time": out_times,
+            "delay": out_delays,
+        },
+        copy=False,
+    )
 
 
 def stale_read_flags(reads: pd.DataFrame, commits: pd.DataFrame) -> np.ndarray:
@@ -316,33 +325,32 @@ def read_your_writes_violations(requests: pd.DataFrame, among: np.ndarray | None
     read = ok & (op == "read").to_numpy(bool)
     if not written.any() or not read.any():
         return 0
-    by = ["key", "session"] if "session" in requests.columns else ["key"]
-    columns = [*by, "start", "latency", "version"]
-    writes, reads = requests.loc[written, columns], requests.loc[read, columns]
-    acked = pd.DataFrame(
-        {
-            **{column: writes[column].to_numpy(np.int64) for column in by},
-            "start": (writes["start"] + writes["latency"]).to_numpy(float),
-            "acked": writes["version"].to_numpy(np.int64),
-        }
-    ).sort_values("start", kind="stable")
-    acked["acked"] = acked.groupby(by)["acked"].cummax()
-    left = pd.DataFrame(
-        {
-            **{column: reads[column].to_numpy(np.int64) for column in by},
-            "start": reads["start"].to_numpy(float),
-            "seen": reads["version"].to_numpy(np.int64),
-        }
-    ).sort_values("start", kind="stable")
-    merged = pd.merge_asof(left, acked, on="start", by=by, direction="backward")
-    return int((merged["seen"] < merged["acked"].fillna(0)).sum())
+    # one sorted walk over the writes (at their acknowledgement) and the reads (at their
+    # start), by session and key: a read sees the largest version acknowledged before it
+    rows = np.flatnonzero(written | read)
+    is_read = read[rows]
+    at = requests["start"].to_numpy(float)[rows]
+    at[~is_read] += requests["latency"].to_numpy(float)[rows[~is_read]]
+    keys = requests["key"].to_numpy(np.int64)[rows]
+    by = [keys]
+    if "session" in requests.columns:
+        by.append(requests["session"].to_numpy(np.int64)[rows])
+    # an acknowledgement at the instant a read begins comes before it
+    order = np.lexsort((is_read, at, *reversed(by)))
+    del at, keys
+    starts = group_starts(*(column[order] for column in by))
+    del by
+    seen = requests["version"].to_numpy(np.int64)[rows[order]]
+    is_read = is_read[order]
+    acked = running_max(np.where(is_read, 0, seen), starts)  # 0: nothing acknowledged yet
+    return int((is_read & (seen < acked)).sum())
 
 
 def lost_and_pending(
     commits: pd.DataFrame,
     applies: pd.DataFrame,
     replicas: list[str],
-    pending: Mapping[int, set[tuple[int, int]]] | None = None,
+    pending: Mapping[int, PairsLike] | None = None,
     since: float = 0.0,
 ) -> tuple[int, int]:
     """(committed version, copy) pairs committed at or after ``since`` whose version the copy
@@ -362,15 +370,8 @@ def lost_and_pending(
             pd.MultiIndex.from_frame(mine) if len(mine) else pd.MultiIndex.from_arrays([[], []])
         )
         missing = ~committed.isin(reached)
-        still = (pending or {}).get(index, set())
-        if still:
-            later = np.fromiter(
-                ((int(k), int(v)) in still for k, v in zip(keys, versions, strict=True)),
-                dtype=bool,
-                count=len(keys),
-            )
-        else:
-            later = np.zeros(len(keys), dtype=bool)
+        still = (pending or {}).get(index)
+        later = pairs_in(keys, versions, as_pairs(() if still is None else still))
         waiting += int((missing & later).sum())
         lost += int((missing & ~later).sum())
     return lost, waiting

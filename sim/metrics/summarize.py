@@ -31,6 +31,7 @@ from sim.metrics.consistency import (
     read_your_writes_violations,
     stale_read_flags,
 )
+from sim.metrics.pairs import PairsLike
 from sim.metrics.slo import base_metric
 from sim.metrics.stats import mean_ci
 
@@ -166,7 +167,7 @@ def copy_table(
     applies: pd.DataFrame,
     replicas: list[str],
     warmup: float,
-    pending: Mapping[int, set[tuple[int, int]]] | None = None,
+    pending: Mapping[int, PairsLike] | None = None,
     undone: pd.DataFrame | None = None,
     scopes: Scopes = None,
 ) -> pd.DataFrame:
@@ -183,7 +184,7 @@ def copy_table(
         never = np.isnan(delays)
         censored = np.where(never, np.inf, delays)
         mine = applies[applies["replica"] == index].assign(replica=0)
-        still = {0: (pending or {}).get(index, set())}
+        still = {0: (pending or {}).get(index, ())}
         held = kept
         if scopes is not None:  # the commits of the keys this copy holds
             first, end = scopes[index]

@@ -26,6 +26,7 @@ one transaction).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Mapping
 from typing import Any
 
 from sim.config.data import EntitiesConfig
@@ -35,6 +36,7 @@ from sim.infra.database import Database
 from sim.infra.network import NetworkLink
 from sim.infra.service import Instance, Leak, Service
 from sim.kernel.context import SimContext
+from sim.metrics.pairs import PairsLike
 from sim.metrics.requests import RequestLog
 from sim.patterns import model_class
 from sim.patterns.messaging import BrokerOutage, MessagingModel
@@ -140,9 +142,9 @@ class EntityModels:
     def quiet(self) -> bool:
         return all(model.quiet() for model in self.models)
 
-    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+    def pending_versions(self) -> Mapping[int, PairsLike]:
         """Each model's changes on their way, by the run's copy numbers."""
-        found: dict[int, set[tuple[int, int]]] = {}
+        found: dict[int, PairsLike] = {}
         for model in self.models:
             for copy, pairs in model.pending_versions().items():
                 found[model.data.first_copy + copy] = pairs

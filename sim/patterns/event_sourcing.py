@@ -61,7 +61,7 @@ concurrently, except a crashed member's work already under way).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -77,6 +77,7 @@ from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
 from sim.kernel.schedule import later
 from sim.metrics.catalog import Metric
+from sim.metrics.pairs import PairsLike
 from sim.metrics.requests import RequestLog
 from sim.patterns.messaging import (
     CONSUMER_LAG_MAX,
@@ -313,7 +314,7 @@ class EventSourcingModel(PatternModel):
             and all(producer.pending == 0 for producer in self.producers.clients.values())
         )
 
-    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+    def pending_versions(self) -> Mapping[int, PairsLike]:
         """An event appended but not yet projected into a replica's read store is on its way
         (an append still in the writer's buffer is not committed yet)."""
         return {

@@ -36,8 +36,11 @@ their offsets as configured in ``broker:`` (auto-commit by default).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+
+import numpy as np
 
 from sim.broker.cluster import Broker
 from sim.broker.group import ConsumerGroup
@@ -53,6 +56,7 @@ from sim.kernel.context import SimContext
 from sim.kernel.recorder import Recorder
 from sim.kernel.schedule import later
 from sim.metrics.catalog import Metric
+from sim.metrics.pairs import Pairs, PairsLike, as_pairs, pairs_of
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel
 
@@ -281,14 +285,18 @@ class MessagingModel(PatternModel):
             and all(producer.pending == 0 for producer in self.producers.clients.values())
         )
 
-    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+    def pending_versions(self) -> Mapping[int, PairsLike]:
         """A change is on its way to a copy while it is in the topic beyond the copy's
         consumer position, or in a producer's buffer (or, with a relay, not yet read)."""
-        on_the_way = {(int(r.key), _version(r.value)) for r in pending_records(self.producers)}
-        on_the_way.update(self.unpublished())
-        found: dict[int, set[tuple[int, int]]] = {}
+        buffered = [(int(r.key), _version(r.value)) for r in pending_records(self.producers)]
+        on_the_way = as_pairs([*buffered, *self.unpublished()])
+        found: dict[int, Pairs] = {}
         for copy, replica in enumerate(self.replicas):
-            found[copy] = on_the_way | in_topic(self.broker, self.topic, self.groups[replica])
+            found[copy] = as_pairs(
+                np.concatenate(
+                    [on_the_way, in_topic(self.broker, self.topic, self.groups[replica])]
+                )
+            )
         return found
 
     def unpublished(self) -> list[tuple[int, int]]:
@@ -320,17 +328,19 @@ def _version(value: Any) -> int:
     return int(value[0]) if isinstance(value, tuple) else int(value)
 
 
-def in_topic(broker: Broker, topic: str, group: ConsumerGroup) -> set[tuple[int, int]]:
+def in_topic(broker: Broker, topic: str, group: ConsumerGroup) -> Pairs:
     """The (key, version) records of ``topic`` the group has yet to process: from its
     positions to the log end, and those its members fetched and have in hand."""
-    found: set[tuple[int, int]] = set()
+    keys, versions = array("q"), array("q")
     for partition, position in group.positions().items():
         for record in broker.records(topic, partition, since=position):
             if record.value is not None:
-                found.add((int(record.key), _version(record.value)))
+                keys.append(int(record.key))
+                versions.append(_version(record.value))
     for record in group.in_hand():  # fetched, not processed yet
-        found.add((int(record.key), _version(record.value)))
-    return found
+        keys.append(int(record.key))
+        versions.append(_version(record.value))
+    return pairs_of(keys, versions)
 
 
 def pending_records(producers: Producers) -> list[Any]:

@@ -29,7 +29,7 @@ service runs through its :class:`~sim.infra.service.Job` (``job.read_row``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from sim.config.data import DataConfig
@@ -46,6 +46,7 @@ from sim.kernel.draws import Keyed, KeyedWork, RequestDraws, RequestWork
 from sim.kernel.registry import PATTERNS, kind_of
 from sim.metrics.always import consistency_log
 from sim.metrics.catalog import COMMON, GAUGES, Metric, declared, known_metrics
+from sim.metrics.pairs import PairsLike
 from sim.metrics.requests import RequestLog
 
 __all__ = ["PatternModel", "register_pattern"]
@@ -217,7 +218,7 @@ class PatternModel:
             return False
         return all(i.idle for service in self.all_services() for i in service.instances)
 
-    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+    def pending_versions(self) -> Mapping[int, PairsLike]:
         """Per copy, the (key, version) changes that are not applied yet but can still arrive:
         still in a log, a buffer or a call under way (none by default)."""
         return {}

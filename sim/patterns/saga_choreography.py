@@ -33,7 +33,7 @@ the participant's own producer), events routed to several topics, parallel react
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim.broker.group import ConsumerGroup
@@ -43,6 +43,7 @@ from sim.infra.service import Job
 from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
 from sim.kernel.schedule import later
+from sim.metrics.pairs import PairsLike
 from sim.metrics.requests import RequestLog
 from sim.patterns.messaging import MessagingModel, consumer_lag_max, send_version
 from sim.patterns.saga_steps import SagaBase
@@ -314,7 +315,7 @@ class ChoreographedSaga(SagaBase, MessagingModel):
     def quiet(self) -> bool:
         return super().quiet() and not self._unpublished
 
-    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+    def pending_versions(self) -> Mapping[int, PairsLike]:
         """A saga still going forward can still reach every copy it has not reached."""
         forward = {pair for pair, failed in self._open.items() if not failed}
         return {copy: set(forward) for copy in range(len(self.replicas))}

@@ -35,7 +35,7 @@ grows, orchestrators taking over another instance's sagas.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ from sim.kernel.codes import ERROR, OK
 from sim.kernel.context import SimContext
 from sim.kernel.draws import Keyed
 from sim.kernel.schedule import later
+from sim.metrics.pairs import PairsLike
 from sim.metrics.requests import RequestLog
 from sim.patterns.saga_steps import SagaBase
 from sim.patterns.sync_http import ISTIO_RETRY_ON
@@ -303,7 +304,7 @@ class OrchestratedSaga(SagaBase):
     def quiet(self) -> bool:
         return super().quiet() and not self.unfinished()
 
-    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+    def pending_versions(self) -> Mapping[int, PairsLike]:
         """A saga going forward will still reach the copies from its current step on."""
         found: dict[int, set[tuple[int, int]]] = {}
         for sagas in self._active.values():

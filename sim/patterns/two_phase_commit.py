@@ -33,7 +33,7 @@ heuristic decisions, read-only optimisations, participant-side timeouts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,6 +47,7 @@ from sim.infra.job import Instance, Job
 from sim.kernel.codes import ERROR, OK, TIMEOUT, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
+from sim.metrics.pairs import PairsLike
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel, register_pattern
 
@@ -283,7 +284,7 @@ class TwoPhaseCommitModel(PatternModel):
     def quiet(self) -> bool:
         return super().quiet() and not any(self._in_doubt.values())
 
-    def pending_versions(self) -> dict[int, set[tuple[int, int]]]:
+    def pending_versions(self) -> Mapping[int, PairsLike]:
         """A decided commit not yet acknowledged by a participant will still be delivered."""
         found: dict[int, set[tuple[int, int]]] = {}
         for txns in self._in_doubt.values():
