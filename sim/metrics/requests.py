@@ -129,7 +129,7 @@ class RequestLog:
         self.ends = array("d", [math.nan]) * count
         self.outcomes = array("b", [-1]) * count
         self.versions = array("q", [-1]) * count
-        self.services = array("q", [-1]) * count
+        self.services = array("i", [-1]) * count  # an index into the service names
         self.works = array("d", [math.nan]) * count
         """The service time each request was given where it was handled (NaN: it never
         reached a service)."""
@@ -234,7 +234,7 @@ class RequestLog:
         self.requests = _Drawn(empty, empty.astype(np.int8), *[empty.astype(np.int64)] * 2)
         self._starts = self.ops = self.keys = self.targets = array("q")
         self.ends = self.works = self.waits = array("d")
-        self.outcomes, self.versions, self.services = array("b"), array("q"), array("q")
+        self.outcomes, self.versions, self.services = array("b"), array("q"), array("i")
         self.sessions = None if self.sessions is None else array("q")
         self.idents = []
         self.drawn = 0
@@ -245,7 +245,7 @@ class RequestLog:
         requests = self.requests
         ends = _numpy(self.ends, float)
         names = [*self.service_names, "?"]
-        services = _numpy(self.services, np.int64)
+        services = _numpy(self.services, np.int32)
         outcomes = _numpy(self.outcomes, np.int8)
         versions = _numpy(self.versions, np.int64)
         works = _numpy(self.works, float)

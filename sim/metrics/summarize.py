@@ -178,9 +178,10 @@ def copy_table(
     pending)."""
     rows = []
     kept = kept_commits(commits, undone)
-    measured = propagation[propagation["commit_time"] >= warmup]
+    measured = (propagation["commit_time"] >= warmup).to_numpy(bool)  # a mask: no copy
+    all_delays = propagation["delay"].to_numpy(float)
     for index, name in enumerate(replicas):
-        delays = measured.loc[measured["replica"] == name, "delay"].to_numpy(float)
+        delays = all_delays[measured & (propagation["replica"] == name).to_numpy(bool)]
         never = np.isnan(delays)
         censored = np.where(never, np.inf, delays)
         mine = applies[applies["replica"] == index].assign(replica=0)
