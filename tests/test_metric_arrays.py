@@ -74,3 +74,20 @@ def test_read_your_writes_violations_one_read_at_a_time(rows, sessions):
         ]
         expected += read.version < max(acked, default=0)
     assert read_your_writes_violations(frame) == expected
+
+
+EVENT = st.tuples(st.integers(0, 3), st.integers(0, 8), st.integers(0, 5))  # key, time, version
+
+
+@given(st.lists(EVENT, max_size=25), st.lists(EVENT, max_size=25))
+def test_a_read_is_stale_below_the_last_commit_of_its_key_at_its_start(commits, reads):
+    from sim.metrics.consistency import stale_read_flags
+
+    owner = pd.DataFrame(commits, columns=["key", "time", "version"]).astype({"time": float})
+    asked = pd.DataFrame(reads, columns=["key", "start", "version"]).astype({"start": float})
+    expected = []
+    for key, start, seen in reads:
+        before = [(time, i) for i, (k, time, _) in enumerate(commits) if k == key and time <= start]
+        committed = commits[max(before)[1]][2] if before else 0  # the last at the latest time
+        expected.append(seen < committed)
+    assert stale_read_flags(asked, owner).tolist() == expected

@@ -208,26 +208,25 @@ def stale_read_flags(reads: pd.DataFrame, commits: pd.DataFrame) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     if len(commits) == 0:  # nothing committed: a read is stale only below version 0
         return reads["version"].to_numpy(np.int64) < 0
-    order = np.argsort(reads["start"].to_numpy(float), kind="stable")
-    left = pd.DataFrame(
-        {
-            "key": reads["key"].to_numpy(np.int64)[order],
-            "start": reads["start"].to_numpy(float)[order],
-            "seen": reads["version"].to_numpy(np.int64)[order],
-            "row": order,
-        }
-    )
-    right = (
-        commits[["key", "time", "version"]]
-        .astype({"key": np.int64})
-        .sort_values("time", kind="stable")
-        .rename(columns={"time": "start", "version": "committed"})
-    )
-    merged = pd.merge_asof(left, right, on="start", by="key", direction="backward")
-    committed = merged["committed"].fillna(0).to_numpy(np.int64)
-    flags = np.empty(len(reads), dtype=bool)
-    flags[merged["row"].to_numpy()] = merged["seen"].to_numpy(np.int64) < committed
-    return flags
+    # the owner's commits by key, then time (ties in commit order); a read finds the last
+    # commit of its key at or before its start: both sides folded into one sorted integer
+    # (the key's ordinal, then the time's rank among the commit times)
+    c_keys = commits["key"].to_numpy(np.int64)
+    c_times = commits["time"].to_numpy(float)
+    order = np.lexsort((c_times, c_keys))
+    c_keys, c_times = c_keys[order], c_times[order]
+    c_versions = commits["version"].to_numpy(np.int64)[order]
+    keys, ordinal = np.unique(c_keys, return_inverse=True)
+    times = np.unique(c_times)
+    folded = ordinal.astype(np.int64) * (len(times) + 1) + np.searchsorted(times, c_times)
+    r_keys = reads["key"].to_numpy(np.int64)
+    where = np.minimum(np.searchsorted(keys, r_keys), len(keys) - 1)
+    rank = np.searchsorted(times, reads["start"].to_numpy(float), side="right") - 1
+    asked = where * (len(times) + 1) + rank
+    last = np.searchsorted(folded, asked, side="right") - 1
+    found = (last >= 0) & (c_keys[np.maximum(last, 0)] == r_keys)
+    committed = np.where(found, c_versions[np.maximum(last, 0)], 0)
+    return reads["version"].to_numpy(np.int64) < committed
 
 
 def final_versions(
