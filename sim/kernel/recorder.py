@@ -2,7 +2,8 @@
 
 Components append plain rows to named tables; each column is an ``array.array`` (numbers),
 a :class:`LabelColumn` (labels) or a list (any other object), so an append costs a few list
-operations and no allocation of a row object. Frames are built once, at the end of the run, by :meth:`Recorder.frames`.
+operations and no allocation of a row object. Frames are built once, at the end of the run,
+by :meth:`Recorder.frames`.
 
 A table is declared once with its column names and type codes (``"d"`` float, ``"q"`` integer,
 ``"s"`` a label: text with few distinct values, or None; ``"O"`` any Python object) and is then
@@ -27,7 +28,7 @@ import pandas as pd
 __all__ = ["LabelColumn", "Recorder", "Table", "category"]
 
 _NUMERIC = {"d", "q"}
-_CODES = {"d", "q", "s", "O"}
+_CODES = _NUMERIC | {"s", "O"}
 
 
 class Table:
@@ -93,10 +94,6 @@ class LabelColumn:
 
     def __len__(self) -> int:
         return len(self.codes)
-
-    def __getitem__(self, index: int) -> Any:
-        code = self.codes[index]
-        return None if code < 0 else self.labels[code]
 
     def categorical(self) -> pd.Categorical[str]:
         """The column as a ``category``: its labels, sorted, as the categories (text even

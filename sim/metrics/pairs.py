@@ -46,14 +46,15 @@ def pairs_in(keys: np.ndarray, versions: np.ndarray, pairs: Pairs) -> np.ndarray
     """Which (``keys[i]``, ``versions[i]``) are among ``pairs``."""
     if len(pairs) == 0 or len(keys) == 0:
         return np.zeros(len(keys), dtype=bool)
-    low_k, low_v = int(pairs[:, 0].min()), int(pairs[:, 1].min())
-    span = int(pairs[:, 1].max()) - low_v + 1
-    if (int(pairs[:, 0].max()) - low_k + 1) * span >= 2**62:  # too wide to fold into one int64
+    low_k, high_k = int(pairs[:, 0].min()), int(pairs[:, 0].max())
+    low_v, high_v = int(pairs[:, 1].min()), int(pairs[:, 1].max())
+    span = high_v - low_v + 1
+    if (high_k - low_k + 1) * span >= 2**62:  # too wide to fold into one int64
         wanted = pd.MultiIndex.from_arrays([pairs[:, 0], pairs[:, 1]])
         return np.asarray(pd.MultiIndex.from_arrays([keys, versions]).isin(wanted))
-    inside = (keys >= low_k) & (versions >= low_v) & (versions < low_v + span)
-    inside &= keys <= int(pairs[:, 0].max())
-    folded = (pairs[:, 0] - low_k) * span + (pairs[:, 1] - low_v)  # sorted: pairs are
+    inside = (keys >= low_k) & (keys <= high_k) & (versions >= low_v) & (versions <= high_v)
+    # one int64 a pair, in the pairs' own (sorted) order; a pair outside the ranges asks -1
+    folded = (pairs[:, 0] - low_k) * span + (pairs[:, 1] - low_v)
     asked = np.where(inside, (keys - low_k) * span + (versions - low_v), -1)
     at = np.searchsorted(folded, asked)
     found = at < len(folded)
