@@ -181,6 +181,7 @@ class PollLoop:
         incarnation = m.incarnation
         state = {"next": 0, "running": False, "ready": True, "finished": False, "returned": False}
         handler = self.g.handler
+        size = len(records)
 
         def unprocessed() -> list[Record]:
             if state["finished"] or m.incarnation != incarnation:
@@ -190,6 +191,9 @@ class PollLoop:
         m.unprocessed = unprocessed
 
         def step() -> None:
+            # ``step`` refers to itself (it re-arms on thaw), so this closure is a reference
+            # cycle that only the cyclic collector frees: let go of the batch once it is done
+            nonlocal records
             state["ready"] = True
             if state["running"]:
                 return
@@ -199,9 +203,10 @@ class PollLoop:
                     m.on_thaw.append(step)
                     break
                 index = state["next"]
-                if index == len(records):
+                if index == size:
                     m.batch_done = None
                     state["finished"] = True
+                    records = []
                     if not finished.triggered and state["returned"]:
                         finished.succeed()
                     break
