@@ -29,18 +29,18 @@ INF = float("inf")
 CONSUMED = {
     "time": "d",
     "group": "s",
-    "member": "q",
+    "member": "i",
     "topic": "s",
-    "partition": "q",
+    "partition": "i",
     "offset": "q",
     "latency": "d",
-    "redelivered": "q",
+    "redelivered": "b",
 }
 LAG = {
     "time": "d",
     "group": "s",
     "topic": "s",
-    "partition": "q",
+    "partition": "i",
     "lag": "q",
     "committed": "q",
     "log_end": "q",
@@ -55,12 +55,12 @@ REBALANCES = {
     "members": "q",
     "moved": "q",
 }
-PAUSES = {"group": "s", "topic": "s", "partition": "q", "start": "d", "end": "d", "cause": "s"}
+PAUSES = {"group": "s", "topic": "s", "partition": "i", "start": "d", "end": "d", "cause": "s"}
 SKIPPED = {
     "time": "d",
     "group": "s",
     "topic": "s",
-    "partition": "q",
+    "partition": "i",
     "from_offset": "q",
     "to_offset": "q",
     "reason": "s",

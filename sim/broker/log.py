@@ -111,9 +111,9 @@ class PartitionLog:
         self._max_ts = array("d")
         """Running maximum of the timestamps, for :meth:`offset_for_time`."""
         self._times = array("d")
-        self._sizes = array("q")
+        self._sizes = array("i")  # Kafka's sizes and sequence numbers are 32-bit
         self._send_ids = array("q")
-        self._sequences = array("q")
+        self._sequences = array("i")
         self._batch_ids = array("q")
         self._acked = bytearray()
         self._keys: list[Any] = []

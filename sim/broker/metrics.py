@@ -45,7 +45,7 @@ class BrokerMetrics:
             {
                 "time": "d",
                 "topic": "s",
-                "partition": "q",
+                "partition": "i",
                 "offset": "q",
                 "send_id": "q",
                 "acked": "q",
@@ -57,7 +57,7 @@ class BrokerMetrics:
             {
                 "time": "d",
                 "topic": "s",
-                "partition": "q",
+                "partition": "i",
                 "offset": "q",
                 "send_id": "q",
                 "producer": "s",
@@ -68,7 +68,7 @@ class BrokerMetrics:
             {
                 "time": "d",
                 "topic": "s",
-                "partition": "q",
+                "partition": "i",
                 "old_leader": "q",
                 "new_leader": "q",
                 "unclean": "q",
@@ -77,14 +77,14 @@ class BrokerMetrics:
             },
         )
         self.unavailable = table(
-            "partition_unavailable", {"topic": "s", "partition": "q", "start": "d", "end": "d"}
+            "partition_unavailable", {"topic": "s", "partition": "i", "start": "d", "end": "d"}
         )
         self.isr = table(
             "isr_changes",
             {
                 "time": "d",
                 "topic": "s",
-                "partition": "q",
+                "partition": "i",
                 "broker": "q",
                 "change": "s",
                 "isr_size": "q",
@@ -95,7 +95,7 @@ class BrokerMetrics:
             {
                 "time": "d",
                 "topic": "s",
-                "partition": "q",
+                "partition": "i",
                 "removed": "q",
                 "reason": "s",
                 "log_start": "q",

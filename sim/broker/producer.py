@@ -95,10 +95,10 @@ class Producer:
                 "time": "d",
                 "producer": "s",
                 "topic": "s",
-                "partition": "q",
+                "partition": "i",
                 "offset": "q",
                 "latency": "d",
-                "attempts": "q",
+                "attempts": "i",
                 "error": "s",
             },
         )

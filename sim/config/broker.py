@@ -148,7 +148,9 @@ class BrokerConfig(StrictModel):
     record_size: int = Field(
         default=_KIB,
         ge=1,
-        description="Bytes of a record when the sender does not give a size (judgment: 1 KiB).",
+        le=2**31 - 1,
+        description="Bytes of a record when the sender does not give a size (judgment: 1 KiB; "
+        "at most 2^31 - 1, as Kafka's sizes are 32-bit).",
     )
     buffer_memory: int = Field(
         default=32 * _MIB,

@@ -295,7 +295,7 @@ class HttpClient:
         """Attempts sent, retries included: ``attempts / calls`` is the retry amplification."""
         self._ended = ctx.recorder.table(
             "http_calls",
-            {"time": "d", "source": "s", "destination": "s", "attempts": "q", "outcome": "q"},
+            {"time": "d", "source": "s", "destination": "s", "attempts": "i", "outcome": "b"},
         ).append
 
     def call(

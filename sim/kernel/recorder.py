@@ -6,12 +6,15 @@ operations and no allocation of a row object. Frames are built once, at the end 
 by :meth:`Recorder.frames`.
 
 A table is declared once with its column names and type codes (``"d"`` float, ``"q"`` integer,
-``"s"`` a label: text with few distinct values, or None; ``"O"`` any Python object) and is then
+``"i"`` a 32-bit and ``"b"`` an 8-bit integer, for the small numbers a run records a million
+times: partitions, members, attempts, flags; ``"s"`` a label: text with few distinct values, or
+None; ``"O"`` any Python object) and is then
 appended to through :meth:`Table.append` or, on hot paths, through the bound ``append`` methods
 of its columns (``table.columns``).
 
 A label column stores a small integer code a row while the run appends to it
-(:class:`LabelColumn`: the labels in the order first seen, None as -1), and is a ``category``
+(:class:`LabelColumn`: the labels in the order first seen, None as -1; one byte a row until
+the column has more than 127 labels), and is a ``category``
 in the frame (its codes renumbered so that the categories are sorted): neither the run nor the
 frame holds a string reference per row, which Arrow-backed text (pandas 3) would copy.
 """
@@ -27,7 +30,8 @@ import pandas as pd
 
 __all__ = ["LabelColumn", "Recorder", "Table", "category"]
 
-_NUMERIC = {"d", "q"}
+_DTYPES = {"d": np.float64, "q": np.int64, "i": np.int32, "b": np.int8}
+_NUMERIC = set(_DTYPES)
 _CODES = _NUMERIC | {"s", "O"}
 
 
@@ -40,7 +44,7 @@ class Table:
         for column, code in columns.items():
             if code not in _CODES:
                 raise ValueError(
-                    f"column {column!r}: type code must be d, q, s or O (got {code!r})"
+                    f"column {column!r}: type code must be d, q, i, b, s or O (got {code!r})"
                 )
         self.name = name
         self.codes = dict(columns)
@@ -68,20 +72,21 @@ class Table:
             elif code == "O":
                 data[column] = list(values)
             elif len(values):
-                data[column] = np.frombuffer(values, dtype=np.float64 if code == "d" else np.int64)
+                data[column] = np.frombuffer(values, dtype=_DTYPES[code])
             else:
-                data[column] = np.zeros(0, np.float64 if code == "d" else np.int64)
+                data[column] = np.zeros(0, _DTYPES[code])
         return pd.DataFrame(data, copy=False)
 
 
 class LabelColumn:
-    """A label column while the run appends to it: one code a row (``array("i")``), the
-    distinct labels in the order they were first appended, None as -1."""
+    """A label column while the run appends to it: one code a row (an ``array`` of ``"b"``,
+    widened to ``"h"`` and ``"i"`` as labels are added), the distinct labels in the order they
+    were first appended, None as -1."""
 
     __slots__ = ("_index", "codes", "labels")
 
     def __init__(self) -> None:
-        self.codes = array("i")
+        self.codes = array("b")
         self.labels: list[Any] = []
         self._index: dict[Any, int] = {None: -1}
 
@@ -90,6 +95,8 @@ class LabelColumn:
         if code is None:
             code = self._index[value] = len(self.labels)
             self.labels.append(value)
+            if code > _LARGEST[self.codes.typecode]:
+                self.codes = array("h" if code < 2**15 else "i", self.codes)
         self.codes.append(code)
 
     def __len__(self) -> int:
@@ -104,7 +111,13 @@ class LabelColumn:
         position = {label: i for i, label in enumerate(categories)}
         # the sorted position of each first-seen code; code -1 (None) takes the last entry
         renumber = np.array([*(position[label] for label in self.labels), -1], dtype=np.int32)
-        return category(renumber[np.frombuffer(self.codes, dtype=np.int32)], categories)
+        codes = np.frombuffer(self.codes, dtype=_CODE_DTYPES[self.codes.typecode])
+        return category(renumber[codes], categories)
+
+
+_LARGEST = {"b": 2**7 - 1, "h": 2**15 - 1, "i": 2**31 - 1}
+"""The largest code each width of a label column's codes holds."""
+_CODE_DTYPES = {"b": np.int8, "h": np.int16, "i": np.int32}
 
 
 def _column(code: str) -> Any:
