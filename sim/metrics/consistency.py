@@ -22,6 +22,14 @@ After the run, pure functions derive:
 * **duplicates**, **reorders**, **phantom writes** (:func:`apply_anomalies`) and
   **read-your-writes violations** (:func:`read_your_writes_violations`).
 
+The two analyses of what the clients' reads returned, stale reads and read-your-writes, are
+in :mod:`sim.metrics.reads` (and exported from here too).
+
+Every analysis works on numpy columns of the run's tables (sorts, searches and running maxima:
+:mod:`sim.metrics.groups`, :mod:`sim.metrics.pairs`), not on pandas group-bys and merges: at
+a million requests those build copies of the tables that, on top of what the run holds, set
+the run's peak memory.
+
 A saga also records its compensations: ``undo(key, version, restored)`` — the owner undid
 ``version`` and its row holds ``restored`` from then on — and ``revert(replica, key, version,
 restored)`` — a copy undid it. How they enter the analyses is said in
@@ -30,14 +38,16 @@ restored)`` — a copy undid it. How they enter the analyses is said in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from sim.kernel.recorder import Recorder, category
-from sim.metrics.groups import group_starts, running_max
-from sim.metrics.pairs import PairsLike, as_pairs, pairs_in
+from sim.metrics.groups import group_starts, latest_by_key, running_max
+from sim.metrics.pairs import Pairs, PairsLike, as_pairs, pair_positions, pairs_in, pairs_of
+from sim.metrics.reads import read_your_writes_violations, stale_read_flags
 
 KeyRange = tuple[int, int]
 """The keys ``[first, end)`` a copy holds (one entity's range)."""
@@ -68,7 +78,7 @@ class ConsistencyLog:
         self._recorder = recorder
         commits = recorder.table("commits", {"key": "q", "version": "q", "time": "d"})
         applies = recorder.table(
-            "applies", {"replica": "q", "key": "q", "version": "q", "time": "d"}
+            "applies", {"replica": "i", "key": "q", "version": "q", "time": "d"}
         )
         self._commit_cols = (
             commits.columns["key"].append,
@@ -120,7 +130,7 @@ class ConsistencyLog:
         ``restored`` from then on."""
         table = self._recorder.table(
             "reverts",
-            {"replica": "q", "key": "q", "version": "q", "restored": "q", "time": "d"},
+            {"replica": "i", "key": "q", "version": "q", "restored": "q", "time": "d"},
         )
         values = (replica, key, version, restored, time)
         for column, value in zip(
@@ -202,31 +212,22 @@ def propagation(
     )
 
 
-def stale_read_flags(reads: pd.DataFrame, commits: pd.DataFrame) -> np.ndarray:
-    """For each read (``key, start, version``): did it return less than the owner had committed?"""
-    if len(reads) == 0:
-        return np.zeros(0, dtype=bool)
-    if len(commits) == 0:  # nothing committed: a read is stale only below version 0
-        return reads["version"].to_numpy(np.int64) < 0
-    # the owner's commits by key, then time (ties in commit order); a read finds the last
-    # commit of its key at or before its start: both sides folded into one sorted integer
-    # (the key's ordinal, then the time's rank among the commit times)
-    c_keys = commits["key"].to_numpy(np.int64)
-    c_times = commits["time"].to_numpy(float)
-    order = np.lexsort((c_times, c_keys))
-    c_keys, c_times = c_keys[order], c_times[order]
-    c_versions = commits["version"].to_numpy(np.int64)[order]
-    keys, ordinal = np.unique(c_keys, return_inverse=True)
-    times = np.unique(c_times)
-    folded = ordinal.astype(np.int64) * (len(times) + 1) + np.searchsorted(times, c_times)
-    r_keys = reads["key"].to_numpy(np.int64)
-    where = np.minimum(np.searchsorted(keys, r_keys), len(keys) - 1)
-    rank = np.searchsorted(times, reads["start"].to_numpy(float), side="right") - 1
-    asked = where * (len(times) + 1) + rank
-    last = np.searchsorted(folded, asked, side="right") - 1
-    found = (last >= 0) & (c_keys[np.maximum(last, 0)] == r_keys)
-    committed = np.where(found, c_versions[np.maximum(last, 0)], 0)
-    return reads["version"].to_numpy(np.int64) < committed
+def _latest(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(key, version, time)`` of each key's latest row of ``frame`` (:func:`latest_by_key`)."""
+    return latest_by_key(
+        frame["key"].to_numpy(np.int64),
+        frame["time"].to_numpy(np.float64),
+        frame["version"].to_numpy(np.int64),
+    )
+
+
+def _at(keys: np.ndarray, found: np.ndarray, values: np.ndarray, missing: float) -> np.ndarray:
+    """``values`` (by ``found``, ascending keys) at each of ``keys``; ``missing`` elsewhere."""
+    where = np.minimum(np.searchsorted(found, keys), max(len(found) - 1, 0))
+    hit = (found[where] == keys) if len(found) else np.zeros(len(keys), dtype=bool)
+    out = np.full(len(keys), missing, dtype=values.dtype if len(values) else np.float64)
+    out[hit] = values[where[hit]]
+    return out
 
 
 def final_versions(
@@ -237,15 +238,22 @@ def final_versions(
     The owner's final version is its last commit in time; a copy's, its last apply in time;
     0 for a key never committed (a copy can still hold a phantom of it) or never applied.
     """
-    columns: dict[str, pd.Series] = {
-        "owner": commits.sort_values("time", kind="stable").groupby("key")["version"].last()
-    }
-    for index, name in enumerate(replicas):
-        mine = applies[applies["replica"] == index].sort_values("time", kind="stable")
-        columns[name] = mine.groupby("key")["version"].last()
-    table = pd.DataFrame(columns).fillna(0).astype(np.int64)
-    table.index.name = "key"
-    return table
+    return _finals(commits, applies, replicas)[0]
+
+
+def _finals(
+    commits: pd.DataFrame, applies: pd.DataFrame, replicas: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`final_versions` and each of its keys' last commit time (NaN: none)."""
+    owner = _latest(commits)
+    side = applies["replica"].to_numpy(np.int64)
+    copies = [_latest(applies[side == index]) for index in range(len(replicas))]
+    keys = np.unique(np.concatenate([owner[0], *(found[0] for found in copies)]))
+    columns = {"owner": _at(keys, owner[0], owner[1], 0).astype(np.int64)}
+    for name, found in zip(replicas, copies, strict=True):
+        columns[name] = _at(keys, found[0], found[1], 0).astype(np.int64)
+    table = pd.DataFrame(columns, index=pd.Index(keys, dtype=np.int64, name="key"))
+    return table, _at(keys, owner[0], owner[2], math.nan).astype(np.float64)
 
 
 def divergent_keys(
@@ -260,7 +268,7 @@ def divergent_keys(
     ``since``; with ``scopes``, each copy only over the keys of its range."""
     if not replicas:
         return 0
-    table = final_versions(commits, applies, replicas)
+    table, committed = _finals(commits, applies, replicas)
     if table.empty:
         return 0
     differs = np.zeros(len(table), dtype=bool)
@@ -269,10 +277,10 @@ def divergent_keys(
         apart = table[name].to_numpy() != table["owner"].to_numpy()
         mask = in_scope(keys, None if scopes is None else scopes[index])
         differs |= apart if mask is None else apart & mask
-    last = pd.concat([commits[["key", "time"]], applies[["key", "time"]]]).groupby("key")["time"]
-    recent = last.max().reindex(table.index).fillna(-np.inf).to_numpy() >= since
-    committed = commits.groupby("key")["time"].max().reindex(table.index).to_numpy()
-    measured = np.where(np.isnan(committed), recent, committed >= since)
+    # a key never committed (a phantom) is measured by its last apply
+    applied_keys, _, applied_at = _latest(applies)
+    applied = _at(keys, applied_keys, applied_at, -np.inf)
+    measured = np.where(np.isnan(committed), applied >= since, committed >= since)
     return int((differs & measured).sum())
 
 
@@ -289,60 +297,49 @@ def apply_anomalies(
     """
     if len(applies) == 0:
         return {"duplicates": 0, "reorders": 0, "phantom_writes": 0}
-    ordered = applies.sort_values(["replica", "key", "time"], kind="stable")
-    repeat = ordered.duplicated(["replica", "key", "version"]).to_numpy()
-    previous = ordered.groupby(["replica", "key"], sort=False)["version"].cummax()
-    earlier = previous.groupby([ordered["replica"], ordered["key"]], sort=False).shift(1)
-    older = (ordered["version"] < earlier).to_numpy()
-    stamps = commits[["key", "version", "time"]].astype({"key": np.int64, "version": np.int64})
-    stamped = (
-        ordered[["key", "version"]]
-        .astype(np.int64)
-        .merge(stamps.drop_duplicates(["key", "version"]), on=["key", "version"], how="left")
+    # the applies by copy, key and time (stable: equal times keep their order)
+    times = applies["time"].to_numpy(np.float64)
+    order = np.lexsort(
+        (times, applies["key"].to_numpy(np.int64), applies["replica"].to_numpy(np.int64))
     )
-    committed_at = stamped["time"].to_numpy(float)
-    phantom = np.isnan(committed_at)
-    measured = np.where(phantom, ordered["time"].to_numpy(float) >= since, committed_at >= since)
-    phantoms = phantom & ~repeat & measured
+    times = times[order]
+    replica = applies["replica"].to_numpy(np.int64)[order]
+    key = applies["key"].to_numpy(np.int64)[order]
+    version = applies["version"].to_numpy(np.int64)[order]
+    del order
+    # a repeat: the same (copy, key, version) applied earlier in that order
+    again = np.lexsort((np.arange(len(version)), version, key, replica))
+    repeat = np.empty(len(version), dtype=bool)
+    repeat[again] = ~group_starts(replica[again], key[again], version[again])
+    del again
+    # older than the largest version the copy applied for the key before it
+    starts = group_starts(replica, key)
+    before = running_max(version, starts)
+    older = np.zeros(len(version), dtype=bool)
+    older[1:] = (version[1:] < before[:-1]) & ~starts[1:]
+    del before, starts, replica
+    stamps, stamped_at = first_commits(commits)
+    at = pair_positions(key, version, stamps)
+    phantom = at < 0
+    committed_at = np.full(len(at), np.nan)
+    committed_at[~phantom] = stamped_at[at[~phantom]]
+    measured = np.where(phantom, times >= since, committed_at >= since)
     return {
         "duplicates": int((repeat & measured).sum()),
         "reorders": int((older & ~repeat & measured).sum()),
-        "phantom_writes": int(phantoms.sum()),
+        "phantom_writes": int((phantom & ~repeat & measured).sum()),
     }
 
 
-def read_your_writes_violations(requests: pd.DataFrame, among: np.ndarray | None = None) -> int:
-    """Successful reads that returned an older version of a key than a write already
-    acknowledged to the same client session before the read began (with a ``session``
-    column; without one, every client is treated as one session). ``among``, a boolean mask,
-    keeps only those rows (the measured ones) without copying the frame."""
-    ok = (requests["outcome"] == "ok").to_numpy(bool)
-    if among is not None:
-        ok = ok & among
-    op = requests["op"]
-    written = ok & (op.isin(("write", "insert")) & (requests["version"] > 0)).to_numpy(bool)
-    read = ok & (op == "read").to_numpy(bool)
-    if not written.any() or not read.any():
-        return 0
-    # one sorted walk over the writes (at their acknowledgement) and the reads (at their
-    # start), by session and key: a read sees the largest version acknowledged before it
-    rows = np.flatnonzero(written | read)
-    is_read = read[rows]
-    at = requests["start"].to_numpy(float)[rows]
-    at[~is_read] += requests["latency"].to_numpy(float)[rows[~is_read]]
-    keys = requests["key"].to_numpy(np.int64)[rows]
-    by = [keys]
-    if "session" in requests.columns:
-        by.append(requests["session"].to_numpy(np.int64)[rows])
-    # an acknowledgement at the instant a read begins comes before it
-    order = np.lexsort((is_read, at, *reversed(by)))
-    del at, keys
-    starts = group_starts(*(column[order] for column in by))
-    del by
-    seen = requests["version"].to_numpy(np.int64)[rows[order]]
-    is_read = is_read[order]
-    acked = running_max(np.where(is_read, 0, seen), starts)  # 0: nothing acknowledged yet
-    return int((is_read & (seen < acked)).sum())
+def first_commits(commits: pd.DataFrame) -> tuple[Pairs, np.ndarray]:
+    """The distinct (key, version) pairs of ``commits`` (sorted) and the time of each one's
+    first row."""
+    keys = commits["key"].to_numpy(np.int64)
+    versions = commits["version"].to_numpy(np.int64)
+    order = np.lexsort((np.arange(len(keys)), versions, keys))
+    first = order[group_starts(keys[order], versions[order])]
+    pairs = np.column_stack([keys[first], versions[first]]).reshape(-1, 2)
+    return pairs, commits["time"].to_numpy(np.float64)[first]
 
 
 def lost_and_pending(
@@ -358,17 +355,17 @@ def lost_and_pending(
     run) — and *lost* when it cannot."""
     if not replicas or len(commits) == 0:
         return 0, 0
-    recent = commits[commits["time"] >= since]
-    keys = recent["key"].to_numpy(np.int64)
-    versions = recent["version"].to_numpy(np.int64)
-    committed = pd.MultiIndex.from_arrays([keys, versions])
+    recent = (commits["time"] >= since).to_numpy(bool)
+    keys = commits["key"].to_numpy(np.int64)[recent]
+    versions = commits["version"].to_numpy(np.int64)[recent]
+    side = applies["replica"].to_numpy(np.int64)
     lost = waiting = 0
     for index in range(len(replicas)):
-        mine = applies.loc[applies["replica"] == index, ["key", "version"]].astype(np.int64)
-        reached = (
-            pd.MultiIndex.from_frame(mine) if len(mine) else pd.MultiIndex.from_arrays([[], []])
+        mine = side == index
+        reached = pairs_of(
+            applies["key"].to_numpy(np.int64)[mine], applies["version"].to_numpy(np.int64)[mine]
         )
-        missing = ~committed.isin(reached)
+        missing = ~pairs_in(keys, versions, reached)
         still = (pending or {}).get(index)
         later = pairs_in(keys, versions, as_pairs(() if still is None else still))
         waiting += int((missing & later).sum())

@@ -63,12 +63,13 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q)) if len(values) else math.nan
 
 
-def censored_percentile(values: np.ndarray, q: float) -> float:
+def censored_percentile(values: np.ndarray, q: float, presorted: bool = False) -> float:
     """The ``q`` percentile (linear interpolation) of values where ``inf`` stands for "never":
-    any percentile that reaches into the infinite share is infinite."""
+    any percentile that reaches into the infinite share is infinite. ``presorted``: the
+    values are sorted already (no sorted copy is made)."""
     if len(values) == 0:
         return math.nan
-    ordered = np.sort(values)
+    ordered = values if presorted else np.sort(values)
     position = q / 100.0 * (len(ordered) - 1)
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
@@ -110,14 +111,13 @@ def replication_metrics(
     answered = int(ok.sum())
     latency = requests["latency"].to_numpy(float)[ok]
     window = max(load_end - warmup, 1e-12)
-    reads = requests.loc[
-        ok & (requests["op"] == "read").to_numpy(bool), ["key", "start", "version"]
-    ]
     owner = owner_history(commits, undone)
-    stale = stale_read_flags(reads, owner)
+    stale = stale_read_flags(requests, owner, ok & (requests["op"] == "read").to_numpy(bool))
     delays = propagation.loc[propagation["commit_time"] >= warmup, "delay"].to_numpy(float)
     never = np.isnan(delays)
     censored = np.where(never, np.inf, delays)  # never arrived: infinitely stale
+    del delays
+    censored.sort()
     per_copy = (
         copies
         if copies is not None
@@ -134,9 +134,9 @@ def replication_metrics(
         "latency_p999": _percentile(latency, 99.9),
         "throughput": answered / window,
         "error_rate": (measured - answered) / measured if measured else math.nan,
-        "staleness_p50": censored_percentile(censored, 50),
-        "staleness_p99": censored_percentile(censored, 99),
-        "staleness_max": float(censored.max()) if len(censored) else math.nan,
+        "staleness_p50": censored_percentile(censored, 50, presorted=True),
+        "staleness_p99": censored_percentile(censored, 99, presorted=True),
+        "staleness_max": float(censored[-1]) if len(censored) else math.nan,
         "never_propagated": float(never.mean()) if len(never) else math.nan,
         "stale_read_rate": float(stale.mean()) if len(stale) else math.nan,
         "divergent_keys": float(
