@@ -9,10 +9,11 @@ Four tables, printed as Markdown (and written to ``--out`` when given):
 2. **Requests per CPU-second per pattern** on ``scenarios/all-patterns.yaml`` scaled to
    ``--requests`` (one replication, its faults kept): the requests a pattern simulates per
    second of process CPU time, and each pattern against the fastest.
-3. **Peak memory per million requests** for M/M/4 and cdc: each measured in a fresh Python
-   process as the growth of its own peak resident set (``VmHWM`` on Linux) from just before
-   the run to its end (the imports and the parsed scenario excluded), scaled to a million
-   requests.
+3. **Peak memory per million requests** for M/M/4 and cdc: each measured in ``--repeat``
+   fresh Python processes as the growth of its own peak resident set (``VmHWM`` on Linux)
+   from just before the run to its end (the imports and the parsed scenario excluded), scaled
+   to a million requests; the median and the range (the same run varies by about 10 MiB
+   from process to process).
 4. **Cost against size**: CPU time per request as sync_http's copies (2 → 32), the key count
    (1e3 → 1e6, cdc) and the partition count (6 → 200, cdc) grow, against the smallest.
 
@@ -162,14 +163,23 @@ def peak_memory(kind: str, requests: int) -> tuple[float, int]:
     return found["kib"] / 1024 / found["requests"] * 1e6, found["requests"]
 
 
-def memory_section(requests: int) -> str:
+def memory_section(requests: int, repeat: int) -> str:
     rows = []
     for kind, label in (("mmc", "M/M/4 (shared_db)"), ("cdc", "cdc (all-patterns)")):
-        mib, n = peak_memory(kind, requests)
-        rows.append([label, f"{n:,}", f"{mib:,.0f}"])
+        found = [peak_memory(kind, requests) for _ in range(repeat)]
+        mib = sorted(m for m, _ in found)
+        rows.append(
+            [
+                label,
+                f"{found[0][1]:,}",
+                f"{mib[len(mib) // 2]:,.0f}",
+                f"{mib[0]:,.0f}–{mib[-1]:,.0f}",
+            ]
+        )
     return (
-        "### Peak memory per million requests (growth of the peak resident set during the run)"
-        "\n\n" + table(["model", "requests", "MiB per 1M requests"], rows)
+        "### Peak memory per million requests (growth of the peak resident set during the run,"
+        f" {repeat} fresh processes: the median and the range)\n\n"
+        + table(["model", "requests", "MiB per 1M requests", "range"], rows)
     )
 
 
@@ -216,7 +226,7 @@ def main() -> None:
     for build in (
         lambda: mmc_section(mmc, args.repeat),
         lambda: patterns_section(scaled_requests, 1 if not args.full else args.repeat),
-        lambda: memory_section(mmc),  # per million: measured at a million with --full
+        lambda: memory_section(mmc, args.repeat),  # per million: at a million with --full
         lambda: scaling_section(scaled_requests // 2),
     ):
         text = build()
