@@ -318,7 +318,7 @@ def apply_anomalies(
     older = np.zeros(len(version), dtype=bool)
     older[1:] = (version[1:] < before[:-1]) & ~starts[1:]
     del before, starts, replica
-    stamps, stamped_at = first_commits(commits)
+    stamps, stamped_at = _first_commits(commits)
     at = pair_positions(key, version, stamps)
     phantom = at < 0
     committed_at = np.full(len(at), np.nan)
@@ -331,7 +331,7 @@ def apply_anomalies(
     }
 
 
-def first_commits(commits: pd.DataFrame) -> tuple[Pairs, np.ndarray]:
+def _first_commits(commits: pd.DataFrame) -> tuple[Pairs, np.ndarray]:
     """The distinct (key, version) pairs of ``commits`` (sorted) and the time of each one's
     first row."""
     keys = commits["key"].to_numpy(np.int64)

@@ -21,6 +21,9 @@ from sim.metrics.groups import group_starts, running_max
 
 __all__ = ["WALK_ROWS", "read_your_writes_violations", "stale_read_flags"]
 
+WALK_ROWS = 2**18
+"""About how many requests :func:`read_your_writes_violations` walks at a time."""
+
 
 def stale_read_flags(
     reads: pd.DataFrame, commits: pd.DataFrame, among: np.ndarray | None = None
@@ -101,10 +104,6 @@ def read_your_writes_violations(requests: pd.DataFrame, among: np.ndarray | None
         _violations(requests, np.flatnonzero(measured & (part == index)), read)
         for index in range(slices)
     )
-
-
-WALK_ROWS = 2**18
-"""About how many requests :func:`read_your_writes_violations` walks at a time."""
 
 
 def _violations(requests: pd.DataFrame, rows: np.ndarray, read: np.ndarray) -> int:
