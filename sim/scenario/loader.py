@@ -247,7 +247,9 @@ def _message(item: Any) -> str:
         bound = ctx.get("le")
         named = {MAX_SECONDS: "30 days (2,592,000 s)", MAX_RATE: "10,000,000 per second"}
         shown = named.get(float(bound)) if isinstance(bound, int | float) else None
-        shown = shown or (f"{bound:,g}" if isinstance(bound, int | float) else bound)
+        if not shown and isinstance(bound, int | float):  # an integer bound in full
+            shown = f"{bound:,}" if isinstance(bound, int) else f"{bound:,g}"
+        shown = shown or bound
         message = f"must be at most {shown}"
     elif kind == "union_tag_not_found":
         tag = str(ctx.get("discriminator", "'kind'")).strip("'")
