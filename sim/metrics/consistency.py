@@ -307,8 +307,9 @@ def apply_anomalies(
     key = applies["key"].to_numpy(np.int64)[order]
     version = applies["version"].to_numpy(np.int64)[order]
     del order
-    # a repeat: the same (copy, key, version) applied earlier in that order
-    again = np.lexsort((np.arange(len(version)), version, key, replica))
+    # a repeat: the same (copy, key, version) applied earlier in that order (lexsort is
+    # stable: equal triples keep it)
+    again = np.lexsort((version, key, replica))
     repeat = np.empty(len(version), dtype=bool)
     repeat[again] = ~group_starts(replica[again], key[again], version[again])
     del again
@@ -336,7 +337,7 @@ def _first_commits(commits: pd.DataFrame) -> tuple[Pairs, np.ndarray]:
     first row."""
     keys = commits["key"].to_numpy(np.int64)
     versions = commits["version"].to_numpy(np.int64)
-    order = np.lexsort((np.arange(len(keys)), versions, keys))
+    order = np.lexsort((versions, keys))  # stable: a pair's first row comes first
     first = order[group_starts(keys[order], versions[order])]
     pairs = np.column_stack([keys[first], versions[first]]).reshape(-1, 2)
     return pairs, commits["time"].to_numpy(np.float64)[first]

@@ -111,9 +111,9 @@ def _violations(requests: pd.DataFrame, rows: np.ndarray, read: np.ndarray) -> i
     of whole keys): a read sees the largest version acknowledged to its session before it."""
     is_read = read[rows]
     at = requests["start"].to_numpy(float)[rows]
-    writes = rows[~is_read]
-    at[~is_read] += requests["latency"].to_numpy(float)[writes]
-    del writes
+    acked = ~is_read  # a write counts from its acknowledgement
+    at[acked] += requests["latency"].to_numpy(float)[rows[acked]]
+    del acked
     by = _session_keys(requests, rows)
     # an acknowledgement at the instant a read begins comes before it
     order = np.lexsort((is_read, at, *reversed(by)))

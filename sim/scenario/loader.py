@@ -246,10 +246,10 @@ def _message(item: Any) -> str:
     elif kind == "less_than_equal":
         bound = ctx.get("le")
         named = {MAX_SECONDS: "30 days (2,592,000 s)", MAX_RATE: "10,000,000 per second"}
-        shown = named.get(float(bound)) if isinstance(bound, int | float) else None
-        if not shown and isinstance(bound, int | float):  # an integer bound in full
-            shown = f"{bound:,}" if isinstance(bound, int) else f"{bound:,g}"
-        shown = shown or bound
+        shown = bound
+        if isinstance(bound, int | float):  # a named bound, else an integer one in full
+            plain = f"{bound:,}" if isinstance(bound, int) else f"{bound:,g}"
+            shown = named.get(float(bound), plain)
         message = f"must be at most {shown}"
     elif kind == "union_tag_not_found":
         tag = str(ctx.get("discriminator", "'kind'")).strip("'")
