@@ -70,7 +70,7 @@ from sim.infra.service import Job, Service
 from sim.kernel.codes import ERROR, OK, TIMEOUT
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
-from sim.kernel.schedule import later
+from sim.kernel.schedule import Deadline, later
 
 __all__ = [
     "ANY_FAILURE",
@@ -115,12 +115,14 @@ NO_GUARDS = Guards()
 class _Attempt:
     """One attempt: when it was sent, and whether the caller still waits for it."""
 
-    __slots__ = ("number", "open", "started")
+    __slots__ = ("number", "open", "started", "timer")
 
     def __init__(self, number: int, started: float) -> None:
         self.number = number
         self.started = started
         self.open = True
+        self.timer: Deadline | None = None
+        """Its per-try timeout, cancelled once it is closed (its firing would do nothing)."""
 
 
 class _Call:
@@ -154,6 +156,7 @@ class _Call:
         "sent",
         "started",
         "target",
+        "timer",
         "work",
     )
 
@@ -180,12 +183,16 @@ class _Call:
         self.current: _Attempt | None = None
         self.finished = False
         self.sent = 0
+        self.timer: Deadline | None = None
+        """The call's route timeout, when it is the constant ``timeout``."""
 
     def close(self, sent: _Attempt | None, failed: bool) -> None:
         """The caller stops waiting for attempt ``sent``: return its permit, record it."""
         if sent is None or not sent.open:
             return
         sent.open = False
+        if sent.timer is not None:
+            sent.timer.cancel()
         if self.bulkhead is not None:
             self.bulkhead.release()
         if self.breaker is not None:
@@ -195,6 +202,8 @@ class _Call:
         if self.finished:
             return
         self.finished = True
+        if self.timer is not None:
+            self.timer.cancel()  # its firing would find the call finished
         client = self.client
         client._ended(self.started, client.source, self.destination, self.sent, outcome)
         self.close(self.current, outcome != OK)  # a dead caller's permit is returned too
@@ -239,7 +248,10 @@ class _Call:
         gives_up = self.ends_at
         per_try = self.per_try_timeout
         if per_try is not None:
-            later(env, per_try, lambda: self.settle(sent, TIMEOUT, None))
+            # a no-op once the attempt is closed (``alive`` never comes back): cancelled then
+            sent.timer = client.ctx.timeout_line(per_try).add(
+                lambda: self.settle(sent, TIMEOUT, None)
+            )
             gives_up = min(gives_up, env.now + per_try)
         unit = None if self.draws is None else self.draws(number)
         carried = gives_up if self.propagate else NO_DEADLINE
@@ -333,7 +345,7 @@ class HttpClient:
         ends_at = deadline if timeout is None else min(deadline, env.now + timeout)
         call.ends_at = ends_at
         if timeout is not None and ends_at == env.now + timeout:
-            later(env, timeout, call.timed_out)
+            call.timer = self.ctx.timeout_line(timeout).add(call.timed_out)
         elif ends_at != NO_DEADLINE:
             later(env, ends_at - env.now, call.timed_out)
         call.try_(0)

@@ -19,7 +19,7 @@ import simpy
 from sim.kernel.always import OFF, Always
 from sim.kernel.recorder import Recorder
 from sim.kernel.rng import Stream, Streams
-from sim.kernel.schedule import AtOnce
+from sim.kernel.schedule import AtOnce, Deadlines
 
 __all__ = ["SimContext", "SimTime"]
 
@@ -41,6 +41,8 @@ class SimContext:
     """Whether components check their invariants during the run (:mod:`sim.kernel.always`)."""
     at_once: AtOnce = field(default_factory=AtOnce)
     """Runs the run's zero-time steps with bounded nesting (:class:`~sim.kernel.schedule.AtOnce`)."""
+    timeouts: dict[float, Deadlines] = field(default_factory=dict)
+    """The run's queues of constant timeouts, by delay (:meth:`timeout_line`)."""
     shared: dict[str, Any] = field(default_factory=dict)
     """The run's components built once and shared by every model of the run (:meth:`once`)."""
 
@@ -52,6 +54,14 @@ class SimContext:
         if found is _MISSING:
             found = self.shared[name] = build()
         return cast(T, found)
+
+    def timeout_line(self, delay: float) -> Deadlines:
+        """The queue of the run's timeouts of ``delay`` seconds (> 0), for timers that are
+        almost always cancelled (:class:`~sim.kernel.schedule.Deadlines`)."""
+        found = self.timeouts.get(delay)
+        if found is None:
+            found = self.timeouts[delay] = Deadlines(self.env, delay)
+        return found
 
     @classmethod
     def create(

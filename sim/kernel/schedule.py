@@ -11,6 +11,10 @@ nesting: a step runs at once while fewer than :data:`AT_ONCE_DEPTH` steps are ru
 it, and a deeper one waits in a run queue until they have returned, still at the same simulated
 instant and before any later event. Below the bound the order of events is exactly that of
 running every step at once; past it, the deferred steps run in the order they were asked for.
+
+A timeout of a constant delay that is almost always cancelled (a per-try timeout, a route
+timeout) waits in a :class:`Deadlines` line instead of the event queue: only the oldest live
+one has a place there, so cancelled ones cost no event and do not swell the heap.
 """
 
 from __future__ import annotations
@@ -18,11 +22,21 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from functools import partial
+from heapq import heappush
 from typing import Any
 
 import simpy
 
-__all__ = ["AT_ONCE_DEPTH", "AtOnce", "Timer", "Trampoline", "call_later", "later"]
+__all__ = [
+    "AT_ONCE_DEPTH",
+    "AtOnce",
+    "Deadline",
+    "Deadlines",
+    "Timer",
+    "Trampoline",
+    "call_later",
+    "later",
+]
 
 NORMAL = 1
 """SimPy's priority of ordinary events (``simpy.events.NORMAL``): that of a ``Timeout``."""
@@ -68,6 +82,89 @@ def later(env: simpy.Environment, delay: float, callback: Callable[[], Any]) -> 
         callback()
         return
     env.schedule(Timer(callback, None, _WITHOUT), NORMAL, delay)  # type: ignore[arg-type]
+
+
+class Deadline:
+    """A timer of a :class:`Deadlines` queue; :meth:`cancel` it once it no longer matters."""
+
+    __slots__ = ("at", "cancelled", "eid", "fn")
+
+    def __init__(self, at: float, eid: int, fn: Callable[[], Any]) -> None:
+        self.at = at
+        self.eid = eid
+        self.fn = fn
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Promise that ``fn()`` would do nothing now or at any later time: it is not run,
+        and its slot in SimPy's event queue is never taken."""
+        self.cancelled = True
+        self.fn = _nothing  # what it would have called can be freed now
+
+
+def _nothing() -> None:
+    pass
+
+
+class Deadlines:
+    """Timers of one constant delay (a timeout that almost never fires), with at most one
+    entry in SimPy's event queue.
+
+    Timers of one delay come due in the order they were set, so they wait in a FIFO line and
+    only the oldest live one is in the event queue. It goes there under the very key a
+    ``Timeout`` set at the same moment would have had (due time, priority, and the event id
+    taken when the timer was set: :meth:`add` takes it from the environment's counter, as
+    ``Environment.schedule`` does), so the order of events is exactly that of one timer per
+    timeout, minus the firings of the cancelled ones, which did nothing. A timeout cancelled
+    after it was queued still comes due, as a no-op.
+
+    This relies on SimPy 4's event queue: a heap of ``(time, priority, id, event)`` in
+    ``Environment._queue`` and the id counter ``Environment._eid``.
+    """
+
+    __slots__ = ("_armed", "_delay", "_env", "_line", "callbacks")
+    _ok = True
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        self._env = env
+        self._delay = delay
+        self._line: deque[Deadline] = deque()
+        self._armed = False
+        self.callbacks: tuple[Callable[[Deadlines], None], ...] | None = None
+
+    def __len__(self) -> int:
+        """Timers set and not yet due or skipped (cancelled ones included)."""
+        return len(self._line)
+
+    def add(self, fn: Callable[[], Any]) -> Deadline:
+        """Call ``fn()`` after the delay unless the returned timer is cancelled first."""
+        env = self._env
+        timer = Deadline(env.now + self._delay, next(env._eid), fn)
+        self._line.append(timer)
+        if not self._armed:
+            self._arm(timer)
+        return timer
+
+    def _arm(self, timer: Deadline) -> None:
+        self._armed = True
+        self.callbacks = _DUE
+        queue: list[Any] = self._env._queue  # it holds timers that are not Events (as Timer)
+        heappush(queue, (timer.at, NORMAL, timer.eid, self))
+
+    def _due(self) -> None:
+        line = self._line
+        timer = line.popleft()
+        if not timer.cancelled:
+            timer.fn()  # still armed meanwhile: a timer it sets waits in line
+        while line and line[0].cancelled:
+            line.popleft()
+        if line:
+            self._arm(line[0])
+        else:
+            self._armed = False
+
+
+_DUE = (Deadlines._due,)
 
 
 class Trampoline:

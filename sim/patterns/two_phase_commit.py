@@ -47,6 +47,7 @@ from sim.infra.job import Instance, Job
 from sim.kernel.codes import ERROR, OK, TIMEOUT, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
+from sim.kernel.schedule import Deadline
 from sim.metrics.pairs import PairsLike
 from sim.metrics.requests import RequestLog
 from sim.patterns.model import PatternModel, register_pattern
@@ -92,6 +93,8 @@ class _Txn:
     on_done: Callable[[int], None] | None = None
     draws: WorkDraws | None = None
     """The request's draws: its prepare and commit at the owner are its first two queries."""
+    local_timer: Deadline | None = None
+    """The timeout of the owner's own prepare (cancelled once that is answered)."""
 
 
 @register_pattern
@@ -134,6 +137,8 @@ class TwoPhaseCommitModel(PatternModel):
         def answer(outcome: int) -> None:
             if not txn.local_answered:
                 txn.local_answered = True
+                if txn.local_timer is not None:
+                    txn.local_timer.cancel()  # its answer would now do nothing
                 self._vote(txn, outcome)
 
         def prepared(outcome: int, _value: Any) -> None:
@@ -144,7 +149,7 @@ class TwoPhaseCommitModel(PatternModel):
                 return
             self.network.send(node, self.owner, lambda: answer(outcome))
 
-        self.ctx.env.timeout(self.spec.timeout).callbacks.append(lambda _e: answer(TIMEOUT))
+        txn.local_timer = self.ctx.timeout_line(self.spec.timeout).add(lambda: answer(TIMEOUT))
         # the owner's prepare is the request's own write: its first query's draws
         draws = txn.draws
         self.network.send(
