@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from sim.broker.log import Offset, PartitionId, Record
+from sim.kernel.schedule import Deadline
 
 if TYPE_CHECKING:
     from sim.broker.replication import Partition
@@ -48,6 +49,7 @@ class Batch:
         "records",
         "retry_at",
         "seq_epoch",
+        "timeout",
     )
 
     def __init__(self, batch_id: int, now: float, deadline: float) -> None:
@@ -62,6 +64,8 @@ class Batch:
         self.retry_at = 0.0
         self.base_seq = -1
         self.seq_epoch = -1
+        self.timeout: Deadline | None = None
+        """The request timeout of its latest attempt (cancelled once that is answered)."""
 
 
 class PartitionQueue:

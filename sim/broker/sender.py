@@ -29,8 +29,8 @@ from sim.broker.cluster import Broker, ProduceRequest
 from sim.broker.log import Offset
 from sim.broker.producer_settings import ProducerSettings
 from sim.infra.network import Network, Transmission
+from sim.kernel.context import SimContext
 from sim.kernel.rng import Stream
-from sim.kernel.schedule import later
 
 __all__ = ["ProducerCore", "Sender"]
 
@@ -38,6 +38,7 @@ __all__ = ["ProducerCore", "Sender"]
 class ProducerCore(Protocol):
     """What the sender needs of its producer (:class:`sim.broker.producer.Producer`)."""
 
+    ctx: SimContext
     env: simpy.Environment
     broker: Broker
     config: ProducerSettings
@@ -115,10 +116,9 @@ class Sender:
                 record.acked = True
             producer._complete(batch, -1)
             return
-        later(
-            producer.env,
-            config.request_timeout,
-            lambda: self._timed_out(queue, batch, attempt, held),
+        # once this attempt is answered its timeout does nothing: it is cancelled then
+        batch.timeout = producer.ctx.timeout_line(config.request_timeout).add(
+            lambda: self._timed_out(queue, batch, attempt, held)
         )
 
     def _timed_out(
@@ -135,6 +135,9 @@ class Sender:
     ) -> None:
         if batch.attempts != attempt or batch not in queue.in_flight:
             return  # an answer to an attempt that timed out
+        if batch.timeout is not None:
+            batch.timeout.cancel()  # this attempt is settled, and a later one counts up
+            batch.timeout = None
         producer = self.producer
         queue.in_flight.remove(batch)
         now = producer.env.now

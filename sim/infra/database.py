@@ -57,7 +57,7 @@ from sim.infra.throttle import Throttle
 from sim.kernel.codes import ERROR, OK, Done
 from sim.kernel.context import SimContext
 from sim.kernel.draws import WorkDraws
-from sim.kernel.schedule import Trampoline
+from sim.kernel.schedule import Trampoline, call_later
 
 __all__ = ["Commit", "Database", "RowMeta", "VersionAt"]
 
@@ -282,7 +282,7 @@ class Database(Injectable, Occupied):
         if duration <= 0.0:
             self._complete(query)
         else:
-            self.ctx.env.timeout(duration).callbacks.append(lambda _e: self._complete(query))
+            call_later(self.ctx.env, duration, self._complete, query)  # no Timeout, no closure
 
     def _complete(self, query: Statement) -> None:
         """A query ends: commit or read, answer the caller, then free the lock and connection.
