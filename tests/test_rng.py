@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sim.kernel.draws import Keyed
 from sim.kernel.rng import Streams, name_key
 
 DRAWS = 10_000  # more than two buffered blocks, so block boundaries are crossed
@@ -95,3 +98,12 @@ def test_name_key_is_stable_across_processes() -> None:
     # so unlike ``hash`` it does not change with PYTHONHASHSEED
     assert name_key("arrivals") == 0x348B2F81C9B4891B
     assert name_key("arrivals") != name_key("arrival")
+
+
+@given(st.lists(st.integers(-(2**63), 2**64 - 1), min_size=1, max_size=6))
+def test_a_keyed_uniform_is_the_top_53_bits_of_the_works_id(ids: list[int]) -> None:
+    keyed = Keyed(Streams(11), "apply")
+    uniform = keyed.uniform(*ids)
+    assert uniform == (keyed.ident(*ids) >> 11) * 2.0**-53
+    assert 0.0 <= uniform < 1.0
+    assert Keyed(Streams(11), "apply").uniform(*ids) == uniform  # a pure function of the ids
