@@ -163,6 +163,21 @@ class Network:
         self._transmit(source, destination, deliver, connection)
         return None
 
+    def arrival(self, source: str, destination: str) -> float | None:
+        """When a message sent now from ``source`` to ``destination`` (on no connection)
+        arrives, its hop drawn as :meth:`send` would draw it; None, with nothing drawn, when
+        the link has a partition, a loss or a bandwidth fault (then :meth:`send` it). For a
+        message whose arrival nobody acts on, only its time is recorded (the client's answer):
+        that costs no event."""
+        link = (source, destination)
+        if (self._limits and self._limits.get(link)) or (self._losses and self._losses.get(link)):
+            return None
+        if self.is_cut(source, destination):
+            return None
+        now = self.ctx.env.now
+        delay = self._hop(source, destination)
+        return now + delay if delay > 0.0 else now
+
     def _transmit(
         self, source: str, destination: str, deliver: Callable[[], Any], connection: Hashable | None
     ) -> None:

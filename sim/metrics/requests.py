@@ -183,7 +183,9 @@ class RequestLog:
         return self.idents[index - self.drawn]
 
     def finish(self, index: int, now: float, outcome: int, version: int = -1) -> None:
-        """Record the answer to request ``index`` (only the first answer counts)."""
+        """Record the answer to request ``index`` (only the first answer counts) as it reaches
+        the client at ``now``: the present, or the time an answer on its way will arrive when
+        nothing acts on it there (:meth:`close` takes back the ones still travelling)."""
         if self.outcomes[index] != -1:
             if self.always.on:
                 self.always.broken(
@@ -201,7 +203,16 @@ class RequestLog:
 
     def close(self, end: float) -> None:
         """Every request still unanswered when the run ends at ``end`` counts as a timeout,
-        with its latency cut at the end of the run if the client was still waiting then."""
+        with its latency cut at the end of the run if the client was still waiting then. An
+        answer recorded ahead that arrives at ``end`` or later was still travelling: it is
+        taken back first (an event at the run's last instant comes after the run's end)."""
+        recorded = np.frombuffer(self.outcomes, dtype=np.int8) != -1
+        travelling = np.flatnonzero(recorded & (np.frombuffer(self.ends, dtype=np.float64) >= end))
+        del recorded
+        for index in travelling.tolist():
+            self.outcomes[index] = -1
+            self.versions[index] = -1
+            self.answered -= 1
         unanswered = np.flatnonzero(np.frombuffer(self.outcomes, dtype=np.int8) == -1)
         in_flight = len(unanswered)
         starts, ends, outcomes, timeout = self._starts, self.ends, self.outcomes, self.timeout

@@ -333,10 +333,13 @@ class PatternModel:
             version = value if outcome == OK and isinstance(value, int) else -1
             if network.instant:
                 log.finish(index, env.now, outcome, version)
-            else:
-                network.send(
-                    service, "client", lambda: log.finish(index, env.now, outcome, version)
-                )
+                return
+            if log.on_answer is None:  # nothing acts on the answer: record when it arrives
+                at = network.arrival(service, "client")
+                if at is not None:
+                    log.finish(index, at, outcome, version)
+                    return
+            network.send(service, "client", lambda: log.finish(index, env.now, outcome, version))
 
         target = self.services[service] if at is None else at
         all_draws = self.draws
