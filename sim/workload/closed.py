@@ -33,6 +33,7 @@ from sim.config.load import ClosedLoad
 from sim.config.sections import DataConfig, WorkloadConfig
 from sim.kernel.codes import INSERT
 from sim.kernel.rng import Streams
+from sim.kernel.schedule import Deadline, Deadlines
 from sim.workload.keys import KeyDrawer
 from sim.workload.requests import draw_ops
 
@@ -136,7 +137,9 @@ class ClosedUsers:
                 self.width[index] = phase.closed.users
             start += phase.duration
         self.ranks = max(1, len(self.phases))
-        self._waiting: dict[int, _User] = {}
+        self._waiting: dict[int, tuple[_User, Deadline]] = {}
+        """The users waiting for an answer, by request, with the client's timeout of each."""
+        self._timeouts = Deadlines(env, workload.timeout)
         self._add: Add | None = None
         self._arrive: Callable[[int], None] | None = None
 
@@ -161,12 +164,13 @@ class ClosedUsers:
         op, key, target = user.request(n)
         index = self._add(op, key, target, (user.phase, user.user, n))
         user.n = n + 1
-        self._waiting[index] = user
-        env.timeout(self.workload.timeout).callbacks.append(lambda _e: self.answered(index))
+        self._waiting[index] = (user, self._timeouts.add(lambda: self.answered(index)))
         self._arrive(index)
 
     def answered(self, index: int) -> None:
         """Request ``index`` was answered (or the client gave up on it): its user thinks."""
-        user = self._waiting.pop(index, None)
-        if user is not None:
+        waiting = self._waiting.pop(index, None)
+        if waiting is not None:
+            user, timeout = waiting
+            timeout.cancel()  # (the request is answered: its timeout would find no one waiting)
             self._think(user, self.env.now)
