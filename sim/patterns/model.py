@@ -352,18 +352,23 @@ class PatternModel:
             ids = (index,) if index < log.drawn else (-1, *log.ident(index))
             work, done = graph.around(service, graph.root(ids), work, answered, deadline)
 
-        def handle() -> None:
-            nonlocal job
+        if network.instant:  # handled now: no closure, no frame for it (the hottest path)
             found = target.call(work, done, draws, deadline)
             works[index] = found.service_time
             waits[index] = found.wait  # NaN while it waits for a slot
             if found.wait != 0.0 and not found.finished:  # queued: known once answered
                 job = found
+            return
 
-        if network.instant:
-            handle()
-        else:
-            network.send("client", service, handle)
+        def handle() -> None:  # the same, once the request reaches the service
+            nonlocal job
+            found = target.call(work, done, draws, deadline)
+            works[index] = found.service_time
+            waits[index] = found.wait
+            if found.wait != 0.0 and not found.finished:
+                job = found
+
+        network.send("client", service, handle)
 
 
 def register_pattern(cls: M) -> M:
