@@ -5,10 +5,12 @@ with a message, never a traceback."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pandas as pd
@@ -191,3 +193,30 @@ def test_ctrl_c_stops_a_dask_local_run_quietly_and_keeps_its_runs(tmp_path: Path
     assert "Traceback" not in output and "KeyboardInterrupt" not in output
     assert "--resume" in output
     assert any((api.staging(out) / "runs").iterdir())
+
+
+def _raised_in(filename: str, error: type[BaseException]) -> logging.LogRecord:
+    """The record tornado logs for a callback named ``cancel``, defined in ``filename``,
+    that raised ``error``."""
+
+    def cancel() -> None:
+        raise error("cannot access free variable 'future'")
+
+    code = cancel.__code__.replace(co_filename=filename)
+    failing = types.FunctionType(code, {"error": error}, "cancel", None, cancel.__closure__)
+    try:
+        failing()
+    except BaseException:
+        info = sys.exc_info()
+    return logging.LogRecord(
+        "tornado.application", logging.ERROR, "ioloop.py", 1, "Exception in callback", (), info
+    )
+
+
+def test_only_dasks_failed_cancel_after_an_interrupt_is_dropped_from_the_log() -> None:
+    keep = cluster.CancelBeforeStart().filter
+    dask = os.path.join("site-packages", "distributed", "utils.py")
+    assert not keep(_raised_in(dask, NameError))
+    assert keep(_raised_in(os.path.join("site-packages", "distributed", "client.py"), NameError))
+    assert keep(_raised_in(dask, RuntimeError))
+    assert keep(logging.LogRecord("tornado.application", logging.ERROR, "x", 1, "m", (), None))

@@ -13,7 +13,11 @@ per run is a few hundred bytes. A worker puts the scenario back into the task an
 and each is released on the cluster once it is handed on. On an error or an interrupt the
 unfinished runs are cancelled. A local cluster's workers ignore Ctrl-C, which is for the
 ``patternsim`` process to answer (:mod:`sim.executors.quiet`), and its scheduler listens on this
-machine only. Connecting to a running scheduler checks that a worker joins within
+machine only. When Ctrl-C interrupts a wait on the cluster whose coroutine has not started yet,
+Dask's ``distributed.utils.sync`` schedules a cancel that fails with a ``NameError`` (its future
+is not assigned yet) and tornado prints that traceback; the run is being stopped anyway, so
+that one message is dropped (:class:`CancelBeforeStart`, on the ``tornado.application``
+logger once a Dask executor is opened). Connecting to a running scheduler checks that a worker joins within
 :data:`WAIT_FOR_WORKERS` seconds and that every worker runs the same patternsim version.
 
 Left out: data that a scenario reads from files at run time (trace files) is read by the
@@ -26,6 +30,7 @@ itself does; TLS and authentication (give Dask's own configuration for them).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any, cast
@@ -35,7 +40,7 @@ from sim.config.model import Scenario
 from sim.executors.interface import Executor, ExecutorError
 from sim.runner import RunResult, Task, run_one
 
-__all__ = ["CONNECT_TIMEOUT", "MISSING", "WAIT_FOR_WORKERS", "DaskExecutor"]
+__all__ = ["CONNECT_TIMEOUT", "MISSING", "WAIT_FOR_WORKERS", "CancelBeforeStart", "DaskExecutor"]
 
 MISSING = (
     "the dask executors need Dask distributed, which is not installed: "
@@ -47,6 +52,27 @@ WAIT_FOR_WORKERS = 30.0
 """Seconds to wait for a running scheduler to have at least one worker."""
 
 
+class CancelBeforeStart(logging.Filter):
+    """Drops the traceback of ``distributed.utils.sync``'s cancel callback failing with
+    ``NameError`` (a Ctrl-C that came before the awaited coroutine started); lets every other
+    record through."""
+
+    _WHERE = os.path.join("distributed", "utils.py")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, NameError) or error.__traceback__ is None:
+            return True
+        last = error.__traceback__
+        while last.tb_next is not None:
+            last = last.tb_next
+        code = last.tb_frame.f_code
+        return not (code.co_name == "cancel" and code.co_filename.endswith(self._WHERE))
+
+
+_CANCEL_BEFORE_START = CancelBeforeStart()
+
+
 class DaskExecutor(Executor):
     """Runs tasks on a Dask cluster: a local one started here (``address`` None, ``workers``
     processes) or the one whose scheduler is at ``address`` (``tcp://host:port``)."""
@@ -56,6 +82,7 @@ class DaskExecutor(Executor):
             from distributed import Client, LocalCluster
         except ImportError:
             raise ExecutorError(MISSING) from None
+        logging.getLogger("tornado.application").addFilter(_CANCEL_BEFORE_START)  # (once)
         self._cluster: Any = None
         if address is None:
             self.description = f"dask:local:{workers}"
