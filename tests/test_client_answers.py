@@ -75,6 +75,15 @@ FAULTS = {
             "delay": "30ms",
         }
     ],
+    "answers through a narrow link": [
+        {
+            "kind": "bandwidth",
+            "target": "link:users->client",
+            "start": 2,
+            "duration": 2,
+            "rate": "40/s",
+        }
+    ],
     "lost answers": [
         {
             "kind": "loss",

@@ -12,13 +12,14 @@ per run is a few hundred bytes. A worker puts the scenario back into the task an
 :func:`sim.runner.run_one`; results stream back as they finish (``distributed.as_completed``)
 and each is released on the cluster once it is handed on. On an error or an interrupt the
 unfinished runs are cancelled. A local cluster's workers ignore Ctrl-C, which is for the
-``patternsim`` process to answer (:mod:`sim.executors.quiet`), and its scheduler listens on this
-machine only. When Ctrl-C interrupts a wait on the cluster whose coroutine has not started yet,
-Dask's ``distributed.utils.sync`` schedules a cancel that fails with a ``NameError`` (its future
-is not assigned yet) and tornado prints that traceback; the run is being stopped anyway, so
-that one message is dropped (:class:`CancelBeforeStart`, on the ``tornado.application``
-logger once a Dask executor is opened). Connecting to a running scheduler checks that a worker joins within
-:data:`WAIT_FOR_WORKERS` seconds and that every worker runs the same patternsim version.
+``patternsim`` process to answer (:mod:`sim.executors.quiet`), and its scheduler listens on
+this machine only. When Ctrl-C interrupts a wait on the cluster whose coroutine has not started
+yet, Dask's ``distributed.utils.sync`` schedules a cancel that fails with a ``NameError`` (its
+future is not assigned yet) and tornado prints that traceback; the run is being stopped anyway,
+so that one message is dropped (:class:`CancelBeforeStart`, on the ``tornado.application``
+logger once a Dask executor is opened). Connecting to a running scheduler checks that a worker
+joins within :data:`WAIT_FOR_WORKERS` seconds and that every worker runs the same patternsim
+version.
 
 Left out: data that a scenario reads from files at run time (trace files) is read by the
 worker, so a remote cluster needs those files at the same paths (a shared file system); patterns

@@ -37,14 +37,6 @@ _MASK = (1 << 64) - 1
 _TO_UNIT = 2.0**-53
 
 
-def _mix(x: int) -> int:
-    """SplitMix64's finaliser: a 64-bit bijection with full avalanche."""
-    x = (x + 0x9E3779B97F4A7C15) & _MASK
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-    return x ^ (x >> 31)
-
-
 class Keyed:
     """Uniforms on [0, 1) that are pure functions of a role's stream and integer ids."""
 
@@ -56,20 +48,19 @@ class Keyed:
         self._base = int(state[0])
 
     def uniform(self, *ids: int) -> float:
-        """The uniform of the work named by ``ids``."""
+        """The uniform of the work named by ``ids``: the top 53 bits of its :meth:`ident`."""
+        return (self.ident(*ids) >> 11) * _TO_UNIT
+
+    def ident(self, *ids: int) -> int:
+        """A 64-bit id of the work named by ``ids`` (to name work that work spawns): each id
+        in turn mixed into the role's base by SplitMix64's finaliser, a 64-bit bijection with
+        full avalanche (inlined: this runs several times per request)."""
         x = self._base
-        for part in ids:  # _mix(x ^ part), inlined: this runs several times per request
+        for part in ids:
             x = ((x ^ (part & _MASK)) + 0x9E3779B97F4A7C15) & _MASK
             x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
             x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
             x ^= x >> 31
-        return (x >> 11) * _TO_UNIT
-
-    def ident(self, *ids: int) -> int:
-        """A 64-bit id of the work named by ``ids`` (to name work that work spawns)."""
-        x = self._base
-        for part in ids:
-            x = _mix(x ^ (part & _MASK))
         return x
 
 
