@@ -328,6 +328,9 @@ def explore(
     out: str | Path | None = None,
     on_try: Callable[[Try], None] | None = None,
     check_invariants: bool = False,
+    searches: int = 1,
+    executor: str | ExecutorSpec | Executor | None = None,
+    workers: int | None = None,
 ) -> Exploration:
     """Search fault schedules against ``pattern`` (a pattern of the scenario, by name or kind,
     or a pattern kind it lacks, with that kind's defaults) for one that breaks ``invariant``
@@ -335,7 +338,9 @@ def explore(
     :class:`InvariantError` for an unknown invariant, :class:`UnknownPatternError` for a pattern
     the scenario does not have). With ``out``, the search keeps its example database there and
     writes ``counterexample.yaml``, ``timeline.csv``, ``timeline.md``, ``tries.csv`` and
-    ``explore.json``. ``check_invariants`` as for :func:`run`."""
+    ``explore.json``. ``searches`` independent searches share the budget, at once on
+    ``executor`` (``workers`` as for :func:`run`); the result depends on the seed and the number
+    of searches, not on the executor. ``check_invariants`` as for :func:`run`."""
     labels = scenario.pattern_names()
     if pattern not in labels and pattern not in [p.kind for p in scenario.patterns]:
         if pattern not in PATTERNS:
@@ -356,6 +361,9 @@ def explore(
         database=folder / DATABASE if folder is not None else None,
         progress=on_try,
         check_model=check_invariants,
+        searches=searches,
+        executor=executor,
+        workers=workers,
     )
     if folder is not None:
         write_exploration(found, folder, seed, budget)

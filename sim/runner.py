@@ -1,4 +1,4 @@
-"""Runs: one (pattern, replication) on a fresh SimPy environment, and many on an executor.
+"""Runs: one (pattern, replication) on a fresh SimPy environment (many: :mod:`sim.executors`).
 
 A task is ``(scenario, pattern index, replication)`` and returns a :class:`RunResult` with the
 run's frames and metrics. Each replication's random streams come from the scenario seed and
@@ -20,11 +20,8 @@ pattern.
 from __future__ import annotations
 
 import gc
-import os
-import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing import get_all_start_methods, get_context
 
 import numpy as np
 import pandas as pd
@@ -53,10 +50,7 @@ __all__ = [
     "ModelError",
     "RunResult",
     "Task",
-    "default_workers",
-    "execute",
     "not_applicable",
-    "run_many",
     "run_one",
 ]
 
@@ -334,54 +328,3 @@ def _run_through(
         env.run(until=min(cap, env.now + drain.check))
         quiet = model.quiet()
     return env.now - load_end, not quiet
-
-
-def execute(tasks: Sequence[Task], workers: int = 1) -> Iterator[tuple[int, RunResult]]:
-    """Run ``tasks``, in worker processes when ``workers > 1``, yielding ``(index of the task,
-    its result)`` as each finishes (in task order with one worker, in finishing order with
-    several). Workers ignore SIGINT: on Ctrl-C the caller gets ``KeyboardInterrupt`` and the
-    workers are stopped, with what was already yielded kept."""
-    if workers <= 1 or len(tasks) <= 1:
-        for index, task in enumerate(tasks):
-            yield index, run_one(task)
-        return
-    method = "fork" if "fork" in get_all_start_methods() else "spawn"
-    pool = get_context(method).Pool(min(workers, len(tasks)), initializer=_ignore_sigint)
-    try:
-        yield from pool.imap_unordered(_run_indexed, enumerate(tasks), chunksize=1)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-
-
-def run_many(
-    tasks: Sequence[Task],
-    workers: int = 1,
-    on_result: Callable[[RunResult], None] | None = None,
-) -> list[RunResult]:
-    """Run tasks (see :func:`execute`); results come back in task order."""
-    found: dict[int, RunResult] = {}
-    for index, result in execute(tasks, workers):
-        if on_result is not None:
-            on_result(result)
-        found[index] = result
-    return [found[i] for i in range(len(tasks))]
-
-
-def _run_indexed(item: tuple[int, Task]) -> tuple[int, RunResult]:
-    return item[0], run_one(item[1])
-
-
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def default_workers() -> int:
-    """Worker processes to use by default: the cores available."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)

@@ -66,6 +66,18 @@ def make_scenario(**changes: Any) -> Scenario:
     return parse_scenario(json.dumps(_merge(BASE, changes)), "<test>")
 
 
+def dual_write_writes(**changes: Any) -> Scenario:
+    """Writes only, 100/s for 6 s, to dual_write and cdc: what explore's tests search."""
+    return make_scenario(
+        warmup=0,
+        drain=5,
+        data={"keys": 10_000},
+        workload={"phases": [{"duration": 6, "rate": 100}], "mix": {"write": 1.0, "read": 0.0}},
+        patterns=[{"kind": "dual_write"}, {"kind": "cdc"}],
+        **changes,
+    )
+
+
 def changed(scenario: Scenario, **changes: Any) -> Scenario:
     """``scenario`` with ``changes`` deep-merged in, validated again like any scenario file."""
     data = scenario.model_dump(mode="json", exclude={"databases"})

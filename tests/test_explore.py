@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import make_scenario
+from conftest import dual_write_writes
 from hypothesis.internal.conjecture import engine
 from typer.testing import CliRunner
 
@@ -103,15 +103,7 @@ def test_an_unknown_invariant_names_the_known_ones() -> None:
         check("no-lost", _history([], []))
 
 
-def _dual_write(**changes: object) -> api.Scenario:
-    return make_scenario(
-        warmup=0,
-        drain=5,
-        data={"keys": 10_000},
-        workload={"phases": [{"duration": 6, "rate": 100}], "mix": {"write": 1.0, "read": 0.0}},
-        patterns=[{"kind": "dual_write"}, {"kind": "cdc"}],
-        **changes,
-    )
+_dual_write = dual_write_writes
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,12 @@ from sim.cli.shell import (
     EXIT_SLO,
     EXIT_USAGE,
     CheckOption,
+    ExecutorOption,
     ScenarioPath,
     SetOption,
+    WorkersOption,
     app,
+    check_executor,
     consoles,
     invariant_broken,
     load,
@@ -47,16 +50,34 @@ def explore(
     ] = None,
     max_faults: Annotated[int, typer.Option(help="faults per schedule at most", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="seed of the search")] = 0,
+    searches: Annotated[
+        int,
+        typer.Option(
+            help="independent searches sharing the budget, run at once on the executor "
+            "(the result depends on their number, not on where they run)",
+            min=1,
+        ),
+    ] = 1,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="folder [default: reports/<name>-explore-<pattern>]"),
     ] = None,
     set_: SetOption = None,
+    workers: WorkersOption = None,
+    executor: ExecutorOption = None,
     check_invariants: CheckOption = False,
 ) -> None:
     """Search fault schedules for one that breaks INVARIANT for PATTERN and shrink it: exit 4
     with a counterexample, 0 when the budget is spent without one."""
     _console, err = consoles()
+    if searches > budget:
+        err.print(
+            f"Usage error: {searches} searches need a budget of at least {searches} schedules "
+            f"(one each); the budget is {budget}",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    where = check_executor(executor, workers, err) if searches > 1 else None
     loaded = load(scenario, list(set_ or []), err)
     folder = out if out is not None else Path("reports") / f"{loaded.name}-explore-{pattern}"
     kinds = [kind.strip() for kind in faults.split(",") if kind.strip()] if faults else None
@@ -64,8 +85,9 @@ def explore(
     def shown(tried: api.Try) -> None:
         if tried.violations or tried.number % 10 == 0:
             mark = f"violates ({tried.violations})" if tried.violations else "holds"
+            which = f"search {tried.search}, " if searches > 1 else ""
             err.print(
-                f"  schedule {tried.number}: {len(tried.schedule)} faults, "
+                f"  {which}schedule {tried.number}: {len(tried.schedule)} faults, "
                 f"load ×{tried.load:g}: {mark}",
                 highlight=False,
             )
@@ -82,6 +104,8 @@ def explore(
             out=folder,
             on_try=shown,
             check_invariants=check_invariants,
+            searches=searches,
+            executor=where,
         )
     except (api.UnknownPatternError, api.InvariantError, KeyError) as error:
         err.print(f"Usage error: {error}", highlight=False)
@@ -95,8 +119,9 @@ def explore(
         err.print("interrupted: nothing found yet", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     space = found.space
+    over = f" by {searches} searches" if searches > 1 else ""
     err.print(
-        f"{len(found.tries)} schedules tried over {len(found.covered)} of {space.size} "
+        f"{len(found.tries)} schedules tried{over} over {len(found.covered)} of {space.size} "
         f"(fault kind, target) pairs",
         highlight=False,
     )

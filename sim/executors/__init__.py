@@ -5,6 +5,8 @@ machine, or a Dask cluster — behind one interface (:class:`Executor`), chosen 
 Every executor runs the same small tasks (:class:`sim.runner.Task`) with the same function
 (:func:`sim.runner.run_one`) and yields each result as it finishes; a run depends only on its
 task, so the results — bit for bit — do not depend on the executor or the number of workers.
+Other work that depends only on its input (a whole search of ``explore``) goes through
+:meth:`Executor.map` in the same way.
 Dask is an optional extra, imported only when a Dask executor is opened.
 """
 

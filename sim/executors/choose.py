@@ -16,8 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sim.executors.interface import Executor, ExecutorError
-from sim.executors.local import LocalExecutor
-from sim.runner import default_workers
+from sim.executors.local import LocalExecutor, default_workers
 
 __all__ = ["SCHEDULER_PORT", "ExecutorSpec", "opened", "parse_executor", "resolve"]
 

@@ -10,8 +10,9 @@ task per run: the task without its scenario (a pattern index, a replication, a p
 stream key, and whatever else a :class:`sim.runner.Task` carries), so what crosses the network
 per run is a few hundred bytes. A worker puts the scenario back into the task and calls
 :func:`sim.runner.run_one`; results stream back as they finish (``distributed.as_completed``)
-and each is released on the cluster once it is handed on. On an error or an interrupt the
-unfinished runs are cancelled. A local cluster's workers ignore Ctrl-C, which is for the
+and each is released on the cluster once it is handed on. Other calls (:meth:`DaskExecutor.map`:
+a whole search of ``explore``) are sent with their item, which is small. On an error or an
+interrupt the unfinished runs are cancelled. A local cluster's workers ignore Ctrl-C, which is for the
 ``patternsim`` process to answer (:mod:`sim.executors.quiet`), and its scheduler listens on
 this machine only. When Ctrl-C interrupts a wait on the cluster whose coroutine has not started
 yet, Dask's ``distributed.utils.sync`` schedules a cancel that fails with a ``NameError`` (its
@@ -32,9 +33,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sim import __version__
 from sim.config.model import Scenario
@@ -42,6 +43,9 @@ from sim.executors.interface import Executor, ExecutorError
 from sim.runner import RunResult, Task, run_one
 
 __all__ = ["CONNECT_TIMEOUT", "MISSING", "WAIT_FOR_WORKERS", "CancelBeforeStart", "DaskExecutor"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 MISSING = (
     "the dask executors need Dask distributed, which is not installed: "
@@ -139,10 +143,6 @@ class DaskExecutor(Executor):
             )
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, RunResult]]:
-        if not tasks:
-            return
-        from distributed import as_completed
-
         client = self._client
         sent: dict[int, Any] = {}
         futures = []
@@ -153,14 +153,32 @@ class DaskExecutor(Executor):
             bare = replace(task, scenario=cast(Scenario, None))
             futures.append(client.submit(_run_task, index, bare, sent[key], pure=False))
         try:
+            yield from self._streamed(futures)
+        finally:
+            for future in sent.values():
+                future.release()
+
+    def map(self, function: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        submit = self._client.submit
+        return self._streamed(
+            [submit(_call, index, function, item, pure=False) for index, item in enumerate(items)]
+        )
+
+    def _streamed(self, futures: list[Any]) -> Iterator[tuple[int, Any]]:
+        """Each future's ``(index, result)`` as it finishes, released once handed on; the
+        unfinished ones cancelled when the caller stops (an error, an interrupt)."""
+        if not futures:
+            return
+        from distributed import as_completed
+
+        client = self._client
+        try:
             for future in as_completed(futures, loop=client.loop):
                 index, result = future.result()
                 future.release()
                 yield index, result
         finally:
             client.cancel([future for future in futures if not future.done()])
-            for future in sent.values():
-                future.release()
 
     def close(self) -> None:
         self._client.close()
@@ -171,6 +189,11 @@ class DaskExecutor(Executor):
 def _run_task(index: int, bare: Task, scenario: Scenario) -> tuple[int, RunResult]:
     """On a worker: the task with its scenario back in, run."""
     return index, run_one(replace(bare, scenario=scenario))
+
+
+def _call(index: int, function: Callable[[T], R], item: T) -> tuple[int, R]:
+    """On a worker: one call of :meth:`DaskExecutor.map`."""
+    return index, function(item)
 
 
 def _worker_version() -> str:

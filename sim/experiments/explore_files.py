@@ -6,9 +6,11 @@
 - ``timeline.csv`` and ``timeline.md`` — everything that happened to the first violating key
   (commits, applies, requests; with a query-based poller, each commit's stamp and the polls
   around them), and the violations;
-- ``tries.csv`` — every schedule the search ran, in order (the shrink log);
+- ``tries.csv`` — every schedule the searches ran, search by search, each in order (the shrink
+  log);
 - ``explore.json`` — what was searched and found: the invariant, the pattern, the seed, the
-  schedules tried, the fault space (kinds and targets) and how much of it was used;
+  number of searches and the one whose counterexample it is, the schedules tried, the fault
+  space (kinds and targets) and how much of it was used;
 - ``.hypothesis/`` — hypothesis's example database, so a second search starts from the last
   counterexample.
 """
@@ -72,7 +74,9 @@ def summary(found: Exploration, seed: int, budget: int) -> dict[str, object]:
         "scenario": found.scenario.name,
         "seed": seed,
         "budget": budget,
+        "searches": found.searches,
         "found": found.found,
+        "found_by_search": found.found_by,
         "schedules_tried": len(found.tries),
         "fault_space": dict(space.targets.items()),
         "fault_space_size": space.size,

@@ -17,6 +17,9 @@ load) for a lasting fault, and its parameters. Hypothesis shrinks lists toward f
 integers toward their lower bound and ``sampled_from`` toward its first choice, so a
 counterexample shrinks to fewer faults, earlier starts, shorter windows and the first value of
 each parameter.
+
+**A trial scenario** (:func:`scenario_with`) is the scenario with one pattern, one replication
+and a schedule as its faults, at a share of its load: what a search runs for each schedule.
 """
 
 from __future__ import annotations
@@ -36,9 +39,19 @@ from sim.kernel.context import SimContext
 from sim.kernel.registry import FAULTS
 from sim.metrics.requests import RequestLog
 from sim.patterns.entities import build_model
+from sim.scenario import parse_scenario, resolved_dict
+from sim.scenario.traces import anchored_traces
 from sim.workload import Requests
 
-__all__ = ["PARAMETERS", "FaultSpace", "describe", "fault_space", "schedules"]
+__all__ = [
+    "PARAMETERS",
+    "FaultSpace",
+    "describe",
+    "fault_space",
+    "scenario_with",
+    "schedules",
+    "with_pattern",
+]
 
 PARAMETERS: dict[str, tuple[Any, ...]] = {
     "delay": (0.1, 0.01, 1.0, 5.0),
@@ -171,3 +184,35 @@ def schedules(space: FaultSpace, max_faults: int) -> st.SearchStrategy[list[dict
 def describe(schedule: list[dict[str, Any]]) -> str:
     """A schedule in one line (for logs)."""
     return json.dumps(schedule, separators=(",", ":"), sort_keys=True)
+
+
+def scenario_with(
+    scenario: Scenario, pattern: int, schedule: list[dict[str, Any]], load: float = 1.0
+) -> Scenario:
+    """``scenario`` with only pattern ``pattern``, one replication, ``schedule`` as its faults
+    and every phase's rate scaled by ``load`` (no SLOs, decision, capacity or sweep: a
+    counterexample stands alone); closed users are scaled by ``load`` too, traces are not."""
+    data = anchored_traces(scenario, resolved_dict(scenario))
+    data["patterns"] = [data["patterns"][pattern]]
+    data["replications"] = 1
+    data["faults"] = schedule
+    for key in ("slo", "decision", "capacity", "sweep"):
+        data.pop(key, None)
+    if load != 1.0:
+        for phase in data["workload"]["phases"]:
+            for key in ("rate", "ramp_to"):
+                if phase.get(key) is not None:
+                    phase[key] *= load
+            if phase.get("spike") is not None:
+                phase["spike"]["rate"] *= load
+            if phase.get("closed") is not None:  # fewer users; a trace plays as recorded
+                users = phase["closed"]["users"]
+                phase["closed"]["users"] = max(1, round(users * load))
+    return parse_scenario(json.dumps(data), "<explore>")
+
+
+def with_pattern(scenario: Scenario, kind: str) -> Scenario:
+    """``scenario`` with one more pattern: ``kind`` with its default settings."""
+    data = anchored_traces(scenario, resolved_dict(scenario))
+    data["patterns"].append({"kind": kind})
+    return parse_scenario(json.dumps(data), "<explore>")
