@@ -1,9 +1,11 @@
 """Breaking points: the search agrees with Erlang C on an M/M/c queue, and on the shipped
-scenario synchronous fan-out breaks before CDC when a replica is the bottleneck."""
+scenario synchronous fan-out breaks before CDC when a replica is the bottleneck; the patterns'
+searches run their probes together and find what each finds alone."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +15,8 @@ from typer.testing import CliRunner
 
 from sim import api
 from sim.cli import app
+from sim.executors import LocalExecutor
+from sim.runner import RunResult, Task
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -116,3 +120,33 @@ def test_capacity_settings_and_slos_are_checked(tmp_path) -> None:
     )
     assert result.exit_code == 3
     assert "capacity.slo" in result.output
+
+
+class Recording(LocalExecutor):
+    """This process, noting the patterns of every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.batches: list[set[int]] = []
+
+    def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, RunResult]]:
+        self.batches.append({task.pattern for task in tasks})
+        return super().run(tasks)
+
+
+def test_the_patterns_probes_run_together_and_each_search_finds_what_it_finds_alone() -> None:
+    short = ["warmup=2s", "workload.phases=[{duration: 10s, rate: 50/s}]"]
+    short += ["capacity.replications=2", "capacity.tolerance=20%"]
+    pool = Recording()
+    both = api.capacity(api.load(ROOT / "scenarios" / "capacity.yaml", short), executor=pool)
+    assert pool.batches[0] == {0, 1}  # a round: the next probe of each pattern
+    assert len(pool.batches) < len(both.probes)
+    for name in ("sync_http", "cdc"):
+        alone = api.capacity(
+            api.load(ROOT / "scenarios" / "capacity.yaml", [*short, f"capacity.patterns=[{name}]"]),
+            workers=1,
+        )
+        mine = both.breaking[both.breaking["pattern"] == name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone.breaking, mine, check_exact=True)
+        curves = both.curves[both.curves["pattern"] == name].reset_index(drop=True)
+        pd.testing.assert_frame_equal(alone.curves, curves, check_exact=True)

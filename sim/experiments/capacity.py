@@ -22,15 +22,19 @@ kept, so each metric can be drawn against the load.
 
 Each probe is a sweep point of its own (its streams keyed by the multiplier,
 :mod:`sim.scenario.points`), so a probe's figures depend only on its multiplier, not on the
-order of the search.
+order of the search. The patterns' searches are independent, so they go in rounds: each round
+runs the next probe of every pattern still searching together on the executor (a round's
+probes are known before any of them runs), and the probes are listed round by round, the
+patterns in their order.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -48,6 +52,8 @@ from sim.workload import phase_area
 __all__ = ["CapacityResult", "Probe", "search_capacity"]
 
 PASS, FAIL, UNSURE = "pass", "fail", "unsure"
+
+_ProbeSteps = Generator[list[Task], list[RunResult], "Probe"]
 
 
 @dataclass
@@ -143,35 +149,26 @@ def search_capacity(
     base_rate = _offered(scenario, settings.rate, base, 1.0)
     replications = settings.replications or scenario.first_replications
     where = resolve(executor, workers)
+
+    probing = partial(_probe, scenario, base=base, settings=settings, slos=slos)
+    probing = partial(probing, replications=replications, base_rate=base_rate, check=check)
+    searches = [_Searching(name, settings, base_rate, slos, probing) for name in chosen]
     probes: list[Probe] = []
-    rows = []
     with opened(where) as pool:
-        for name in chosen:
-            seen: dict[float, Probe] = {}
-
-            def probe(
-                multiplier: float, name: str = name, seen: dict[float, Probe] = seen
-            ) -> Probe:
-                key = float(f"{multiplier:.6g}")
-                if key not in seen:
-                    seen[key] = _probe(
-                        scenario,
-                        name,
-                        key,
-                        base,
-                        settings,
-                        slos,
-                        replications,
-                        pool,
-                        base_rate,
-                        check,
-                    )
-                    probes.append(seen[key])
+        # every pattern's next probe is known before any of them runs: they run together
+        while asked := [found for found in searches if found.tasks]:
+            batch = [task for found in asked for task in found.tasks]
+            runs = [run for _, run in sorted(pool.run(batch), key=lambda done: done[0])]
+            start = 0
+            for found in asked:
+                count = len(found.tasks)
+                probe = found.answered(runs[start : start + count])
+                start += count
+                if probe is not None:
+                    probes.append(probe)
                     if on_probe is not None:
-                        on_probe(seen[key])
-                return seen[key]
-
-            rows.append(_search(name, probe, settings, base_rate, seen, slos))
+                        on_probe(probe)
+    rows = [found.row for found in searches]
     breaking = pd.DataFrame(
         rows,
         columns=[
@@ -188,26 +185,77 @@ def search_capacity(
     return CapacityResult(scenario, settings, slos, base_rate, probes, breaking)
 
 
+class _Searching:
+    """One pattern's search, a probe at a time: :attr:`tasks` are the runs its next probe
+    needs (none once the search has ended), :meth:`answered` takes their results. So the
+    searches of several patterns run their probes together, each deciding on its own probes
+    alone, as it would searching alone."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: Capacity,
+        base_rate: float,
+        slos: list[Slo],
+        probing: Callable[[str, float], _ProbeSteps],
+    ) -> None:
+        self.name = name
+        self.seen: dict[float, Probe] = {}
+        """Its probes, by multiplier."""
+        self.row: tuple[Any, ...] = ()
+        """Its line of the breaking points, once the search has ended."""
+        self.tasks: list[Task] = []
+        self._probing = probing
+        self._steps = _search(name, settings, base_rate, self.seen, slos)
+        self._key = 0.0
+        self._probe: _ProbeSteps | None = None
+        self._advance(None)
+
+    def _advance(self, outcome: str | None) -> None:
+        """Move the search on (with the last probe's outcome) to a multiplier not probed yet,
+        and start its probe."""
+        steps = self._steps
+        try:
+            m = next(steps) if outcome is None else steps.send(outcome)
+            while (key := float(f"{m:.6g}")) in self.seen:
+                m = steps.send(self.seen[key].outcome)
+        except StopIteration as ended:
+            self.row, self.tasks, self._probe = ended.value, [], None
+            return
+        self._key = key
+        self._probe = self._probing(self.name, key)
+        self.tasks = next(self._probe)
+
+    def answered(self, runs: list[RunResult]) -> Probe | None:
+        """The runs of :attr:`tasks`, in their order: the probe they finish, if they do."""
+        assert self._probe is not None
+        try:
+            self.tasks = self._probe.send(runs)
+            return None  # unsure: more replications of the same point
+        except StopIteration as ended:
+            probe: Probe = ended.value
+        self.seen[self._key] = probe
+        self._advance(probe.outcome)
+        return probe
+
+
 def _search(
-    name: str,
-    probe: Callable[[float], Probe],
-    settings: Capacity,
-    base_rate: float,
-    seen: dict[float, Probe],
-    slos: list[Slo],
-) -> tuple[Any, ...]:
+    name: str, settings: Capacity, base_rate: float, seen: dict[float, Probe], slos: list[Slo]
+) -> Generator[float, str, tuple[Any, ...]]:
+    """The search of one pattern: yields each multiplier to probe and is sent its outcome;
+    returns the pattern's line of the breaking points (``seen``: its probes by multiplier)."""
     low: float | None = None
     high: float | None = None
     m = settings.start
     status = "found"
-    if probe(m).outcome == PASS:
+    if (yield m) == PASS:
         low = m
         while high is None:
             m *= 2.0
             if m > settings.high * (1 + 1e-9):
                 status = "passes at high"
                 break
-            if probe(m).outcome == PASS:
+            if (yield m) == PASS:
                 low = m
             else:
                 high = m
@@ -218,13 +266,13 @@ def _search(
             if m < settings.low * (1 - 1e-9):
                 status = "fails at low"
                 break
-            if probe(m).outcome == PASS:
+            if (yield m) == PASS:
                 low = m
             else:
                 high = m
     while low is not None and high is not None and high / low - 1.0 > settings.tolerance:
         middle = math.sqrt(low * high)
-        if probe(middle).outcome == PASS:
+        if (yield middle) == PASS:
             low = middle
         else:
             high = middle
@@ -301,10 +349,11 @@ def _probe(
     settings: Capacity,
     slos: list[Slo],
     replications: int,
-    pool: Executor,
     base_rate: float,
     check: bool = False,
-) -> Probe:
+) -> _ProbeSteps:
+    """One probe: yields the tasks it needs run and is sent their results (in task order),
+    again with more replications while it is unsure; returns the probe."""
     over = {path: [value * multiplier] for path, value in base.items()}
     judged = "slo=" + json.dumps([slo.text for slo in slos])
     at = with_sweep(scenario, over, "zip", ["sweep=null", judged])
@@ -318,7 +367,7 @@ def _probe(
             Task(point.scenario, index, r, point.index, point.key, check)
             for r in range(len(runs), wanted)
         ]
-        runs.extend(run for _, run in sorted(pool.run(tasks), key=lambda done: done[0]))
+        runs.extend((yield tasks))
         results = Results.build(at, [name], runs)
         outcome, failed = _judge(results, slos)
         if outcome != UNSURE or wanted >= settings.max_replications:
