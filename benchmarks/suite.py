@@ -1,6 +1,6 @@
 """The benchmark suite: what a run costs, as ratios measured in one process on one machine.
 
-Four tables, printed as Markdown (and written to ``--out`` when given):
+Five tables, printed as Markdown (and written to ``--out`` when given):
 
 1. **M/M/4 against bare SimPy** — patternsim end to end (request draws, the run, the request
    log, the metrics) against the textbook SimPy program of the same queue
@@ -16,6 +16,11 @@ Four tables, printed as Markdown (and written to ``--out`` when given):
    from process to process).
 4. **Cost against size**: CPU time per request as sync_http's copies (2 → 32), the key count
    (1e3 → 1e6, cdc) and the partition count (6 → 200, cdc) grow, against the smallest.
+5. **Where a request's time goes**, for M/M/4 and for cdc: one run of each under
+   ``cProfile``, its own time per layer of the code (a built-in function's time goes to the
+   layer that called it), as shares of the whole, and Python calls per request (built-ins
+   aside). The profiler's cost per call inflates the layers that
+   make many small calls, so the shares say where the time is, not what removing it would buy.
 
 Every time is process CPU time (``time.process_time``): the machines are shared and wall time
 is noisy. Nothing here is a test: no figure is asserted.
@@ -26,11 +31,13 @@ Usage: ``python benchmarks/suite.py [--full] [--repeat K] [--out FILE]``
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -214,6 +221,76 @@ def scaling_section(requests: int) -> str:
     )
 
 
+LAYERS = [
+    ("simpy/", "SimPy's event loop"),
+    ("sim/workload/", "arrivals"),
+    ("sim/patterns/", "pattern model: requests, answers, copies"),
+    ("sim/infra/service.py", "service instances: queues, slots"),
+    ("sim/infra/occupancy.py", "service instances: queues, slots"),
+    ("sim/infra/job.py", "jobs: a request's work at a service"),
+    ("sim/infra/database.py", "databases and queries"),
+    ("sim/infra/queries.py", "databases and queries"),
+    ("sim/infra/network.py", "network hops"),
+    ("sim/broker/", "broker, producers, consumers"),
+    ("sim/connectors/", "connectors"),
+    ("sim/infra/", "other components"),
+    ("sim/kernel/", "draws, timers"),
+    ("sim/config/", "draws, timers"),
+    ("sim/metrics/", "request log and metrics"),
+    ("sim/", "the rest of patternsim (the run, its tables)"),
+]
+
+
+def _layer(filename: str) -> str:
+    for prefix, name in LAYERS:
+        if f"/{prefix}" in filename:
+            return name
+    return "numpy, pandas and the rest"
+
+
+def profiled(call: Callable[[], int]) -> tuple[dict[str, float], dict[str, float]]:
+    """Shares of the time and Python calls per request, by layer, of ``call()`` (which returns
+    its request count) under cProfile."""
+    profile = cProfile.Profile()
+    requests = profile.runcall(call)
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    own: dict[str, float] = {}
+    calls: dict[str, float] = {}
+    for (filename, _line, _name), (_cc, count, tottime, _ct, callers) in stats.items():
+        if filename == "~" and callers:  # a built-in: its time goes to its callers' layers
+            spent = sum(c[2] for c in callers.values()) or 1.0
+            for (caller, _l, _n), c in callers.items():
+                own[_layer(caller)] = own.get(_layer(caller), 0.0) + tottime * c[2] / spent
+            continue
+        layer = _layer(filename)
+        own[layer] = own.get(layer, 0.0) + tottime
+        calls[layer] = calls.get(layer, 0) + count / requests
+    total = sum(own.values())
+    return {layer: t / total for layer, t in own.items()}, calls
+
+
+def profile_section(customers: int, requests: int) -> str:
+    mmc = profiled(lambda: patternsim_run(0.8 * 4, 4, customers, 1)[1])
+    cdc = profiled(lambda: timed_pattern("cdc", scaled(requests))[1])
+    layers = sorted(
+        {*mmc[0], *cdc[0]}, key=lambda layer: -(mmc[0].get(layer, 0.0) + cdc[0].get(layer, 0.0))
+    )
+    rows = [
+        [
+            layer,
+            *(f"{shares.get(layer, 0.0):.0%}" for shares in (mmc[0], cdc[0])),
+            *(f"{calls.get(layer, 0.0):.1f}" for calls in (mmc[1], cdc[1])),
+        ]
+        for layer in layers
+    ]
+    rows.append(["all", "100%", "100%", *(f"{sum(c.values()):.1f}" for c in (mmc[1], cdc[1]))])
+    head = ["layer", "M/M/4 time", "cdc time", "M/M/4 calls / request", "cdc calls / request"]
+    return (
+        f"### Where a request's time goes, under cProfile: M/M/4 ({customers:,} requests) and "
+        f"cdc (all-patterns scaled to {requests:,})\n\n" + table(head, rows)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the issue's sizes (1M M/M/4)")
@@ -228,6 +305,7 @@ def main() -> None:
         lambda: patterns_section(scaled_requests, 1 if not args.full else args.repeat),
         lambda: memory_section(mmc, args.repeat),  # per million: at a million with --full
         lambda: scaling_section(scaled_requests // 2),
+        lambda: profile_section(mmc // 5, scaled_requests // 2),
     ):
         text = build()
         print(text + "\n", flush=True)
