@@ -376,7 +376,12 @@ def _run_searches(
         return [search(jobs[0], progress)]
     with opened(executor, workers) as pool:
         if pool.in_process:
-            return [search(job, progress) for job in jobs]
+            results: list[Searched] = []
+            for job in jobs:  # up to a broken model invariant, which ends the exploration
+                results.append(search(job, progress))
+                if results[-1].broken is not None:
+                    break
+            return results
         done: dict[int, Searched] = {}
         for index, result in pool.map(search, jobs):
             done[index] = result
