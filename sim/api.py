@@ -358,7 +358,7 @@ def explore(
         kinds=list(kinds) if kinds is not None else None,
         max_faults=max_faults,
         seed=seed,
-        database=folder / DATABASE if folder is not None else None,
+        database=(folder / DATABASE).resolve() if folder is not None else None,  # for workers
         progress=on_try,
         check_model=check_invariants,
         searches=searches,
