@@ -107,5 +107,9 @@ def test_explore_takes_searches_and_an_executor(tmp_path: Path) -> None:
     refused = runner.invoke(app, [*common, "--searches", "21"])
     assert refused.exit_code == 2
     assert "21 searches need a budget of at least 21 schedules" in refused.output
-    bad = runner.invoke(app, [*common, "--searches", "2", "--executor", "ray"])
-    assert bad.exit_code == 2 and "expected local, local:N" in bad.output
+    for searches in ("1", "2"):
+        bad = runner.invoke(app, [*common, "--searches", searches, "--executor", "ray"])
+        assert bad.exit_code == 2 and "expected local, local:N" in bad.output
+    alone = runner.invoke(app, [*common, "--workers", "2", "-o", str(tmp_path / "alone")])
+    assert alone.exit_code == 4, alone.output
+    assert "one search runs in this process" in alone.output

@@ -77,7 +77,12 @@ def explore(
             highlight=False,
         )
         raise typer.Exit(EXIT_USAGE)
-    where = check_executor(executor, workers, err) if searches > 1 else None
+    where = check_executor(executor, workers, err)
+    if searches == 1 and (executor is not None or workers is not None):
+        err.print(
+            "note: one search runs in this process; the executor serves --searches N",
+            highlight=False,
+        )
     loaded = load(scenario, list(set_ or []), err)
     folder = out if out is not None else Path("reports") / f"{loaded.name}-explore-{pattern}"
     kinds = [kind.strip() for kind in faults.split(",") if kind.strip()] if faults else None
